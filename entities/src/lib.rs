@@ -1,0 +1,9 @@
+//! sea-orm entities, one module per table. They mirror the schema that
+//! `alerting-migration` creates; domain rules live in `alerting-handlers`.
+
+pub mod clients;
+pub mod deliveries;
+pub mod endpoints;
+pub mod notifications;
+pub mod outbox;
+pub mod rules;

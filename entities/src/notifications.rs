@@ -1,0 +1,49 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "notifications")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub client_id: String,
+    pub alert_id: String,
+    pub severity: String,
+    pub source: String,
+    pub name: String,
+    /// The alert's context: an object of strings.
+    pub context: Json,
+    pub event_ts: DateTimeUtc,
+    /// The ids of the client's rules that matched, as a JSON array.
+    pub rule_ids: Json,
+    /// PENDING, SENT, PARTIAL, FAILED or NO_ENDPOINTS.
+    pub status: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::clients::Entity",
+        from = "Column::ClientId",
+        to = "super::clients::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Client,
+    #[sea_orm(has_many = "super::deliveries::Entity")]
+    Deliveries,
+}
+
+impl Related<super::clients::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Client.def()
+    }
+}
+
+impl Related<super::deliveries::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Deliveries.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,24 @@
+//! Domain types. Each one is parsed and validated once, where data enters the system;
+//! past that point a value of the type is valid by construction.
+
+mod client;
+mod endpoint;
+mod notification;
+mod rule;
+mod text;
+
+pub use client::{ClientId, ClientName};
+pub use endpoint::{EndpointKind, EndpointSecret, EndpointTarget};
+pub use notification::NotificationStatus;
+pub use rule::{FieldPattern, RuleAction, Severity, SeverityPattern, WILDCARD};
+
+/// Why a value was refused. The caller knows which field it came from and says so.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+impl InvalidValue {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}

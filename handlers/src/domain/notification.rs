@@ -1,0 +1,66 @@
+use std::str::FromStr;
+
+use super::InvalidValue;
+
+/// Where a notification stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotificationStatus {
+    /// Created; not every endpoint has been tried to the end yet.
+    Pending,
+    /// Delivered to every endpoint.
+    Sent,
+    /// Delivered to some endpoints; the others failed for good.
+    Partial,
+    /// Every endpoint failed for good.
+    Failed,
+    /// The matching rules had no enabled endpoint.
+    NoEndpoints,
+}
+
+impl NotificationStatus {
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Sent,
+        Self::Partial,
+        Self::Failed,
+        Self::NoEndpoints,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Sent => "SENT",
+            Self::Partial => "PARTIAL",
+            Self::Failed => "FAILED",
+            Self::NoEndpoints => "NO_ENDPOINTS",
+        }
+    }
+}
+
+impl FromStr for NotificationStatus {
+    type Err = InvalidValue;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str().eq_ignore_ascii_case(value))
+            .ok_or_else(|| {
+                InvalidValue(format!(
+                    "must be one of PENDING, SENT, PARTIAL, FAILED, NO_ENDPOINTS (got {value:?})"
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_in_any_case() {
+        for status in NotificationStatus::ALL {
+            assert_eq!(status.as_str().to_lowercase().parse(), Ok(status));
+        }
+        assert!("DONE".parse::<NotificationStatus>().is_err());
+    }
+}

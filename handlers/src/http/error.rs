@@ -1,0 +1,165 @@
+//! The one error type of the HTTP API. It knows its status code and renders the
+//! contract's body: `{"error": {"code": "...", "message": "..."}}`, plus `field` for
+//! a validation error and `current_version` for a stale write.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use sea_orm::DbErr;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::InvalidValue;
+
+/// The largest request body any route accepts.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{resource} {id:?} not found")]
+    NotFound { resource: &'static str, id: String },
+    #[error("{0}")]
+    Duplicate(String),
+    #[error(
+        "{resource} {id} is at version {current}, not {given}: read it again and retry with version {current}"
+    )]
+    StaleVersion {
+        resource: &'static str,
+        id: String,
+        current: i32,
+        given: i32,
+    },
+    #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
+    PayloadTooLarge,
+    #[error("content type must be application/json (got {0:?})")]
+    UnsupportedMediaType(String),
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    #[error("the database is unavailable")]
+    DatabaseUnavailable(#[source] DbErr),
+    #[error("internal error")]
+    Database(#[source] DbErr),
+}
+
+impl ApiError {
+    /// A field that failed validation.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(resource: &'static str, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            resource,
+            id: id.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound { .. } | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::Duplicate(_) | Self::StaleVersion { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::Invalid { .. } => "validation_failed",
+            Self::NotFound { .. } | Self::RouteNotFound(_) => "not_found",
+            Self::Duplicate(_) => "duplicate",
+            Self::StaleVersion { .. } => "version_conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::DatabaseUnavailable(_) => "unavailable",
+            Self::Database(_) => "internal",
+        }
+    }
+}
+
+/// Tags a domain validation failure with the field it came from.
+pub trait FieldContext<T> {
+    fn field(self, field: &str) -> Result<T, ApiError>;
+}
+
+impl<T> FieldContext<T> for Result<T, InvalidValue> {
+    fn field(self, field: &str) -> Result<T, ApiError> {
+        self.map_err(|InvalidValue(message)| ApiError::invalid(field, message))
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::DatabaseUnavailable(err),
+            other => Self::Database(other),
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `malformed_json`, `validation_failed`, `not_found`,
+    /// `duplicate`, `version_conflict`, `payload_too_large`, `unsupported_media_type`,
+    /// `method_not_allowed`, `unavailable`, `internal`.
+    pub code: String,
+    /// For people; names the field when one is at fault.
+    pub message: String,
+    /// The field that failed validation (`validation_failed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The version to retry with (`version_conflict` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i32>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Self::Database(err) | Self::DatabaseUnavailable(err) => {
+                tracing::error!(error = %err, status = status.as_u16(), "request failed");
+            }
+            _ => {}
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+                field: match &self {
+                    Self::Invalid { field, .. } => Some(field.clone()),
+                    _ => None,
+                },
+                current_version: match &self {
+                    Self::StaleVersion { current, .. } => Some(*current),
+                    _ => None,
+                },
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}

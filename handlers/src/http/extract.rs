@@ -1,0 +1,206 @@
+//! Extractors that turn a request into typed input or a precise error: malformed JSON
+//! is a 400, a well-formed body with a bad, missing or unknown field is a 422 that
+//! names the field, an oversized body is a 413.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{StatusCode, header::CONTENT_TYPE, request::Parts},
+};
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+
+/// A JSON body, deserialised with the path of any failing field.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // A missing content type is taken as JSON (the body is checked anyway); a
+        // different one is refused, since a form post is a mistake, not a rule.
+        if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
+            let content_type = content_type.to_str().unwrap_or_default();
+            let essence = content_type.split(';').next().unwrap_or_default().trim();
+            let is_json = essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json");
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType(content_type.to_owned()));
+            }
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::MalformedJson(rejection.body_text())
+                }
+            })?;
+        decode_json_object(&body).map(ApiJson)
+    }
+}
+
+/// Decodes a body that must be one JSON object (serde would otherwise read a struct
+/// from an array, position by position).
+pub fn decode_json_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    match body.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        Some(b'{') | None => decode_json(body),
+        Some(_) => {
+            // Still report broken JSON as broken rather than as the wrong shape.
+            serde_json::from_slice::<serde::de::IgnoredAny>(body)
+                .map_err(|err| ApiError::MalformedJson(without_position(&err.to_string())))?;
+            Err(ApiError::invalid("body", "must be a JSON object"))
+        }
+    }
+}
+
+/// Decodes a JSON document into `T`, telling syntax errors (400) from data errors
+/// (422, with the path of the field at fault).
+pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::MalformedJson(
+            "the request body is empty; send a JSON object".to_owned(),
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = without_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data => field_error(&path, message),
+            _ => ApiError::MalformedJson(message),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|err| ApiError::MalformedJson(without_position(&err.to_string())))?;
+    Ok(value)
+}
+
+/// Query parameters, deserialised like a body: unknown or mistyped parameters are a
+/// 422 naming the parameter, so a misspelt filter never silently returns everything.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                field_error(&path, err.into_inner().to_string())
+            })
+    }
+}
+
+/// serde reports a missing or unknown field at the level of the object that lacks or
+/// has it; name the field itself instead.
+fn field_error(path: &str, message: String) -> ApiError {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let field = match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (path, Some(name)) if !path.ends_with(name) => format!("{path}.{name}"),
+        (".", None) => "body".to_owned(),
+        (path, _) => path.to_owned(),
+    };
+    ApiError::invalid(field, message)
+}
+
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Deserialises a field that may be absent (`None`), null (`Some(None)`) or set
+/// (`Some(Some(value))`), which PATCH needs to tell "leave it" from "clear it".
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        count: Option<u32>,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        flag: bool,
+    }
+
+    fn failure(body: &str) -> (u16, String) {
+        match decode_json_object::<Body>(body.as_bytes()) {
+            Ok(value) => panic!("{body} decoded to {value:?}"),
+            Err(err) => {
+                let field = match &err {
+                    ApiError::Invalid { field, .. } => field.clone(),
+                    _ => String::new(),
+                };
+                (err.status().as_u16(), field)
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_400_and_data_errors_name_their_field() {
+        assert_eq!(failure("{"), (400, String::new()));
+        assert_eq!(failure(""), (400, String::new()));
+        assert_eq!(failure(r#"{"name": "a"} trailing"#), (400, String::new()));
+        assert_eq!(failure(r#"{"count": 1}"#), (422, "name".to_owned()));
+        assert_eq!(
+            failure(r#"{"name": "a", "bogus": 1}"#),
+            (422, "bogus".to_owned())
+        );
+        assert_eq!(failure(r#"{"name": 7}"#), (422, "name".to_owned()));
+        assert_eq!(
+            failure(r#"{"name": "a", "count": -1}"#),
+            (422, "count".to_owned())
+        );
+        assert_eq!(
+            failure(r#"{"name": "a", "inner": {"flag": "yes"}}"#),
+            (422, "inner.flag".to_owned())
+        );
+        assert_eq!(
+            failure(r#"{"name": "a", "inner": {}}"#),
+            (422, "inner.flag".to_owned())
+        );
+        assert_eq!(failure("[1, 2]"), (422, "body".to_owned()));
+        assert_eq!(failure("42"), (422, "body".to_owned()));
+        assert_eq!(failure("[1, "), (400, String::new()));
+    }
+}

@@ -1,0 +1,212 @@
+use alerting_entities::clients;
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{StatusCode, header::LOCATION},
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{AppState, is_unique_violation, now, outbox};
+use crate::{
+    domain::{ClientId, ClientName},
+    http::{
+        ApiError,
+        error::{ErrorBody, FieldContext},
+        extract::{ApiJson, ApiQuery, nullable},
+        pagination::{Page, Paged},
+    },
+};
+
+/// A tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Client {
+    /// 1–64 characters of `[A-Za-z0-9._-]`.
+    pub client_id: String,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<clients::Model> for Client {
+    fn from(model: clients::Model) -> Self {
+        Self {
+            client_id: model.id,
+            name: model.name,
+            created_at: model.created_at,
+            updated_at: model.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClient {
+    /// Optional: a UUID is generated when absent. 1–64 characters of `[A-Za-z0-9._-]`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    pub client_id: Option<String>,
+    /// A display name, 1–255 characters.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClient {
+    /// A new display name; `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ClientFilter {
+    /// 1–200, default 50.
+    pub limit: Option<u64>,
+    /// Default 0.
+    pub offset: Option<u64>,
+}
+
+pub(crate) fn parse_name(name: Option<&str>) -> Result<Option<String>, ApiError> {
+    name.map(|name| {
+        ClientName::parse(name)
+            .field("name")
+            .map(ClientName::into_string)
+    })
+    .transpose()
+}
+
+/// Create a client.
+#[utoipa::path(post, path = "/api/v1/clients", tag = "clients", request_body = CreateClient,
+    responses(
+        (status = 201, body = Client),
+        (status = 400, body = ErrorBody, description = "Malformed JSON"),
+        (status = 409, body = ErrorBody, description = "A client with this id exists"),
+        (status = 413, body = ErrorBody, description = "Body over 1 MiB"),
+        (status = 422, body = ErrorBody, description = "A field failed validation")
+    ))]
+pub async fn create_client(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<CreateClient>,
+) -> Result<impl IntoResponse, ApiError> {
+    let client_id = match input.client_id.as_deref() {
+        Some(id) => ClientId::parse(id).field("client_id")?,
+        None => ClientId::generate(),
+    };
+    let name = parse_name(input.name.as_deref())?;
+    let at = now();
+    let model = clients::ActiveModel {
+        id: Set(client_id.to_string()),
+        name: Set(name),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(|err| {
+        if is_unique_violation(&err) {
+            ApiError::Duplicate(format!("client {client_id:?} already exists"))
+        } else {
+            err.into()
+        }
+    })?;
+    let location = format!("/api/v1/clients/{client_id}");
+    Ok((
+        StatusCode::CREATED,
+        [(LOCATION, location)],
+        Json(Client::from(model)),
+    ))
+}
+
+/// List clients, newest first.
+#[utoipa::path(get, path = "/api/v1/clients", tag = "clients", params(ClientFilter),
+    responses(
+        (status = 200, body = Paged<Client>),
+        (status = 422, body = ErrorBody, description = "A parameter failed validation")
+    ))]
+pub async fn list_clients(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<ClientFilter>,
+) -> Result<Json<Paged<Client>>, ApiError> {
+    let page = Page::new(filter.limit, filter.offset)?;
+    let select = clients::Entity::find()
+        .order_by_desc(clients::Column::CreatedAt)
+        .order_by_desc(clients::Column::Id);
+    let (items, total) = page.fetch(&state.db, select).await?;
+    Ok(Json(page.respond(
+        items.into_iter().map(Client::from).collect(),
+        total,
+    )))
+}
+
+async fn find_client(state: &AppState, client_id: &str) -> Result<clients::Model, ApiError> {
+    clients::Entity::find_by_id(client_id.to_owned())
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("client", client_id))
+}
+
+/// Get a client.
+#[utoipa::path(get, path = "/api/v1/clients/{client_id}", tag = "clients",
+    params(("client_id" = String, Path)),
+    responses((status = 200, body = Client), (status = 404, body = ErrorBody)))]
+pub async fn get_client(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<Json<Client>, ApiError> {
+    Ok(Json(find_client(&state, &client_id).await?.into()))
+}
+
+/// Change a client's name.
+#[utoipa::path(patch, path = "/api/v1/clients/{client_id}", tag = "clients",
+    params(("client_id" = String, Path)), request_body = UpdateClient,
+    responses(
+        (status = 200, body = Client),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)
+    ))]
+pub async fn update_client(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+    ApiJson(input): ApiJson<UpdateClient>,
+) -> Result<Json<Client>, ApiError> {
+    let existing = find_client(&state, &client_id).await?;
+    let mut model: clients::ActiveModel = existing.into();
+    if let Some(name) = input.name {
+        model.name = Set(parse_name(name.as_deref())?);
+    }
+    model.updated_at = Set(now());
+    let updated = model.update(&state.db).await.map_err(|err| match err {
+        sea_orm::DbErr::RecordNotUpdated => ApiError::not_found("client", &client_id),
+        other => other.into(),
+    })?;
+    Ok(Json(updated.into()))
+}
+
+/// Delete a client with its rules, endpoints and notifications.
+#[utoipa::path(delete, path = "/api/v1/clients/{client_id}", tag = "clients",
+    params(("client_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete_client(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let txn = state.db.begin().await?;
+    // Announce the rules' deletion before the cascade removes them.
+    outbox::record_client_deletion(&txn, &client_id, now()).await?;
+    let deleted = clients::Entity::delete_by_id(client_id.clone())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if deleted == 0 {
+        txn.rollback().await?;
+        return Err(ApiError::not_found("client", client_id));
+    }
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,121 @@
+//! rule-service: clients, their rules and endpoints, and read access to notifications.
+//! Every rule write records an outbox row in the same transaction, so the change
+//! reaches `rule.changed` even if the bus is down when it is made.
+
+mod clients;
+mod endpoints;
+mod health;
+mod notifications;
+mod outbox;
+mod rules;
+
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, Request},
+    routing::get,
+};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{ApiError, error::MAX_BODY_BYTES};
+
+/// What every rule-service handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "alerting rule-service",
+        description = "Clients, rules and endpoints of the alerting platform, and the notifications made for them."
+    ),
+    tags(
+        (name = "clients", description = "Tenants"),
+        (name = "rules", description = "What a client wants to hear about"),
+        (name = "endpoints", description = "Where a rule's notifications go"),
+        (name = "notifications", description = "What was sent, and how it went"),
+        (name = "operations", description = "Liveness and readiness")
+    )
+)]
+struct ApiDoc;
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(clients::create_client, clients::list_clients))
+        .routes(routes!(
+            clients::get_client,
+            clients::update_client,
+            clients::delete_client
+        ))
+        .routes(routes!(rules::create_rule, rules::list_rules))
+        .routes(routes!(
+            rules::get_rule,
+            rules::replace_rule,
+            rules::update_rule,
+            rules::delete_rule
+        ))
+        .routes(routes!(
+            endpoints::create_endpoint,
+            endpoints::list_endpoints
+        ))
+        .routes(routes!(
+            endpoints::get_endpoint,
+            endpoints::update_endpoint,
+            endpoints::delete_endpoint
+        ))
+        .routes(routes!(notifications::list_notifications))
+        .routes(routes!(notifications::get_notification))
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+}
+
+/// The OpenAPI document, generated from the handlers' own annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The rule-service as an axum `Router`: a `tower::Service` that `axum::serve` hosts
+/// in a container and `lambda_http::run` hosts in Lambda, unchanged.
+pub fn router(db: DatabaseConnection) -> Router {
+    let (router, api) = api_router().split_for_parts();
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(api) }),
+        )
+        .fallback(|request: Request| async move {
+            ApiError::RouteNotFound(format!("{} {}", request.method(), request.uri().path()))
+        })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(AppState { db })
+}
+
+/// Now, at the precision both databases keep (microseconds), so that what a write
+/// returns is exactly what a later read returns.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+pub(crate) fn is_foreign_key_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    )
+}
+
+/// Ids in paths that cannot be ids are simply not found: `/rules/xyz` is a 404 like
+/// any other unknown rule.
+pub(crate) fn parse_uuid(resource: &'static str, id: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found(resource, id))
+}

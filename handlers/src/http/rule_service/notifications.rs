@@ -1,0 +1,190 @@
+use alerting_entities::{deliveries, notifications};
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{AppState, parse_uuid};
+use crate::{
+    domain::NotificationStatus,
+    http::{
+        ApiError,
+        error::{ErrorBody, FieldContext},
+        extract::ApiQuery,
+        pagination::{Page, Paged},
+    },
+};
+
+/// The alert a notification was made for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotifiedAlert {
+    pub alert_id: String,
+    pub severity: String,
+    pub source: String,
+    pub name: String,
+    /// An object of strings.
+    #[schema(value_type = Object)]
+    pub context: serde_json::Value,
+    pub event_ts: DateTime<Utc>,
+}
+
+/// One notification per (client, alert).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notification {
+    pub notification_id: Uuid,
+    pub client_id: String,
+    pub alert_id: String,
+    /// PENDING, SENT, PARTIAL, FAILED or NO_ENDPOINTS.
+    pub status: String,
+    pub alert: NotifiedAlert,
+    /// The client's rules that matched the alert.
+    #[schema(value_type = Vec<Uuid>)]
+    pub rule_ids: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<notifications::Model> for Notification {
+    fn from(model: notifications::Model) -> Self {
+        Self {
+            notification_id: model.id,
+            client_id: model.client_id,
+            alert_id: model.alert_id.clone(),
+            status: model.status,
+            alert: NotifiedAlert {
+                alert_id: model.alert_id,
+                severity: model.severity,
+                source: model.source,
+                name: model.name,
+                context: model.context,
+                event_ts: model.event_ts,
+            },
+            rule_ids: model.rule_ids,
+            created_at: model.created_at,
+            updated_at: model.updated_at,
+        }
+    }
+}
+
+/// The delivery of a notification to one endpoint, across all its attempts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivery {
+    pub delivery_id: Uuid,
+    pub endpoint_id: Uuid,
+    /// webhook, slack or email, as it was when delivered.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The address delivered to.
+    pub target: String,
+    /// PENDING, DELIVERED or FAILED.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub last_http_status: Option<i32>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<deliveries::Model> for Delivery {
+    fn from(model: deliveries::Model) -> Self {
+        Self {
+            delivery_id: model.id,
+            endpoint_id: model.endpoint_id,
+            kind: model.kind,
+            target: model.target,
+            status: model.status,
+            attempts: model.attempts,
+            last_error: model.last_error,
+            last_http_status: model.last_http_status,
+            delivered_at: model.delivered_at,
+            updated_at: model.updated_at,
+        }
+    }
+}
+
+/// A notification with its deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationDetail {
+    #[serde(flatten)]
+    pub notification: Notification,
+    pub deliveries: Vec<Delivery>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NotificationFilter {
+    /// 1–200, default 50.
+    pub limit: Option<u64>,
+    /// Default 0.
+    pub offset: Option<u64>,
+    /// Only this client's notifications.
+    pub client_id: Option<String>,
+    /// PENDING, SENT, PARTIAL, FAILED or NO_ENDPOINTS.
+    pub status: Option<String>,
+    /// Only the notifications of this alert.
+    pub alert_id: Option<String>,
+}
+
+/// List notifications, newest first.
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications",
+    params(NotificationFilter),
+    responses(
+        (status = 200, body = Paged<Notification>),
+        (status = 422, body = ErrorBody, description = "A parameter failed validation")
+    ))]
+pub async fn list_notifications(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<NotificationFilter>,
+) -> Result<Json<Paged<Notification>>, ApiError> {
+    let page = Page::new(filter.limit, filter.offset)?;
+    let mut select = notifications::Entity::find();
+    if let Some(client_id) = filter.client_id {
+        select = select.filter(notifications::Column::ClientId.eq(client_id));
+    }
+    if let Some(status) = filter.status {
+        let status: NotificationStatus = status.parse().field("status")?;
+        select = select.filter(notifications::Column::Status.eq(status.as_str()));
+    }
+    if let Some(alert_id) = filter.alert_id {
+        select = select.filter(notifications::Column::AlertId.eq(alert_id));
+    }
+    let select = select
+        .order_by_desc(notifications::Column::CreatedAt)
+        .order_by_desc(notifications::Column::Id);
+    let (items, total) = page.fetch(&state.db, select).await?;
+    Ok(Json(page.respond(
+        items.into_iter().map(Notification::from).collect(),
+        total,
+    )))
+}
+
+/// Get a notification with its deliveries.
+#[utoipa::path(get, path = "/api/v1/notifications/{notification_id}", tag = "notifications",
+    params(("notification_id" = Uuid, Path)),
+    responses((status = 200, body = NotificationDetail), (status = 404, body = ErrorBody)))]
+pub async fn get_notification(
+    State(state): State<AppState>,
+    Path(notification_id): Path<String>,
+) -> Result<Json<NotificationDetail>, ApiError> {
+    let id = parse_uuid("notification", &notification_id)?;
+    let notification = notifications::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("notification", &notification_id))?;
+    let deliveries = deliveries::Entity::find()
+        .filter(deliveries::Column::NotificationId.eq(id))
+        .order_by_asc(deliveries::Column::CreatedAt)
+        .order_by_asc(deliveries::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(Json(NotificationDetail {
+        notification: notification.into(),
+        deliveries: deliveries.into_iter().map(Delivery::from).collect(),
+    }))
+}

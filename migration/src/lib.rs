@@ -1,0 +1,15 @@
+//! Schema migrations. Every migration runs unchanged on Postgres and SQLite, so it is
+//! written with sea-query's portable column types only.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_initial_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_initial_schema::Migration)]
+    }
+}

@@ -1,0 +1,192 @@
+//! Connecting to the database (Postgres, or SQLite when embedded) and migrating it.
+
+use std::{path::PathBuf, time::Duration};
+
+use alerting_migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+
+use crate::config::DatabaseConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got {0:?})")]
+    UnsupportedUrl(String),
+    #[error("cannot connect to the database at {target}: {source}")]
+    Connect { target: String, source: DbErr },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(DbErr),
+    #[error(
+        "the database schema is {0} migration(s) behind this binary; run `alerting migrate` first"
+    )]
+    SchemaBehind(usize),
+}
+
+/// Which database a connection goes to, for the startup log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite {path}"),
+            Self::Postgres(url) => write!(f, "postgres {url}"),
+        }
+    }
+}
+
+/// Resolves the configured URL (SQLite under DATA_DIR when unset), creating the data
+/// directory for SQLite.
+pub fn resolve(config: &DatabaseConfig) -> Result<(String, Backend), DbSetupError> {
+    let url = match &config.database_url {
+        Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
+        _ => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|source| DbSetupError::DataDir {
+                path: config.data_dir.clone(),
+                source,
+            })?;
+            let path = config.data_dir.join("alerting.db");
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+    };
+    let backend = if let Some(rest) = url.strip_prefix("sqlite://") {
+        Backend::Sqlite(rest.split('?').next().unwrap_or(rest).to_owned())
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Backend::Postgres(redact(&url))
+    } else {
+        return Err(DbSetupError::UnsupportedUrl(redact(&url)));
+    };
+    Ok((url, backend))
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "<unparseable url>".to_owned(),
+    }
+}
+
+/// Connects to the configured database.
+pub async fn connect(
+    config: &DatabaseConfig,
+) -> Result<(DatabaseConnection, Backend), DbSetupError> {
+    let (url, backend) = resolve(config)?;
+    let db = connect_url(&url, config.database_max_connections)
+        .await
+        .map_err(|source| DbSetupError::Connect {
+            target: backend.to_string(),
+            source,
+        })?;
+    Ok((db, backend))
+}
+
+/// Connects to a database URL. SQLite is switched to WAL so readers never wait for
+/// the writer.
+pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(0)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if url.starts_with("sqlite:") {
+        db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+    }
+    Ok(db)
+}
+
+/// Applies every pending migration; returns how many were applied.
+pub async fn migrate(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
+    let pending = Migrator::get_pending_migrations(db)
+        .await
+        .map_err(DbSetupError::Migrate)?
+        .len();
+    Migrator::up(db, None)
+        .await
+        .map_err(DbSetupError::Migrate)?;
+    Ok(pending)
+}
+
+/// Refuses to serve from a schema older than this binary.
+pub async fn require_current_schema(db: &DatabaseConnection) -> Result<(), DbSetupError> {
+    let pending = Migrator::get_pending_migrations(db)
+        .await
+        .map_err(DbSetupError::Migrate)?
+        .len();
+    if pending > 0 {
+        return Err(DbSetupError::SchemaBehind(pending));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: Option<&str>, data_dir: &std::path::Path) -> DatabaseConfig {
+        DatabaseConfig {
+            database_url: url.map(str::to_owned),
+            data_dir: data_dir.to_owned(),
+            database_max_connections: 1,
+        }
+    }
+
+    #[test]
+    fn no_url_means_sqlite_in_the_data_dir() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("nested");
+        let (url, backend) = resolve(&config(None, &data_dir)).expect("resolves");
+        assert!(data_dir.is_dir());
+        assert_eq!(
+            url,
+            format!("sqlite://{}/alerting.db?mode=rwc", data_dir.display())
+        );
+        assert!(backend.is_embedded());
+    }
+
+    #[test]
+    fn postgres_passwords_never_reach_the_logs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (_, backend) = resolve(&config(
+            Some("postgres://app:s3cret@db:5432/alerting"),
+            dir.path(),
+        ))
+        .expect("resolves");
+        assert_eq!(
+            backend,
+            Backend::Postgres("postgres://app:***@db:5432/alerting".to_owned())
+        );
+    }
+
+    #[test]
+    fn other_databases_are_refused_clearly() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let err = resolve(&config(Some("mysql://root:pw@x/db"), dir.path())).expect_err("refused");
+        assert!(
+            err.to_string().contains("DATABASE_URL must start with"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+}

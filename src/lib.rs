@@ -1,0 +1,7 @@
+//! The runtime of the `alerting` binary: configuration from the environment, the
+//! database connection, and the runners that host the handlers of `alerting-handlers`.
+
+pub mod config;
+pub mod db;
+pub mod platform;
+pub mod runners;

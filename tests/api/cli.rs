@@ -1,0 +1,207 @@
+//! The binary as a user meets it: one command to start, clean stops, clear errors.
+
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::{
+    helpers::{Backend, TestDatabase},
+    process::{Running, alerting, run},
+};
+
+async fn health(address: &str) -> u16 {
+    reqwest::get(format!("http://{address}/health"))
+        .await
+        .expect("reachable")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = alerting(dir.path());
+    command.env_remove("DATA_DIR").arg("up");
+    let mut up = Running::start(command);
+    let address = up.address().await;
+    let startup = up.seen.last().cloned().unwrap_or_default();
+    assert!(startup.contains("embedded"), "{startup}");
+    assert!(startup.contains("sqlite ./data/alerting.db"), "{startup}");
+    assert_eq!(health(&address).await, 200);
+    let created = reqwest::Client::new()
+        .post(format!("http://{address}/api/v1/clients"))
+        .json(&serde_json::json!({"client_id": "survivor"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status().as_u16(), 201);
+
+    let (status, output) = up.terminate().await;
+    assert!(status.success(), "exit {status:?}: {output:#?}");
+    assert!(
+        output.iter().any(|l| l.contains("SIGTERM received")),
+        "{output:#?}"
+    );
+    assert!(
+        dir.path().join("data/alerting.db").is_file(),
+        "DATA_DIR defaults to ./data"
+    );
+
+    // The data outlives the process.
+    let mut command = alerting(dir.path());
+    command.env_remove("DATA_DIR").arg("up");
+    let mut again = Running::start(command);
+    let address = again.address().await;
+    let fetched = reqwest::get(format!("http://{address}/api/v1/clients/survivor"))
+        .await
+        .expect("reachable");
+    assert_eq!(fetched.status().as_u16(), 200);
+    let (status, _) = again.terminate().await;
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn up_uses_postgres_when_database_url_is_set() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_database, url) = TestDatabase::create(Backend::Postgres).await;
+    let mut with_password = url::Url::parse(&url).expect("url");
+    with_password
+        .set_password(Some("hunter2"))
+        .expect("password");
+    // Trust auth ignores the password; the log line must not show it.
+    let mut command = alerting(dir.path());
+    command
+        .env("DATABASE_URL", with_password.as_str())
+        .arg("up");
+    let mut up = Running::start(command);
+    let address = up.address().await;
+    let startup = up.seen.last().cloned().unwrap_or_default();
+    assert!(
+        startup.contains("distributed") && startup.contains("postgres"),
+        "{startup}"
+    );
+    assert!(!startup.contains("hunter2"), "{startup}");
+
+    let created = reqwest::Client::new()
+        .post(format!("http://{address}/api/v1/clients"))
+        .json(&serde_json::json!({"client_id": "in-postgres"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status().as_u16(), 201);
+    let (status, _) = up.terminate().await;
+    assert!(status.success());
+
+    let db = alerting::db::connect_url(&url, 1).await.expect("connect");
+    let count = alerting_entities::clients::Entity::find()
+        .count(&db)
+        .await
+        .expect("count");
+    assert_eq!(count, 1);
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn serve_needs_a_migrated_database_and_migrate_is_idempotent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_database, url) = TestDatabase::create(Backend::Postgres).await;
+
+    let mut serve = alerting(dir.path());
+    serve
+        .env("DATABASE_URL", &url)
+        .args(["serve", "rule-service"]);
+    let (code, output) = run(serve).await;
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("run `alerting migrate` first"), "{output}");
+
+    let mut migrate = alerting(dir.path());
+    migrate.env("DATABASE_URL", &url).arg("migrate");
+    let (code, output) = run(migrate).await;
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("applied 1 migration"), "{output}");
+
+    let mut migrate = alerting(dir.path());
+    migrate.env("DATABASE_URL", &url).arg("migrate");
+    let (code, output) = run(migrate).await;
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("up to date"), "{output}");
+
+    let mut serve = alerting(dir.path());
+    serve
+        .env("DATABASE_URL", &url)
+        .args(["serve", "rule-service"]);
+    let mut service = Running::start(serve);
+    let address = service.address().await;
+    assert_eq!(health(&address).await, 200);
+    let (status, _) = service.terminate().await;
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let mut command = alerting(dir.path());
+    command
+        .env("DATABASE_URL", "mysql://root:pw@localhost/db")
+        .arg("up");
+    let (code, output) = run(command).await;
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("DATABASE_URL must start with"), "{output}");
+    assert!(!output.contains("pw@"), "{output}");
+
+    let mut command = alerting(dir.path());
+    command.env("RULE_SERVICE_ADDR", "not-an-address").arg("up");
+    let (code, output) = run(command).await;
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("RULE_SERVICE_ADDR") || output.contains("rule-service-addr"),
+        "{output}"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("addr").to_string();
+    let mut command = alerting(dir.path());
+    command.env("RULE_SERVICE_ADDR", &address).arg("up");
+    let (code, output) = run(command).await;
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains(&format!("cannot listen on {address}")),
+        "{output}"
+    );
+    assert!(output.contains("RULE_SERVICE_ADDR"), "{output}");
+}
+
+#[tokio::test]
+async fn help_documents_every_command_and_variable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = alerting(dir.path());
+    command.arg("--help");
+    let (code, help) = run(command).await;
+    assert_eq!(code, Some(0));
+    for word in [
+        "up",
+        "serve",
+        "migrate",
+        "DATABASE_URL",
+        "DATA_DIR",
+        "DATABASE_MAX_CONNECTIONS",
+        "RULE_SERVICE_ADDR",
+        "LOG_FORMAT",
+        "RUST_LOG",
+    ] {
+        assert!(help.contains(word), "--help mentions {word}:\n{help}");
+    }
+    for subcommand in [
+        &["up", "--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+    ] {
+        let mut command = alerting(dir.path());
+        command.args(subcommand);
+        let (code, help) = run(command).await;
+        assert_eq!(code, Some(0));
+        assert!(
+            help.contains("[env: DATABASE_URL"),
+            "{subcommand:?}:\n{help}"
+        );
+    }
+}

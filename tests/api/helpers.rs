@@ -1,0 +1,277 @@
+//! Spins up the rule-service on a fresh database (a SQLite file in a temp dir, or a
+//! new Postgres database that is dropped afterwards) on a loopback port, and talks to
+//! it over real HTTP.
+
+use std::net::SocketAddr;
+
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::Value;
+use tokio::{net::TcpListener, sync::oneshot};
+
+/// The Postgres server the tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { name: String },
+}
+
+impl TestDatabase {
+    /// A fresh, empty database and its URL.
+    pub async fn create(backend: Backend) -> (Self, String) {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
+                (Self::Sqlite(dir), url)
+            }
+            Backend::Postgres => {
+                let name = format!("alerting_test_{}", uuid::Uuid::new_v4().simple());
+                let admin_url = postgres_admin_url();
+                let admin = alerting::db::connect_url(&admin_url, 1)
+                    .await
+                    .unwrap_or_else(|err| {
+                        panic!("tests need Postgres at {admin_url} (set TEST_DATABASE_URL): {err}")
+                    });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                (Self::Postgres { name }, url.to_string())
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Self::Postgres { name } = self else {
+            return;
+        };
+        let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        // Drop cannot await; a separate thread with its own runtime can.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let admin = alerting::db::connect_url(&postgres_admin_url(), 1).await?;
+                admin.execute_unprepared(&statement).await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop test database {name}: {dropped:?}");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub db: DatabaseConnection,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    // Last, so the server and pool are gone before the database is dropped.
+    _database: TestDatabase,
+}
+
+/// A response: status, parsed JSON body (Null when empty) and headers.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// The error code of an error response.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    /// The field an error response names.
+    pub fn field(&self) -> &str {
+        self.body["error"]["field"].as_str().unwrap_or_default()
+    }
+
+    pub fn str(&self, key: &str) -> String {
+        self.body[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} missing in {}", self.body))
+            .to_owned()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let (database, url) = TestDatabase::create(backend).await;
+        let db = alerting::db::connect_url(&url, 5).await.expect("connect");
+        alerting::db::migrate(&db).await.expect("migrate");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("local addr");
+        let router = alerting_handlers::http::rule_service::router(db.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(alerting::runners::http::serve(
+            listener,
+            router,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            address,
+            db,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    /// A raw request, for bodies that are not valid JSON.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let mut request = self.http.request(method, self.url(path)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        Self::reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// Creates a client and returns its id.
+    pub async fn client(&self, client_id: &str) -> String {
+        let reply = self
+            .post(
+                "/api/v1/clients",
+                serde_json::json!({ "client_id": client_id }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{reply:?}");
+        reply.str("client_id")
+    }
+
+    /// Creates a rule and returns it.
+    pub async fn rule(&self, client_id: &str, severity: &str, source: &str, name: &str) -> Value {
+        let reply = self
+            .post(
+                "/api/v1/rules",
+                serde_json::json!({
+                    "client_id": client_id, "severity": severity, "source": source, "name": name
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{reply:?}");
+        reply.body
+    }
+
+    /// Creates an endpoint on a rule and returns it.
+    pub async fn endpoint(&self, rule_id: &str, kind: &str, value: &str) -> Value {
+        let reply = self
+            .post(
+                &format!("/api/v1/rules/{rule_id}/endpoints"),
+                serde_json::json!({ "type": kind, "value": value }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{reply:?}");
+        reply.body
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Runs each named `async fn(TestApp)` once on SQLite and once on Postgres.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}

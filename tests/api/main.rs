@@ -1,0 +1,15 @@
+//! The rule-service over real HTTP, every test on SQLite and on Postgres.
+
+mod helpers;
+
+mod cli;
+mod clients;
+mod constraints;
+mod endpoints;
+mod lambda;
+mod notifications;
+mod openapi;
+mod process;
+mod protocol;
+mod readme;
+mod rules;

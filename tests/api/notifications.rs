@@ -1,0 +1,144 @@
+use alerting_entities::{deliveries, notifications};
+use chrono::{SubsecRound, Utc};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+/// Writes a notification row as the aggregator will, straight into the database.
+pub async fn insert_notification(
+    app: &TestApp,
+    client_id: &str,
+    alert_id: &str,
+    status: &str,
+) -> notifications::Model {
+    let at = Utc::now().trunc_subsecs(6);
+    let model = notifications::Model {
+        id: Uuid::new_v4(),
+        client_id: client_id.to_owned(),
+        alert_id: alert_id.to_owned(),
+        severity: "HIGH".to_owned(),
+        source: "payments".to_owned(),
+        name: "card-declined".to_owned(),
+        context: json!({"region": "eu-west-1"}),
+        event_ts: at,
+        rule_ids: json!([Uuid::new_v4()]),
+        status: status.to_owned(),
+        created_at: at,
+        updated_at: at,
+    };
+    notifications::Entity::insert(model.clone().into_active_model().reset_all())
+        .exec_without_returning(&app.db)
+        .await
+        .expect("insert notification");
+    model
+}
+
+async fn an_empty_table_lists_nothing(app: TestApp) {
+    let reply = app.get("/api/v1/notifications").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.body,
+        json!({"items": [], "total": 0, "limit": 50, "offset": 0})
+    );
+    let missing = app
+        .get(&format!("/api/v1/notifications/{}", Uuid::new_v4()))
+        .await;
+    assert_eq!((missing.status, missing.code()), (404, "not_found"));
+    assert_eq!(app.get("/api/v1/notifications/zzz").await.status, 404);
+}
+
+async fn notifications_filter_by_client_status_and_alert(app: TestApp) {
+    app.client("acme").await;
+    app.client("other").await;
+    let first = insert_notification(&app, "acme", "alert-1", "SENT").await;
+    let second = insert_notification(&app, "acme", "alert-2", "FAILED").await;
+    let third = insert_notification(&app, "other", "alert-1", "SENT").await;
+    let ids = |reply: &crate::helpers::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|n| n["notification_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let all = app.get("/api/v1/notifications").await;
+    assert_eq!(
+        ids(&all),
+        [
+            third.id.to_string(),
+            second.id.to_string(),
+            first.id.to_string()
+        ]
+    );
+    let acme = app.get("/api/v1/notifications?client_id=acme").await;
+    assert_eq!(ids(&acme), [second.id.to_string(), first.id.to_string()]);
+    let sent = app.get("/api/v1/notifications?status=sent").await;
+    assert_eq!(ids(&sent), [third.id.to_string(), first.id.to_string()]);
+    let by_alert = app
+        .get("/api/v1/notifications?alert_id=alert-1&client_id=other")
+        .await;
+    assert_eq!(ids(&by_alert), [third.id.to_string()]);
+    assert_eq!(by_alert.body["total"], 1);
+
+    let bad = app.get("/api/v1/notifications?status=DONE").await;
+    assert_eq!((bad.status, bad.field()), (422, "status"));
+}
+
+async fn a_notification_shows_its_alert_and_deliveries(app: TestApp) {
+    app.client("acme").await;
+    let rule = app.rule("acme", "HIGH", "payments", "*").await;
+    let endpoint = app
+        .endpoint(
+            rule["rule_id"].as_str().expect("id"),
+            "webhook",
+            "https://example.com/hook",
+        )
+        .await;
+    let notification = insert_notification(&app, "acme", "alert-9", "FAILED").await;
+    let at = Utc::now().trunc_subsecs(6);
+    let delivery = deliveries::Model {
+        id: Uuid::new_v4(),
+        notification_id: notification.id,
+        endpoint_id: Uuid::parse_str(endpoint["endpoint_id"].as_str().expect("id")).expect("uuid"),
+        kind: "webhook".to_owned(),
+        target: "https://example.com/hook".to_owned(),
+        status: "FAILED".to_owned(),
+        attempts: 5,
+        last_error: Some("HTTP 503 Service Unavailable".to_owned()),
+        last_http_status: Some(503),
+        delivered_at: None,
+        created_at: at,
+        updated_at: at,
+    };
+    deliveries::Entity::insert(delivery.clone().into_active_model().reset_all())
+        .exec_without_returning(&app.db)
+        .await
+        .expect("insert delivery");
+
+    let reply = app
+        .get(&format!("/api/v1/notifications/{}", notification.id))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let body = &reply.body;
+    assert_eq!(body["status"], "FAILED");
+    assert_eq!(body["client_id"], "acme");
+    assert_eq!(body["alert"]["alert_id"], "alert-9");
+    assert_eq!(body["alert"]["severity"], "HIGH");
+    assert_eq!(body["alert"]["context"], json!({"region": "eu-west-1"}));
+    assert_eq!(body["rule_ids"], notification.rule_ids);
+    let deliveries = body["deliveries"].as_array().expect("deliveries");
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0]["attempts"], 5);
+    assert_eq!(deliveries[0]["last_http_status"], 503);
+    assert_eq!(deliveries[0]["last_error"], "HTTP 503 Service Unavailable");
+    assert_eq!(deliveries[0]["type"], "webhook");
+    assert_eq!(deliveries[0]["delivered_at"], serde_json::Value::Null);
+}
+
+crate::on_both_backends!(
+    an_empty_table_lists_nothing,
+    notifications_filter_by_client_status_and_alert,
+    a_notification_shows_its_alert_and_deliveries,
+);

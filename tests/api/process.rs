@@ -1,0 +1,103 @@
+//! Runs the `alerting` binary as a user would, reading its log lines.
+
+use std::{path::Path, process::Stdio, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader, Lines},
+    process::{Child, ChildStdout, Command},
+};
+
+/// Far longer than any healthy start takes; only a hung process reaches it.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+pub fn alerting(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_alerting"));
+    command
+        .current_dir(data_dir)
+        .env_remove("DATABASE_URL")
+        .env("DATA_DIR", data_dir.join("data"))
+        .env("RULE_SERVICE_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env("LOG_FORMAT", "text")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+pub struct Running {
+    pub child: Child,
+    pub lines: Lines<BufReader<ChildStdout>>,
+    pub seen: Vec<String>,
+}
+
+impl Running {
+    pub fn start(mut command: Command) -> Self {
+        let mut child = command.spawn().expect("alerting starts");
+        let stdout = child.stdout.take().expect("stdout");
+        Self {
+            child,
+            lines: BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads log lines until one contains `needle`; returns it.
+    pub async fn wait_for_line(&mut self, needle: &str) -> String {
+        let found = tokio::time::timeout(PATIENCE, async {
+            while let Some(line) = self.lines.next_line().await.expect("read stdout") {
+                self.seen.push(line.clone());
+                if line.contains(needle) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!("no line with {needle:?}; output so far: {:#?}", self.seen),
+        }
+    }
+
+    /// The address printed in the startup line.
+    pub async fn address(&mut self) -> String {
+        let line = self.wait_for_line("rule-service on http://").await;
+        let start = line.find("http://").expect("a URL") + "http://".len();
+        line[start..]
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .next()
+            .expect("an address")
+            .to_owned()
+    }
+
+    /// Sends SIGTERM, as ECS does, and waits for the process to exit.
+    pub async fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().expect("running").to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let status = tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .expect("exit status");
+        while let Ok(Some(line)) = self.lines.next_line().await {
+            self.seen.push(line);
+        }
+        (status, self.seen)
+    }
+}
+
+/// Runs a command to completion: (exit code, stdout + stderr).
+pub async fn run(mut command: Command) -> (Option<i32>, String) {
+    let output = tokio::time::timeout(PATIENCE, command.output())
+        .await
+        .expect("finishes")
+        .expect("runs");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code(), text)
+}

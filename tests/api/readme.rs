@@ -1,0 +1,90 @@
+//! Every `curl` example in the README, run as printed against a fresh `alerting up`.
+//! Only the address changes (the test's server listens on a free port).
+
+use tokio::process::Command;
+
+use crate::process::{Running, alerting, run};
+
+const README: &str = include_str!("../../README.md");
+const PRINTED_ADDRESS: &str = "http://127.0.0.1:8080";
+
+/// The README's bash blocks that call curl, each with the status it expects (2xx
+/// unless the block starts with `# expect: NNN`).
+fn examples() -> Vec<(String, Option<u16>)> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in README.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```bash") => current = Some(String::new()),
+            (Some(block), "```") => {
+                if block.contains("curl ") {
+                    let expected = block
+                        .lines()
+                        .next()
+                        .and_then(|first| first.strip_prefix("# expect: "))
+                        .and_then(|status| status.trim().parse().ok());
+                    blocks.push((block.clone(), expected));
+                }
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[tokio::test]
+async fn every_curl_example_works_as_printed() {
+    let examples = examples();
+    assert!(
+        examples.len() >= 8,
+        "the README has its examples: {examples:#?}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = alerting(dir.path());
+    command.arg("up");
+    let mut up = Running::start(command);
+    let address = format!("http://{}", up.address().await);
+
+    // curl reports each status on stderr; blocks are numbered there too.
+    let mut script = String::from(
+        "set -euo pipefail\ncurl() { command curl -w '%{stderr}STATUS %{http_code}\\n' \"$@\"; }\n",
+    );
+    for (index, (block, _)) in examples.iter().enumerate() {
+        script.push_str(&format!("echo 'BLOCK {index}' >&2\n"));
+        script.push_str(&block.replace(PRINTED_ADDRESS, &address));
+    }
+    let mut bash = Command::new("bash");
+    bash.arg("-c").arg(&script);
+    let (code, output) = run(bash).await;
+    assert_eq!(code, Some(0), "the examples ran to the end:\n{output}");
+
+    let mut block = None;
+    let mut statuses: Vec<Vec<u16>> = vec![Vec::new(); examples.len()];
+    for line in output.lines() {
+        if let Some(index) = line.strip_prefix("BLOCK ") {
+            block = index.trim().parse::<usize>().ok();
+        } else if let (Some(index), Some(status)) = (block, line.strip_prefix("STATUS ")) {
+            statuses[index].push(status.trim().parse().expect("a status"));
+        }
+    }
+    for (index, ((text, expected), seen)) in examples.iter().zip(&statuses).enumerate() {
+        assert!(!seen.is_empty(), "block {index} made requests:\n{text}");
+        for status in seen {
+            match expected {
+                Some(expected) => assert_eq!(status, expected, "block {index}:\n{text}\n{output}"),
+                None => assert!(
+                    (200..300).contains(status),
+                    "block {index} got {status}:\n{text}\n{output}"
+                ),
+            }
+        }
+    }
+    let (status, _) = up.terminate().await;
+    assert!(status.success());
+}
