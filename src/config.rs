@@ -47,3 +47,123 @@ pub struct LogConfig {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 }
+
+/// Parses `500ms`, `2s`, `5m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+    let value = value.trim();
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{value:?} is not a duration like 500ms, 2s, 5m or 1h"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {value:?}: use ms, s, m or h"
+            ));
+        }
+    };
+    if !(seconds > 0.0 && seconds < 1e9) {
+        return Err(format!("{value:?} must be above zero"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Kafka")]
+pub struct KafkaConfig {
+    /// Kafka bootstrap servers (host:port,…). Unset: the in-process bus (embedded mode).
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub brokers: Option<String>,
+
+    /// Consumer group session timeout; a dead consumer's partitions move after it.
+    #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
+    pub session_timeout_ms: u32,
+
+    /// Prepended to every topic name (to share a cluster between environments).
+    #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+
+    /// Prepended to each service's consumer group (`<prefix>evaluator`, …).
+    #[arg(long, env = "KAFKA_CONSUMER_GROUP_PREFIX", default_value = "alerting-")]
+    pub group_prefix: String,
+
+    /// Replication factor of topics made by `alerting topics create`.
+    #[arg(long, env = "KAFKA_REPLICATION_FACTOR", default_value_t = 1)]
+    pub replication_factor: i32,
+
+    /// How long the producer keeps retrying a message before the publish fails.
+    #[arg(long, env = "KAFKA_MESSAGE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub message_timeout_ms: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Redis")]
+pub struct RedisConfig {
+    /// Redis for the rule snapshot (redis://host:6379). Unset: in-process (embedded mode).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prepended to every Redis key and channel.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "alerting")]
+    pub redis_key_prefix: String,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "alert-producer")]
+pub struct AlertProducerConfig {
+    /// Address the alert-producer listens on.
+    #[arg(long, env = "ALERT_PRODUCER_ADDR", default_value = "127.0.0.1:8081")]
+    pub alert_producer_addr: SocketAddr,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Matching")]
+pub struct MatchingConfig {
+    /// How often the rule-updater rebuilds the whole snapshot from SQL.
+    #[arg(long, env = "SNAPSHOT_REBUILD_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub snapshot_rebuild_interval: std::time::Duration,
+
+    /// How often evaluators check for a new snapshot (besides announcements).
+    #[arg(long, env = "SNAPSHOT_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub snapshot_poll_interval: std::time::Duration,
+
+    /// How long the rule-updater's lease lasts without renewal; a standby takes over
+    /// after it.
+    #[arg(long, env = "RULE_UPDATER_LEASE_TTL", default_value = "10s", value_parser = parse_duration)]
+    pub lease_ttl: std::time::Duration,
+
+    /// How often the outbox relay looks for rule changes to publish.
+    #[arg(long, env = "OUTBOX_POLL_INTERVAL", default_value = "200ms", value_parser = parse_duration)]
+    pub outbox_poll_interval: std::time::Duration,
+
+    /// Messages a consumer takes per batch.
+    #[arg(long, env = "CONSUMER_BATCH_SIZE", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub consumer_batch_size: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_duration;
+
+    #[test]
+    fn durations_take_the_usual_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

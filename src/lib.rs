@@ -1,7 +1,10 @@
 //! The runtime of the `alerting` binary: configuration from the environment, the
 //! database connection, and the runners that host the handlers of `alerting-handlers`.
 
+pub mod adapters;
 pub mod config;
 pub mod db;
 pub mod platform;
+pub mod produce;
 pub mod runners;
+pub mod services;

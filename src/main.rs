@@ -1,8 +1,13 @@
 use std::{io::IsTerminal, process::ExitCode};
 
 use alerting::{
-    config::{DatabaseConfig, LogConfig, LogFormat, RuleServiceConfig},
-    platform,
+    adapters::kafka,
+    config::{
+        AlertProducerConfig, DatabaseConfig, KafkaConfig, LogConfig, LogFormat, MatchingConfig,
+        RedisConfig, RuleServiceConfig,
+    },
+    platform::{self, PlatformConfig},
+    produce::{self, ProduceArgs},
     runners::shutdown::{self, Shutdown},
 };
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,12 +15,27 @@ use tracing_subscriber::EnvFilter;
 
 const ENVIRONMENT_HELP: &str = "\
 Environment (each also a --flag of the subcommands that use it; see `alerting <command> --help`):
-  DATABASE_URL              postgres://… or sqlite://…; unset: SQLite at $DATA_DIR/alerting.db
-  DATA_DIR                  embedded mode's files [default: ./data]
-  DATABASE_MAX_CONNECTIONS  database pool size [default: 10]
-  RULE_SERVICE_ADDR         rule-service listen address [default: 127.0.0.1:8080]
-  LOG_FORMAT                text or json [default: text]
-  RUST_LOG                  log filter, e.g. info or alerting=debug [default: info]
+  DATABASE_URL                 postgres://… or sqlite://…; unset: SQLite at $DATA_DIR/alerting.db
+  DATA_DIR                     embedded mode's files [default: ./data]
+  DATABASE_MAX_CONNECTIONS     database pool size [default: 10]
+  RULE_SERVICE_ADDR            rule-service listen address [default: 127.0.0.1:8080]
+  ALERT_PRODUCER_ADDR          alert-producer listen address [default: 127.0.0.1:8081]
+  ALERT_PRODUCER_URL           where `produce` sends alerts [default: http://127.0.0.1:8081]
+  KAFKA_BROKERS                Kafka bootstrap servers; unset: in-process bus
+  KAFKA_SESSION_TIMEOUT_MS     consumer group session timeout [default: 10000]
+  KAFKA_TOPIC_PREFIX           prepended to topic names [default: none]
+  KAFKA_CONSUMER_GROUP_PREFIX  prepended to consumer groups [default: alerting-]
+  KAFKA_REPLICATION_FACTOR     for `topics create` [default: 1]
+  KAFKA_MESSAGE_TIMEOUT_MS     producer delivery timeout [default: 60000]
+  REDIS_URL                    Redis for the rule snapshot; unset: in-process
+  REDIS_KEY_PREFIX             prepended to Redis keys [default: alerting]
+  SNAPSHOT_REBUILD_INTERVAL    full snapshot rebuild period [default: 5m]
+  SNAPSHOT_POLL_INTERVAL       evaluators' snapshot check period [default: 1s]
+  RULE_UPDATER_LEASE_TTL       writer lease; a standby takes over after it [default: 10s]
+  OUTBOX_POLL_INTERVAL         outbox relay period [default: 200ms]
+  CONSUMER_BATCH_SIZE          messages per consumer batch [default: 500]
+  LOG_FORMAT                   text or json [default: text]
+  RUST_LOG                     log filter, e.g. info or alerting=debug [default: info]
 
 With nothing set, `alerting up` runs the whole platform embedded, in one process.";
 
@@ -33,16 +53,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the whole platform in one process (embedded SQLite unless DATABASE_URL is
-    /// set), applying migrations first. Stops cleanly on Ctrl-C or SIGTERM.
+    /// Run the whole platform in one process: embedded (SQLite, in-process bus and
+    /// snapshot) unless DATABASE_URL, KAFKA_BROKERS and REDIS_URL are set. Applies
+    /// migrations and creates Kafka topics first. Stops cleanly on Ctrl-C or SIGTERM.
     Up {
         #[command(flatten)]
         database: DatabaseConfig,
         #[command(flatten)]
         rule_service: RuleServiceConfig,
+        #[command(flatten)]
+        alert_producer: AlertProducerConfig,
+        #[command(flatten)]
+        kafka: KafkaConfig,
+        #[command(flatten)]
+        redis: RedisConfig,
+        #[command(flatten)]
+        matching: MatchingConfig,
     },
-    /// Serve one HTTP service on its own, as its ECS service does. The database schema
-    /// must be current (run `alerting migrate` first).
+    /// Serve one HTTP service on its own, as its ECS service does.
     Serve {
         #[arg(value_enum)]
         service: HttpService,
@@ -50,22 +78,85 @@ enum Command {
         database: DatabaseConfig,
         #[command(flatten)]
         rule_service: RuleServiceConfig,
+        #[command(flatten)]
+        alert_producer: AlertProducerConfig,
+        #[command(flatten)]
+        kafka: KafkaConfig,
+        #[command(flatten)]
+        redis: RedisConfig,
+    },
+    /// Run one consumer service on its own (needs KAFKA_BROKERS and REDIS_URL; the
+    /// rule-updater also DATABASE_URL).
+    Run {
+        #[arg(value_enum)]
+        service: Consumer,
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        kafka: KafkaConfig,
+        #[command(flatten)]
+        redis: RedisConfig,
+        #[command(flatten)]
+        matching: MatchingConfig,
+    },
+    /// Run a one-shot job and exit (an ECS scheduled task).
+    Job {
+        #[arg(value_enum)]
+        job: Job,
+        #[command(flatten)]
+        database: DatabaseConfig,
+        #[command(flatten)]
+        redis: RedisConfig,
+        #[command(flatten)]
+        matching: MatchingConfig,
     },
     /// Apply pending database migrations and exit (a one-off task in production).
     Migrate {
         #[command(flatten)]
         database: DatabaseConfig,
     },
+    /// Manage Kafka topics.
+    Topics {
+        #[arg(value_enum)]
+        action: TopicsAction,
+        #[command(flatten)]
+        kafka: KafkaConfig,
+    },
+    /// Generate alerts: a count as fast as possible, or a rate for a duration.
+    Produce(ProduceArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum HttpService {
     /// Clients, rules, endpoints and notifications (REST).
     RuleService,
+    /// Alert ingestion and load generation.
+    AlertProducer,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Consumer {
+    /// Matches alerts.new against the rule snapshot.
+    Evaluator,
+    /// Keeps the rule snapshot current (one writer; others stand by).
+    RuleUpdater,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Job {
+    /// Rebuild the rule snapshot from SQL once.
+    SnapshotRebuild,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TopicsAction {
+    /// Create every topic and dead-letter topic with 9 partitions (idempotent).
+    Create,
 }
 
 fn init_logging(config: &LogConfig) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -77,25 +168,67 @@ fn init_logging(config: &LogConfig) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let stop = || Shutdown::on(shutdown::signal());
     match cli.command {
         Command::Up {
             database,
             rule_service,
+            alert_producer,
+            kafka,
+            redis,
+            matching,
         } => {
-            platform::up(&database, &rule_service, Shutdown::on(shutdown::signal())).await?;
+            let config = PlatformConfig {
+                database,
+                rule_service,
+                alert_producer,
+                kafka,
+                redis,
+                matching,
+            };
+            platform::up(&config, stop()).await?;
         }
         Command::Serve {
-            service: HttpService::RuleService,
+            service,
             database,
             rule_service,
-        } => {
-            platform::serve_rule_service_from_config(
-                &database,
-                &rule_service,
-                Shutdown::on(shutdown::signal()),
-            )
-            .await?;
-        }
+            alert_producer,
+            kafka,
+            redis,
+        } => match service {
+            HttpService::RuleService => {
+                platform::serve_rule_service_from_config(&database, &rule_service, stop()).await?
+            }
+            HttpService::AlertProducer => {
+                platform::serve_alert_producer_from_config(&alert_producer, &kafka, &redis, stop())
+                    .await?
+            }
+        },
+        Command::Run {
+            service,
+            database,
+            kafka,
+            redis,
+            matching,
+        } => match service {
+            Consumer::Evaluator => {
+                platform::run_evaluator(&kafka, &redis, &matching, stop()).await?
+            }
+            Consumer::RuleUpdater => {
+                platform::run_rule_updater(&database, &kafka, &redis, &matching, stop()).await?
+            }
+        },
+        Command::Job {
+            job: Job::SnapshotRebuild,
+            database,
+            redis,
+            matching,
+        } => match platform::snapshot_rebuild(&database, &redis, &matching).await? {
+            Some(version) => tracing::info!("rule snapshot rebuilt as version {version}"),
+            None => tracing::info!(
+                "a rule-updater holds the lease and rebuilds on its own schedule; nothing to do"
+            ),
+        },
         Command::Migrate { database } => {
             let (applied, backend) = platform::migrate(&database).await?;
             if applied == 0 {
@@ -104,6 +237,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 tracing::info!("applied {applied} migration(s) to {backend}");
             }
         }
+        Command::Topics {
+            action: TopicsAction::Create,
+            kafka,
+        } => {
+            if kafka.brokers.is_none() {
+                anyhow::bail!("KAFKA_BROKERS is not set");
+            }
+            let created = kafka::create_topics(&kafka).await?;
+            if created.is_empty() {
+                tracing::info!("every topic exists already");
+            } else {
+                tracing::info!("created topics: {}", created.join(", "));
+            }
+        }
+        Command::Produce(args) => produce::produce(args).await?,
     }
     Ok(())
 }

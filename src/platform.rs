@@ -1,20 +1,51 @@
-//! Assembling services from configuration: what `up` and `serve` start.
+//! Assembling services from configuration: the backends each mode uses, and what `up`,
+//! `serve`, `run` and `job` start.
 
-use tokio::net::TcpListener;
+use std::{net::SocketAddr, sync::Arc};
+
+use alerting_handlers::{
+    events::topics,
+    ports::{Bus, SnapshotStore},
+};
+use sea_orm::DatabaseConnection;
+use tokio::{net::TcpListener, task::JoinSet};
 
 use crate::{
-    config::{DatabaseConfig, RuleServiceConfig},
+    adapters::{
+        Subscription,
+        in_process_bus::InProcessBus,
+        kafka::{self, KafkaBus, KafkaSetupError, KafkaSubscription},
+        memory_snapshot::MemorySnapshotStore,
+        redis_snapshot::RedisSnapshotStore,
+    },
+    config::{
+        AlertProducerConfig, DatabaseConfig, KafkaConfig, MatchingConfig, RedisConfig,
+        RuleServiceConfig,
+    },
     db::{self, Backend, DbSetupError},
     runners::{self, shutdown::Shutdown},
+    services::{
+        evaluator::{self, EvaluatorSettings},
+        rule_updater::{self, RuleUpdater, RuleUpdaterSettings},
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Database(#[from] DbSetupError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaSetupError),
+    #[error("cannot use Redis at REDIS_URL: {0}")]
+    Redis(String),
+    #[error("{service} needs {what}")]
+    Missing {
+        service: &'static str,
+        what: &'static str,
+    },
     #[error("cannot listen on {addr} (set {variable} to another address): {source}")]
     Listen {
-        addr: std::net::SocketAddr,
+        addr: SocketAddr,
         variable: &'static str,
         source: std::io::Error,
     },
@@ -23,31 +54,238 @@ pub enum StartError {
         service: &'static str,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Job(String),
 }
 
-/// Everything in one process. With no configuration: SQLite under DATA_DIR, migrated
-/// on start.
-pub async fn up(
-    database: &DatabaseConfig,
-    rule_service: &RuleServiceConfig,
+/// In-process queue length per topic and consumer group in embedded mode.
+const IN_PROCESS_CAPACITY: usize = 10_000;
+
+/// The bus and snapshot store of this process: Kafka and Redis when configured,
+/// in-process otherwise.
+#[derive(Clone)]
+pub struct Backends {
+    pub bus: Arc<dyn Bus>,
+    pub store: Arc<dyn SnapshotStore>,
+    in_process: Option<InProcessBus>,
+    kafka: Option<KafkaConfig>,
+}
+
+impl Backends {
+    pub fn from_config(kafka: &KafkaConfig, redis: &RedisConfig) -> Result<Self, StartError> {
+        let (bus, in_process, kafka): (Arc<dyn Bus>, _, _) = match &kafka.brokers {
+            Some(_) => (Arc::new(KafkaBus::new(kafka)?), None, Some(kafka.clone())),
+            None => {
+                let bus = InProcessBus::new(IN_PROCESS_CAPACITY);
+                (Arc::new(bus.clone()), Some(bus), None)
+            }
+        };
+        let store: Arc<dyn SnapshotStore> = match &redis.redis_url {
+            Some(url) => Arc::new(
+                RedisSnapshotStore::new(url, &redis.redis_key_prefix)
+                    .map_err(|err| StartError::Redis(err.to_string()))?,
+            ),
+            None => Arc::new(MemorySnapshotStore::default()),
+        };
+        Ok(Self {
+            bus,
+            store,
+            in_process,
+            kafka,
+        })
+    }
+
+    /// The in-process bus, in embedded mode (tests tap topics through it).
+    pub fn in_process_bus(&self) -> Option<&InProcessBus> {
+        self.in_process.as_ref()
+    }
+
+    pub fn describe(&self, redis: &RedisConfig) -> String {
+        let bus = match &self.kafka {
+            Some(config) => format!("kafka {}", config.brokers.clone().unwrap_or_default()),
+            None => "in-process".to_owned(),
+        };
+        let snapshot = if redis.redis_url.is_some() {
+            "redis"
+        } else {
+            "in-process"
+        };
+        format!("bus {bus}, snapshot {snapshot}")
+    }
+
+    /// A consumer of `topic` in the group of `service`.
+    pub fn subscription(
+        &self,
+        service: &str,
+        topic: &str,
+    ) -> Result<Box<dyn Subscription>, StartError> {
+        match (&self.in_process, &self.kafka) {
+            (Some(bus), _) => Ok(Box::new(bus.subscribe(topic, service))),
+            (None, Some(config)) => Ok(Box::new(KafkaSubscription::new(config, service, topic)?)),
+            (None, None) => Err(StartError::Missing {
+                service: "a consumer",
+                what: "a bus",
+            }),
+        }
+    }
+
+    /// In Kafka mode, fails clearly when a topic the service uses is missing.
+    pub async fn require_topics(&self, needed: &[&str]) -> Result<(), StartError> {
+        if let Some(config) = &self.kafka {
+            let mut all = Vec::new();
+            for topic in needed {
+                all.push((*topic).to_owned());
+                all.push(topics::dead_letters(topic));
+            }
+            kafka::require_topics(config, &all).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything `up` runs, configured.
+pub struct PlatformConfig {
+    pub database: DatabaseConfig,
+    pub rule_service: RuleServiceConfig,
+    pub alert_producer: AlertProducerConfig,
+    pub kafka: KafkaConfig,
+    pub redis: RedisConfig,
+    pub matching: MatchingConfig,
+}
+
+/// A started platform: where it listens, and its tasks.
+pub struct RunningPlatform {
+    pub rule_service: SocketAddr,
+    pub alert_producer: SocketAddr,
+    pub backends: Backends,
+    tasks: JoinSet<Result<(), StartError>>,
+}
+
+impl RunningPlatform {
+    /// Waits for every part to stop (after shutdown), returning the first failure.
+    pub async fn wait(mut self) -> Result<(), StartError> {
+        let mut outcome = Ok(());
+        while let Some(joined) = self.tasks.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) if outcome.is_ok() => outcome = Err(err),
+                Ok(Err(err)) => tracing::error!(error = %err, "a part of the platform failed"),
+                Err(err) => tracing::error!(error = %err, "a part of the platform panicked"),
+            }
+        }
+        outcome
+    }
+}
+
+fn settings_for_updater(matching: &MatchingConfig) -> RuleUpdaterSettings {
+    RuleUpdaterSettings {
+        lease_ttl: matching.lease_ttl,
+        rebuild_interval: matching.snapshot_rebuild_interval,
+        outbox_poll_interval: matching.outbox_poll_interval,
+        batch_size: matching.consumer_batch_size as usize,
+    }
+}
+
+fn settings_for_evaluator(matching: &MatchingConfig) -> EvaluatorSettings {
+    EvaluatorSettings {
+        poll_interval: matching.snapshot_poll_interval,
+        batch_size: matching.consumer_batch_size as usize,
+    }
+}
+
+fn updater_subscriptions(backends: &Backends) -> rule_updater::SubscribeFn {
+    let backends = backends.clone();
+    Box::new(move || {
+        backends
+            .subscription("rule-updater", topics::RULE_CHANGED)
+            .map_err(|err| err.to_string())
+    })
+}
+
+/// Starts the whole platform in this process and returns once it serves.
+pub async fn start(
+    config: &PlatformConfig,
     shutdown: Shutdown,
-) -> Result<(), StartError> {
-    let (db, backend) = db::connect(database).await?;
+) -> Result<RunningPlatform, StartError> {
+    let (db, database) = db::connect(&config.database).await?;
     let applied = db::migrate(&db).await?;
     if applied > 0 {
         tracing::info!(applied, "database migrated");
     }
-    let listener = bind(rule_service).await?;
-    let mode = if backend.is_embedded() {
+    let backends = Backends::from_config(&config.kafka, &config.redis)?;
+    if config.kafka.brokers.is_some() {
+        let created = kafka::create_topics(&config.kafka).await?;
+        if !created.is_empty() {
+            tracing::info!(topics = %created.join(", "), "created Kafka topics");
+        }
+    }
+    let rule_listener = bind(config.rule_service.rule_service_addr, "RULE_SERVICE_ADDR").await?;
+    let producer_listener = bind(
+        config.alert_producer.alert_producer_addr,
+        "ALERT_PRODUCER_ADDR",
+    )
+    .await?;
+    // Subscribe before anything can publish: the in-process bus keeps messages only
+    // for groups that exist.
+    let evaluations = backends.subscription("evaluator", topics::ALERTS_NEW)?;
+
+    let rule_service = local_addr(&rule_listener);
+    let alert_producer = local_addr(&producer_listener);
+    let mode = if database.is_embedded() && config.kafka.brokers.is_none() {
         "embedded"
     } else {
         "distributed"
     };
     tracing::info!(
-        "alerting up ({mode}): rule-service on http://{}, database {backend}; Ctrl-C to stop",
-        local_addr(&listener, rule_service)
+        "alerting up ({mode}): rule-service on http://{rule_service}, alert-producer on http://{alert_producer}; database {database}, {}; Ctrl-C to stop",
+        backends.describe(&config.redis)
     );
-    serve_rule_service(listener, db, shutdown).await
+
+    let mut tasks = JoinSet::new();
+    tasks.spawn(serve_rule_service(
+        rule_listener,
+        db.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(serve_alert_producer(
+        producer_listener,
+        backends.bus.clone(),
+        shutdown.clone(),
+    ));
+    let updater = RuleUpdater {
+        db: db.clone(),
+        bus: backends.bus.clone(),
+        store: backends.store.clone(),
+        settings: settings_for_updater(&config.matching),
+        holder: rule_updater::instance_id(),
+    };
+    let subscribe = updater_subscriptions(&backends);
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        updater.run(subscribe, stop).await;
+        Ok(())
+    });
+    let (bus, store, settings, stop) = (
+        backends.bus.clone(),
+        backends.store.clone(),
+        settings_for_evaluator(&config.matching),
+        shutdown.clone(),
+    );
+    tasks.spawn(async move {
+        evaluator::run(evaluations, bus, store, settings, stop).await;
+        Ok(())
+    });
+    Ok(RunningPlatform {
+        rule_service,
+        alert_producer,
+        backends,
+        tasks,
+    })
+}
+
+/// `alerting up`.
+pub async fn up(config: &PlatformConfig, shutdown: Shutdown) -> Result<(), StartError> {
+    start(config, shutdown).await?.wait().await
 }
 
 /// The rule-service alone, as its ECS service runs it. Migrations are a separate,
@@ -59,12 +297,125 @@ pub async fn serve_rule_service_from_config(
 ) -> Result<(), StartError> {
     let (db, backend) = db::connect(database).await?;
     db::require_current_schema(&db).await?;
-    let listener = bind(rule_service).await?;
+    let listener = bind(rule_service.rule_service_addr, "RULE_SERVICE_ADDR").await?;
     tracing::info!(
         "rule-service on http://{}, database {backend}",
-        local_addr(&listener, rule_service)
+        local_addr(&listener)
     );
     serve_rule_service(listener, db, shutdown).await
+}
+
+/// The alert-producer alone.
+pub async fn serve_alert_producer_from_config(
+    config: &AlertProducerConfig,
+    kafka: &KafkaConfig,
+    redis: &RedisConfig,
+    shutdown: Shutdown,
+) -> Result<(), StartError> {
+    require_kafka("alert-producer", kafka)?;
+    let backends = Backends::from_config(kafka, redis)?;
+    backends.require_topics(&[topics::ALERTS_NEW]).await?;
+    let listener = bind(config.alert_producer_addr, "ALERT_PRODUCER_ADDR").await?;
+    tracing::info!(
+        "alert-producer on http://{}, {}",
+        local_addr(&listener),
+        backends.describe(redis)
+    );
+    serve_alert_producer(listener, backends.bus.clone(), shutdown).await
+}
+
+fn require_kafka(service: &'static str, kafka: &KafkaConfig) -> Result<(), StartError> {
+    if kafka.brokers.is_none() {
+        return Err(StartError::Missing {
+            service,
+            what: "KAFKA_BROKERS when run on its own (use `alerting up` for embedded mode)",
+        });
+    }
+    Ok(())
+}
+
+fn require_redis(service: &'static str, redis: &RedisConfig) -> Result<(), StartError> {
+    if redis.redis_url.is_none() {
+        return Err(StartError::Missing {
+            service,
+            what: "REDIS_URL when run on its own (use `alerting up` for embedded mode)",
+        });
+    }
+    Ok(())
+}
+
+/// The evaluator alone.
+pub async fn run_evaluator(
+    kafka: &KafkaConfig,
+    redis: &RedisConfig,
+    matching: &MatchingConfig,
+    shutdown: Shutdown,
+) -> Result<(), StartError> {
+    require_kafka("evaluator", kafka)?;
+    require_redis("evaluator", redis)?;
+    let backends = Backends::from_config(kafka, redis)?;
+    backends
+        .require_topics(&[topics::ALERTS_NEW, topics::ALERTS_MATCHED])
+        .await?;
+    let subscription = backends.subscription("evaluator", topics::ALERTS_NEW)?;
+    tracing::info!("evaluator started, {}", backends.describe(redis));
+    evaluator::run(
+        subscription,
+        backends.bus.clone(),
+        backends.store.clone(),
+        settings_for_evaluator(matching),
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
+
+/// The rule-updater alone.
+pub async fn run_rule_updater(
+    database: &DatabaseConfig,
+    kafka: &KafkaConfig,
+    redis: &RedisConfig,
+    matching: &MatchingConfig,
+    shutdown: Shutdown,
+) -> Result<(), StartError> {
+    require_kafka("rule-updater", kafka)?;
+    require_redis("rule-updater", redis)?;
+    let (db, database) = db::connect(database).await?;
+    db::require_current_schema(&db).await?;
+    let backends = Backends::from_config(kafka, redis)?;
+    backends.require_topics(&[topics::RULE_CHANGED]).await?;
+    let holder = rule_updater::instance_id();
+    tracing::info!(%holder, "rule-updater started, database {database}, {}", backends.describe(redis));
+    let updater = RuleUpdater {
+        db,
+        bus: backends.bus.clone(),
+        store: backends.store.clone(),
+        settings: settings_for_updater(matching),
+        holder,
+    };
+    updater
+        .run(updater_subscriptions(&backends), shutdown)
+        .await;
+    Ok(())
+}
+
+/// `alerting job snapshot-rebuild`.
+pub async fn snapshot_rebuild(
+    database: &DatabaseConfig,
+    redis: &RedisConfig,
+    matching: &MatchingConfig,
+) -> Result<Option<u64>, StartError> {
+    require_redis("snapshot-rebuild", redis)?;
+    let (db, _) = db::connect(database).await?;
+    db::require_current_schema(&db).await?;
+    let store = RedisSnapshotStore::new(
+        redis.redis_url.as_deref().unwrap_or_default(),
+        &redis.redis_key_prefix,
+    )
+    .map_err(|err| StartError::Redis(err.to_string()))?;
+    rule_updater::rebuild_once(&db, &store, matching.lease_ttl)
+        .await
+        .map_err(StartError::Job)
 }
 
 /// `alerting migrate`: applies pending migrations and reports what it did.
@@ -75,23 +426,25 @@ pub async fn migrate(database: &DatabaseConfig) -> Result<(usize, Backend), Star
     Ok((applied, backend))
 }
 
-async fn bind(config: &RuleServiceConfig) -> Result<TcpListener, StartError> {
-    TcpListener::bind(config.rule_service_addr)
+async fn bind(addr: SocketAddr, variable: &'static str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen {
-            addr: config.rule_service_addr,
-            variable: "RULE_SERVICE_ADDR",
+            addr,
+            variable,
             source,
         })
 }
 
-fn local_addr(listener: &TcpListener, config: &RuleServiceConfig) -> std::net::SocketAddr {
-    listener.local_addr().unwrap_or(config.rule_service_addr)
+fn local_addr(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
 async fn serve_rule_service(
     listener: TcpListener,
-    db: sea_orm::DatabaseConnection,
+    db: DatabaseConnection,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
     let router = alerting_handlers::http::rule_service::router(db.clone());
@@ -103,5 +456,21 @@ async fn serve_rule_service(
         })?;
     db.close().await.ok();
     tracing::info!("rule-service stopped");
+    Ok(())
+}
+
+async fn serve_alert_producer(
+    listener: TcpListener,
+    bus: Arc<dyn Bus>,
+    shutdown: Shutdown,
+) -> Result<(), StartError> {
+    let router = alerting_handlers::http::alert_producer::router(bus);
+    runners::http::serve(listener, router, shutdown.wait())
+        .await
+        .map_err(|source| StartError::Serve {
+            service: "alert-producer",
+            source,
+        })?;
+    tracing::info!("alert-producer stopped");
     Ok(())
 }

@@ -1,6 +1,11 @@
-//! The platform's units of work: pure domain types parsed once at the edge, and the
-//! HTTP routers that serve them. Runners (the HTTP server, Lambda, consumers) live in
-//! the root crate and host what this crate builds without knowing its insides.
+//! The platform's units of work: pure domain types parsed once at the edge, the events
+//! on the wire, the ports (bus, snapshot store), and the handlers: HTTP routers and
+//! event/scheduled jobs. Runners in the root crate host them without knowing their
+//! insides.
 
 pub mod domain;
+pub mod events;
 pub mod http;
+pub mod jobs;
+pub mod matching;
+pub mod ports;

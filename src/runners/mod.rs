@@ -1,4 +1,5 @@
 //! Runners host handlers: they know about sockets and signals; handlers do not.
 
+pub mod consumer;
 pub mod http;
 pub mod shutdown;

@@ -9,6 +9,7 @@ mod endpoints;
 mod lambda;
 mod notifications;
 mod openapi;
+mod pipeline;
 mod process;
 mod protocol;
 mod readme;

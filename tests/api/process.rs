@@ -17,6 +17,7 @@ pub fn alerting(data_dir: &Path) -> Command {
         .env_remove("DATABASE_URL")
         .env("DATA_DIR", data_dir.join("data"))
         .env("RULE_SERVICE_ADDR", "127.0.0.1:0")
+        .env("ALERT_PRODUCER_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .env("LOG_FORMAT", "text")
         .stdin(Stdio::null())
@@ -61,15 +62,19 @@ impl Running {
         }
     }
 
-    /// The address printed in the startup line.
+    /// The rule-service's address, from the startup line.
     pub async fn address(&mut self) -> String {
         let line = self.wait_for_line("rule-service on http://").await;
-        let start = line.find("http://").expect("a URL") + "http://".len();
-        line[start..]
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .next()
-            .expect("an address")
-            .to_owned()
+        address_after(&line, "rule-service on http://")
+    }
+
+    /// Both addresses of `up`: (rule-service, alert-producer).
+    pub async fn addresses(&mut self) -> (String, String) {
+        let line = self.wait_for_line("alert-producer on http://").await;
+        (
+            address_after(&line, "rule-service on http://"),
+            address_after(&line, "alert-producer on http://"),
+        )
     }
 
     /// Sends SIGTERM, as ECS does, and waits for the process to exit.
@@ -89,6 +94,18 @@ impl Running {
         }
         (status, self.seen)
     }
+}
+
+fn address_after(line: &str, marker: &str) -> String {
+    let start = line
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} in {line:?}"))
+        + marker.len();
+    line[start..]
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .next()
+        .expect("an address")
+        .to_owned()
 }
 
 /// Runs a command to completion: (exit code, stdout + stderr).

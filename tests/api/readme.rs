@@ -6,7 +6,8 @@ use tokio::process::Command;
 use crate::process::{Running, alerting, run};
 
 const README: &str = include_str!("../../README.md");
-const PRINTED_ADDRESS: &str = "http://127.0.0.1:8080";
+const PRINTED_RULE_SERVICE: &str = "http://127.0.0.1:8080";
+const PRINTED_ALERT_PRODUCER: &str = "http://127.0.0.1:8081";
 
 /// The README's bash blocks that call curl, each with the status it expects (2xx
 /// unless the block starts with `# expect: NNN`).
@@ -49,7 +50,7 @@ async fn every_curl_example_works_as_printed() {
     let mut command = alerting(dir.path());
     command.arg("up");
     let mut up = Running::start(command);
-    let address = format!("http://{}", up.address().await);
+    let (rule_service, alert_producer) = up.addresses().await;
 
     // curl reports each status on stderr; blocks are numbered there too.
     let mut script = String::from(
@@ -57,7 +58,11 @@ async fn every_curl_example_works_as_printed() {
     );
     for (index, (block, _)) in examples.iter().enumerate() {
         script.push_str(&format!("echo 'BLOCK {index}' >&2\n"));
-        script.push_str(&block.replace(PRINTED_ADDRESS, &address));
+        script.push_str(
+            &block
+                .replace(PRINTED_RULE_SERVICE, &format!("http://{rule_service}"))
+                .replace(PRINTED_ALERT_PRODUCER, &format!("http://{alert_producer}")),
+        );
     }
     let mut bash = Command::new("bash");
     bash.arg("-c").arg(&script);

@@ -1,12 +1,14 @@
 //! Domain types. Each one is parsed and validated once, where data enters the system;
 //! past that point a value of the type is valid by construction.
 
+mod alert;
 mod client;
 mod endpoint;
 mod notification;
 mod rule;
-mod text;
+pub(crate) mod text;
 
+pub use alert::{Alert, AlertFieldError, AlertParts, MAX_CONTEXT_BYTES, MAX_CONTEXT_KEYS};
 pub use client::{ClientId, ClientName};
 pub use endpoint::{EndpointKind, EndpointSecret, EndpointTarget};
 pub use notification::NotificationStatus;

@@ -43,6 +43,14 @@ pub enum ApiError {
     RouteNotFound(String),
     #[error("method not allowed on this route")]
     MethodNotAllowed,
+    #[error("{invalid} of {total} alerts are invalid; none was accepted")]
+    InvalidBatch {
+        invalid: usize,
+        total: usize,
+        items: Vec<ItemError>,
+    },
+    #[error("the message bus is unavailable: {0}")]
+    BusUnavailable(String),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] DbErr),
     #[error("internal error")]
@@ -68,7 +76,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Invalid { .. } | Self::InvalidBatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BusUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound { .. } | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
             Self::Duplicate(_) | Self::StaleVersion { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -82,7 +91,8 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MalformedJson(_) => "malformed_json",
-            Self::Invalid { .. } => "validation_failed",
+            Self::Invalid { .. } | Self::InvalidBatch { .. } => "validation_failed",
+            Self::BusUnavailable(_) => "unavailable",
             Self::NotFound { .. } | Self::RouteNotFound(_) => "not_found",
             Self::Duplicate(_) => "duplicate",
             Self::StaleVersion { .. } => "version_conflict",
@@ -135,6 +145,18 @@ pub struct ErrorDetail {
     /// The version to retry with (`version_conflict` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i32>,
+    /// For a batch: every invalid item, by index (`validation_failed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<ItemError>>,
+}
+
+/// One invalid item of a batch.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ItemError {
+    /// The item's position in the array (0 for a single object).
+    pub index: usize,
+    pub field: String,
+    pub message: String,
 }
 
 impl IntoResponse for ApiError {
@@ -144,18 +166,27 @@ impl IntoResponse for ApiError {
             Self::Database(err) | Self::DatabaseUnavailable(err) => {
                 tracing::error!(error = %err, status = status.as_u16(), "request failed");
             }
+            Self::BusUnavailable(err) => {
+                tracing::error!(error = %err, status = status.as_u16(), "request failed");
+            }
             _ => {}
         }
+        let code = self.code().to_owned();
+        let message = self.to_string();
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code().to_owned(),
-                message: self.to_string(),
+                code,
+                message,
                 field: match &self {
                     Self::Invalid { field, .. } => Some(field.clone()),
                     _ => None,
                 },
                 current_version: match &self {
                     Self::StaleVersion { current, .. } => Some(*current),
+                    _ => None,
+                },
+                items: match self {
+                    Self::InvalidBatch { items, .. } => Some(items),
                     _ => None,
                 },
             },

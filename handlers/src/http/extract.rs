@@ -22,28 +22,31 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        // A missing content type is taken as JSON (the body is checked anyway); a
-        // different one is refused, since a form post is a mistake, not a rule.
-        if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
-            let content_type = content_type.to_str().unwrap_or_default();
-            let essence = content_type.split(';').next().unwrap_or_default().trim();
-            let is_json = essence.eq_ignore_ascii_case("application/json")
-                || essence.to_ascii_lowercase().ends_with("+json");
-            if !is_json {
-                return Err(ApiError::UnsupportedMediaType(content_type.to_owned()));
-            }
-        }
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::MalformedJson(rejection.body_text())
-                }
-            })?;
-        decode_json_object(&body).map(ApiJson)
+        decode_json_object(&json_body(request, state).await?).map(ApiJson)
     }
+}
+
+/// The bytes of a JSON request body. A missing content type is taken as JSON (the body
+/// is checked anyway); a different one is refused, since a form post is a mistake.
+pub async fn json_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
+        let content_type = content_type.to_str().unwrap_or_default();
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        let is_json = essence.eq_ignore_ascii_case("application/json")
+            || essence.to_ascii_lowercase().ends_with("+json");
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(content_type.to_owned()));
+        }
+    }
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::MalformedJson(rejection.body_text())
+            }
+        })
 }
 
 /// Decodes a body that must be one JSON object (serde would otherwise read a struct
@@ -110,7 +113,7 @@ where
 
 /// serde reports a missing or unknown field at the level of the object that lacks or
 /// has it; name the field itself instead.
-fn field_error(path: &str, message: String) -> ApiError {
+pub(crate) fn field_error(path: &str, message: String) -> ApiError {
     let named = ["missing field `", "unknown field `"]
         .iter()
         .find_map(|prefix| message.strip_prefix(prefix))
@@ -124,7 +127,7 @@ fn field_error(path: &str, message: String) -> ApiError {
     ApiError::invalid(field, message)
 }
 
-fn without_position(message: &str) -> String {
+pub(crate) fn without_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(index) => message[..index].to_owned(),
         None => message.to_owned(),

@@ -9,18 +9,13 @@ mod notifications;
 mod outbox;
 mod rules;
 
-use axum::{
-    Json, Router,
-    extract::{DefaultBodyLimit, Request},
-    routing::get,
-};
+use axum::{Json, Router, routing::get};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{DatabaseConnection, DbErr, SqlErr};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ApiError, error::MAX_BODY_BYTES};
+use super::ApiError;
 
 /// What every rule-service handler can reach.
 #[derive(Clone)]
@@ -83,18 +78,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// in a container and `lambda_http::run` hosts in Lambda, unchanged.
 pub fn router(db: DatabaseConnection) -> Router {
     let (router, api) = api_router().split_for_parts();
-    router
-        .route(
-            "/api/v1/openapi.json",
-            get(move || async move { Json(api) }),
-        )
-        .fallback(|request: Request| async move {
-            ApiError::RouteNotFound(format!("{} {}", request.method(), request.uri().path()))
-        })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
-        .with_state(AppState { db })
+    let router = router.route(
+        "/api/v1/openapi.json",
+        get(move || async move { Json(api) }),
+    );
+    super::finish(router).with_state(AppState { db })
 }
 
 /// Now, at the precision both databases keep (microseconds), so that what a write

@@ -1,0 +1,254 @@
+//! The wire format of every topic: JSON with a `schema_version`. Keys: `alerts.new` by
+//! `alert_id`; `rule.changed` by `rule_id`; `alerts.matched` and `notifications.ready`
+//! by `client_id`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    domain::{Alert, AlertParts},
+    ports::OutgoingMessage,
+};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Logical topic names; a bus adapter may prefix them (tests isolate themselves so).
+pub mod topics {
+    pub const ALERTS_NEW: &str = "alerts.new";
+    pub const RULE_CHANGED: &str = "rule.changed";
+    pub const ALERTS_MATCHED: &str = "alerts.matched";
+    pub const NOTIFICATIONS_READY: &str = "notifications.ready";
+    pub const ALL: [&str; 4] = [
+        ALERTS_NEW,
+        RULE_CHANGED,
+        ALERTS_MATCHED,
+        NOTIFICATIONS_READY,
+    ];
+    pub const PARTITIONS: i32 = 9;
+
+    /// Where the messages of `topic` that cannot be processed go.
+    pub fn dead_letters(topic: &str) -> String {
+        format!("{topic}.dlq")
+    }
+
+    /// Every topic and its dead-letter topic.
+    pub fn all_with_dead_letters() -> Vec<String> {
+        ALL.iter()
+            .flat_map(|topic| [(*topic).to_owned(), dead_letters(topic)])
+            .collect()
+    }
+}
+
+/// Why a message could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
+fn decode<'a, T: Deserialize<'a>>(topic: &str, payload: &'a [u8]) -> Result<T, DecodeError> {
+    #[derive(Deserialize)]
+    struct Versioned {
+        schema_version: Option<u32>,
+    }
+    let versioned: Versioned = serde_json::from_slice(payload)
+        .map_err(|err| DecodeError(format!("{topic}: not a JSON object: {err}")))?;
+    match versioned.schema_version {
+        Some(SCHEMA_VERSION) => {}
+        Some(other) => {
+            return Err(DecodeError(format!(
+                "{topic}: unsupported schema_version {other} (this build reads {SCHEMA_VERSION})"
+            )));
+        }
+        None => return Err(DecodeError(format!("{topic}: missing schema_version"))),
+    }
+    serde_json::from_slice(payload).map_err(|err| DecodeError(format!("{topic}: {err}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising these plain structs cannot fail: no maps with non-string keys.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// An alert on `alerts.new`, and inside `alerts.matched`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertBody {
+    pub alert_id: String,
+    pub event_ts: DateTime<Utc>,
+    pub severity: String,
+    pub source: String,
+    pub name: String,
+    #[serde(default)]
+    pub context: BTreeMap<String, String>,
+}
+
+impl From<&Alert> for AlertBody {
+    fn from(alert: &Alert) -> Self {
+        Self {
+            alert_id: alert.alert_id.clone(),
+            event_ts: alert.event_ts,
+            severity: alert.severity.as_str().to_owned(),
+            source: alert.source.clone(),
+            name: alert.name.clone(),
+            context: alert.context.clone(),
+        }
+    }
+}
+
+impl AlertBody {
+    /// Validates the alert as the API would.
+    pub fn into_alert(self) -> Result<Alert, DecodeError> {
+        let event_ts = self.event_ts.to_rfc3339();
+        Alert::parse(
+            AlertParts {
+                alert_id: Some(&self.alert_id),
+                event_ts: Some(&event_ts),
+                severity: &self.severity,
+                source: &self.source,
+                name: &self.name,
+                context: Some(&self.context),
+            },
+            Utc::now(),
+        )
+        .map_err(|errors| {
+            DecodeError(
+                errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub alert: AlertBody,
+}
+
+impl AlertEvent {
+    pub fn message(alert: &Alert) -> OutgoingMessage {
+        let event = Self {
+            schema_version: SCHEMA_VERSION,
+            alert: alert.into(),
+        };
+        OutgoingMessage::new(topics::ALERTS_NEW, &alert.alert_id, encode(&event))
+    }
+
+    /// Decodes and validates an `alerts.new` payload.
+    pub fn decode(payload: &[u8]) -> Result<Alert, DecodeError> {
+        decode::<Self>(topics::ALERTS_NEW, payload)?
+            .alert
+            .into_alert()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleChangedEvent {
+    pub schema_version: u32,
+    pub rule_id: Uuid,
+    pub client_id: String,
+    /// CREATED, UPDATED, ENABLED, DISABLED or DELETED.
+    pub action: String,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl RuleChangedEvent {
+    pub fn message(&self) -> OutgoingMessage {
+        OutgoingMessage::new(
+            topics::RULE_CHANGED,
+            &self.rule_id.to_string(),
+            encode(self),
+        )
+    }
+
+    pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
+        decode(topics::RULE_CHANGED, payload)
+    }
+}
+
+/// One client's match of one alert, with all of that client's matching rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertMatchedEvent {
+    pub schema_version: u32,
+    pub alert: AlertBody,
+    pub client_id: String,
+    pub rule_ids: Vec<Uuid>,
+}
+
+impl AlertMatchedEvent {
+    pub fn message(alert: &Alert, client_id: &str, rule_ids: Vec<Uuid>) -> OutgoingMessage {
+        let event = Self {
+            schema_version: SCHEMA_VERSION,
+            alert: alert.into(),
+            client_id: client_id.to_owned(),
+            rule_ids,
+        };
+        OutgoingMessage::new(topics::ALERTS_MATCHED, client_id, encode(&event))
+    }
+
+    pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
+        decode(topics::ALERTS_MATCHED, payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Severity;
+
+    fn alert() -> Alert {
+        Alert {
+            alert_id: "a-1".into(),
+            event_ts: Utc::now(),
+            severity: Severity::High,
+            source: "payments".into(),
+            name: "declined".into(),
+            context: [("region".to_owned(), "eu".to_owned())].into(),
+        }
+    }
+
+    #[test]
+    fn alerts_round_trip_with_their_key() {
+        let alert = alert();
+        let message = AlertEvent::message(&alert);
+        assert_eq!(message.topic, "alerts.new");
+        assert_eq!(message.key, "a-1");
+        assert_eq!(AlertEvent::decode(&message.payload), Ok(alert));
+    }
+
+    #[test]
+    fn undecodable_alerts_say_why() {
+        let cases: [(&[u8], &str); 4] = [
+            (b"not json", "not a JSON object"),
+            (br#"{"alert_id": "x"}"#, "missing schema_version"),
+            (br#"{"schema_version": 2}"#, "unsupported schema_version 2"),
+            (
+                br#"{"schema_version": 1, "alert_id": "x", "event_ts": "2026-01-01T00:00:00Z", "severity": "LOUD", "source": "s", "name": "n"}"#,
+                "severity",
+            ),
+        ];
+        for (payload, reason) in cases {
+            let err = AlertEvent::decode(payload).expect_err("refused");
+            assert!(err.0.contains(reason), "{err} should mention {reason}");
+        }
+    }
+
+    #[test]
+    fn matches_are_keyed_by_client() {
+        let rule = Uuid::new_v4();
+        let message = AlertMatchedEvent::message(&alert(), "acme", vec![rule]);
+        assert_eq!(
+            (message.topic.as_str(), message.key.as_str()),
+            ("alerts.matched", "acme")
+        );
+        let event = AlertMatchedEvent::decode(&message.payload).expect("decodes");
+        assert_eq!(event.rule_ids, [rule]);
+        assert_eq!(event.alert.alert_id, "a-1");
+    }
+}

@@ -1,0 +1,83 @@
+//! The few traits with two real implementations each: the message bus (Kafka or
+//! in-process) and the rule snapshot store (Redis or in-process).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::matching::Snapshot;
+
+/// A message to publish. `topic` is the logical name; adapters may prefix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub topic: String,
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl OutgoingMessage {
+    pub fn new(topic: &str, key: &str, payload: Vec<u8>) -> Self {
+        Self {
+            topic: topic.to_owned(),
+            key: key.to_owned(),
+            payload,
+            headers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("publishing to {topic} failed: {reason}")]
+    Publish { topic: String, reason: String },
+    #[error("consuming failed: {0}")]
+    Consume(String),
+    #[error("the bus is shut down")]
+    Closed,
+}
+
+/// Publishes messages; returns only once the bus has acknowledged every one of them.
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    async fn publish(&self, messages: Vec<OutgoingMessage>) -> Result<(), BusError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshot store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored snapshot is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// What became of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    Written,
+    /// The store already holds this version or a newer one: snapshots only move forward.
+    NotNewer {
+        current: u64,
+    },
+    /// Another instance holds the writer's lease (this one lost it).
+    NotLeaseHolder,
+}
+
+/// Where the rule snapshot lives. One writer at a time holds the lease, and a write by
+/// anyone else is refused (fencing), so a paused-then-resumed old writer cannot go back.
+#[async_trait]
+pub trait SnapshotStore: Send + Sync + 'static {
+    async fn load(&self) -> Result<Option<Snapshot>, SnapshotError>;
+    async fn version(&self) -> Result<Option<u64>, SnapshotError>;
+    /// Writes the snapshot atomically if `holder` holds the lease and it is newer, and
+    /// announces the new version to subscribers.
+    async fn store(&self, holder: &str, snapshot: &Snapshot)
+    -> Result<StoreOutcome, SnapshotError>;
+    async fn try_acquire_lease(&self, holder: &str, ttl: Duration) -> Result<bool, SnapshotError>;
+    /// Extends the lease; false when `holder` no longer holds it.
+    async fn renew_lease(&self, holder: &str, ttl: Duration) -> Result<bool, SnapshotError>;
+    async fn release_lease(&self, holder: &str) -> Result<(), SnapshotError>;
+    /// Announced versions, as they are written. Best effort: readers also poll.
+    async fn subscribe(&self) -> Result<mpsc::Receiver<u64>, SnapshotError>;
+}

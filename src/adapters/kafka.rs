@@ -1,0 +1,313 @@
+//! Kafka through rdkafka: an idempotent producer that returns once every message is
+//! acknowledged, consumers in groups that store an offset only after its batch is done
+//! (at least once), and topic administration.
+
+use std::{collections::HashMap, time::Duration};
+
+use alerting_handlers::{
+    events::topics,
+    ports::{Bus, BusError, OutgoingMessage},
+};
+use async_trait::async_trait;
+use futures_util::{FutureExt, future::join_all};
+use rdkafka::{
+    ClientConfig, Message,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    error::{KafkaError, RDKafkaErrorCode},
+    message::{Header, Headers, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+};
+
+use crate::config::KafkaConfig;
+
+use super::{Delivery, Subscription};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSetupError {
+    #[error("KAFKA_BROKERS is not set")]
+    NoBrokers,
+    #[error("cannot create a Kafka client for {brokers}: {source}")]
+    Client { brokers: String, source: KafkaError },
+    #[error("cannot reach Kafka at {brokers}: {source}")]
+    Unreachable { brokers: String, source: KafkaError },
+    #[error(
+        "missing Kafka topics: {}; create them with `alerting topics create`",
+        .0.join(", ")
+    )]
+    MissingTopics(Vec<String>),
+    #[error("cannot create topic {topic}: {code}")]
+    CreateTopic {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+    #[error("cannot subscribe to {topic}: {source}")]
+    Subscribe { topic: String, source: KafkaError },
+}
+
+fn base_config(config: &KafkaConfig) -> Result<ClientConfig, KafkaSetupError> {
+    let brokers = config.brokers.clone().ok_or(KafkaSetupError::NoBrokers)?;
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", &brokers)
+        .set("client.id", "alerting")
+        .set("socket.keepalive.enable", "true");
+    Ok(client)
+}
+
+/// Any rdkafka client (producer, consumer, admin) on the configured brokers.
+fn client<C: rdkafka::config::FromClientConfig>(
+    config: &KafkaConfig,
+) -> Result<C, KafkaSetupError> {
+    base_config(config)?
+        .create()
+        .map_err(|source| KafkaSetupError::Client {
+            brokers: config.brokers.clone().unwrap_or_default(),
+            source,
+        })
+}
+
+fn physical(config: &KafkaConfig, topic: &str) -> String {
+    format!("{}{topic}", config.topic_prefix)
+}
+
+/// Publishes to Kafka. Idempotent (no duplicates from the producer's own retries) and
+/// `acks=all`; `publish` returns once every message is acknowledged.
+#[derive(Clone)]
+pub struct KafkaBus {
+    producer: FutureProducer,
+    prefix: String,
+}
+
+impl KafkaBus {
+    pub fn new(config: &KafkaConfig) -> Result<Self, KafkaSetupError> {
+        let producer = base_config(config)?
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", config.message_timeout_ms.to_string())
+            .create()
+            .map_err(|source| KafkaSetupError::Client {
+                brokers: config.brokers.clone().unwrap_or_default(),
+                source,
+            })?;
+        Ok(Self {
+            producer,
+            prefix: config.topic_prefix.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl Bus for KafkaBus {
+    async fn publish(&self, messages: Vec<OutgoingMessage>) -> Result<(), BusError> {
+        let topics: Vec<String> = messages
+            .iter()
+            .map(|m| format!("{}{}", self.prefix, m.topic))
+            .collect();
+        let sends = messages.iter().zip(&topics).map(|(message, topic)| {
+            let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
+            for (key, value) in &message.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value.as_bytes()),
+                });
+            }
+            let record = FutureRecord::to(topic)
+                .key(message.key.as_bytes())
+                .payload(&message.payload)
+                .headers(headers);
+            self.producer.send(record, Duration::from_secs(5))
+        });
+        for (result, message) in join_all(sends).await.into_iter().zip(&messages) {
+            if let Err((err, _)) = result {
+                return Err(BusError::Publish {
+                    topic: message.topic.clone(),
+                    reason: err.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A consumer in group `{KAFKA_CONSUMER_GROUP_PREFIX}{service}`.
+pub struct KafkaSubscription {
+    consumer: StreamConsumer,
+    prefix: String,
+}
+
+impl KafkaSubscription {
+    pub fn new(config: &KafkaConfig, service: &str, topic: &str) -> Result<Self, KafkaSetupError> {
+        let group = format!("{}{service}", config.group_prefix);
+        let session = config.session_timeout_ms;
+        let consumer: StreamConsumer = base_config(config)?
+            .set("group.id", &group)
+            .set("enable.auto.commit", "true")
+            // Offsets are stored by `commit` only, after the work is done.
+            .set("enable.auto.offset.store", "false")
+            .set("auto.commit.interval.ms", "500")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", session.to_string())
+            .set("heartbeat.interval.ms", (session / 3).max(100).to_string())
+            .create()
+            .map_err(|source| KafkaSetupError::Client {
+                brokers: config.brokers.clone().unwrap_or_default(),
+                source,
+            })?;
+        let physical = physical(config, topic);
+        consumer
+            .subscribe(&[&physical])
+            .map_err(|source| KafkaSetupError::Subscribe {
+                topic: physical.clone(),
+                source,
+            })?;
+        Ok(Self {
+            consumer,
+            prefix: config.topic_prefix.clone(),
+        })
+    }
+
+    fn delivery(&self, message: &rdkafka::message::BorrowedMessage<'_>) -> Delivery {
+        let topic = message.topic();
+        Delivery {
+            topic: topic.strip_prefix(&self.prefix).unwrap_or(topic).to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            headers: message
+                .headers()
+                .map(|headers| {
+                    headers
+                        .iter()
+                        .map(|h| {
+                            let value = h.value.map(String::from_utf8_lossy).unwrap_or_default();
+                            (h.key.to_owned(), value.into_owned())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[async_trait]
+impl Subscription for KafkaSubscription {
+    async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, BusError> {
+        let first = self
+            .consumer
+            .recv()
+            .await
+            .map_err(|err| BusError::Consume(err.to_string()))?;
+        let mut batch = vec![self.delivery(&first)];
+        drop(first);
+        while batch.len() < max {
+            match self.consumer.recv().now_or_never() {
+                Some(Ok(message)) => batch.push(self.delivery(&message)),
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "kafka consumer error");
+                    break;
+                }
+                None => break,
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn commit(&mut self, batch: &[Delivery]) -> Result<(), BusError> {
+        // The batch was processed as a whole, so the highest offset of each partition
+        // covers every earlier one of that partition.
+        let mut highest: HashMap<(&str, i32), i64> = HashMap::new();
+        for delivery in batch {
+            let entry = highest
+                .entry((delivery.topic.as_str(), delivery.partition))
+                .or_insert(delivery.offset);
+            *entry = (*entry).max(delivery.offset);
+        }
+        for ((topic, partition), offset) in highest {
+            let physical = format!("{}{topic}", self.prefix);
+            if let Err(err) = self.consumer.store_offset(&physical, partition, offset) {
+                // The partition moved to another consumer meanwhile; it redelivers.
+                tracing::warn!(error = %err, topic, partition, "offset not stored");
+            }
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self) {
+        if let Err(err) = self.consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(error = %err, "final offset commit skipped");
+        }
+        self.consumer.unsubscribe();
+    }
+}
+
+/// Creates every topic (and its dead-letter topic) with 9 partitions; topics that exist
+/// already are left as they are. Returns the topics created.
+pub async fn create_topics(config: &KafkaConfig) -> Result<Vec<String>, KafkaSetupError> {
+    let brokers = config.brokers.clone().unwrap_or_default();
+    let admin: AdminClient<DefaultClientContext> = client(config)?;
+    let names: Vec<String> = topics::all_with_dead_letters()
+        .iter()
+        .map(|topic| physical(config, topic))
+        .collect();
+    let new_topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|name| {
+            NewTopic::new(
+                name,
+                topics::PARTITIONS,
+                TopicReplication::Fixed(config.replication_factor),
+            )
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .map_err(|source| KafkaSetupError::Unreachable { brokers, source })?;
+    let mut created = Vec::new();
+    for result in results {
+        match result {
+            Ok(topic) => created.push(topic),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(KafkaSetupError::CreateTopic { topic, code }),
+        }
+    }
+    Ok(created)
+}
+
+/// Fails with the list of missing topics unless every one of `needed` exists.
+pub async fn require_topics(
+    config: &KafkaConfig,
+    needed: &[String],
+) -> Result<(), KafkaSetupError> {
+    let brokers = config.brokers.clone().unwrap_or_default();
+    let consumer: rdkafka::consumer::BaseConsumer = client(config)?;
+    let metadata =
+        tokio::task::spawn_blocking(move || consumer.fetch_metadata(None, Duration::from_secs(10)))
+            .await
+            .map_err(|_| KafkaSetupError::Unreachable {
+                brokers: brokers.clone(),
+                source: KafkaError::Canceled,
+            })
+            .and_then(|result| {
+                result.map_err(|source| KafkaSetupError::Unreachable {
+                    brokers: brokers.clone(),
+                    source,
+                })
+            })?;
+    let existing: Vec<&str> = metadata.topics().iter().map(|t| t.name()).collect();
+    let missing: Vec<String> = needed
+        .iter()
+        .map(|topic| physical(config, topic))
+        .filter(|topic| !existing.contains(&topic.as_str()))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(KafkaSetupError::MissingTopics(missing))
+    }
+}

@@ -1,0 +1,277 @@
+//! rule-updater: the one writer of the rule snapshot. It holds a lease (a second
+//! instance waits as a standby), rebuilds the snapshot from SQL when it takes over and
+//! on a timer, applies `rule.changed` as it comes, and relays the outbox to
+//! `rule.changed`. Every write carries a higher version, and the store refuses a write
+//! from anyone who lost the lease: the snapshot only moves forward.
+
+use std::{sync::Arc, time::Duration};
+
+use alerting_handlers::{
+    events::RuleChangedEvent,
+    jobs::{relay::relay_outbox, snapshot::RuleSet},
+    ports::{Bus, SnapshotStore, StoreOutcome},
+};
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    adapters::Subscription,
+    runners::{consumer::dead_letter, shutdown::Shutdown},
+};
+
+pub struct RuleUpdaterSettings {
+    pub lease_ttl: Duration,
+    pub rebuild_interval: Duration,
+    pub outbox_poll_interval: Duration,
+    pub batch_size: usize,
+}
+
+/// Opens the `rule.changed` subscription when this instance becomes the writer.
+pub type SubscribeFn = Box<dyn FnMut() -> Result<Box<dyn Subscription>, String> + Send>;
+
+pub struct RuleUpdater {
+    pub db: DatabaseConnection,
+    pub bus: Arc<dyn Bus>,
+    pub store: Arc<dyn SnapshotStore>,
+    pub settings: RuleUpdaterSettings,
+    /// This instance's name in the lease.
+    pub holder: String,
+}
+
+/// A name for this instance: host, process and a random part.
+pub fn instance_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+enum Leadership {
+    Lost,
+    ShuttingDown,
+}
+
+impl RuleUpdater {
+    pub async fn run(self, mut subscribe: SubscribeFn, shutdown: Shutdown) {
+        loop {
+            if !self.wait_for_lease(&shutdown).await {
+                return;
+            }
+            match self.lead(&mut subscribe, &shutdown).await {
+                Leadership::ShuttingDown => {
+                    if let Err(err) = self.store.release_lease(&self.holder).await {
+                        tracing::warn!(error = %err, "could not release the lease; it expires on its own");
+                    }
+                    tracing::info!("rule-updater stopped");
+                    return;
+                }
+                Leadership::Lost => {
+                    tracing::warn!("rule-updater: lost the lease; back to standby");
+                }
+            }
+        }
+    }
+
+    /// Returns false on shutdown.
+    async fn wait_for_lease(&self, shutdown: &Shutdown) -> bool {
+        let mut said_standby = false;
+        loop {
+            match self
+                .store
+                .try_acquire_lease(&self.holder, self.settings.lease_ttl)
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(holder = %self.holder, "rule-updater: acquired the lease; this instance writes the snapshot");
+                    return true;
+                }
+                Ok(false) if !said_standby => {
+                    tracing::info!("rule-updater: standby (another instance holds the lease)");
+                    said_standby = true;
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "rule-updater: cannot reach the snapshot store")
+                }
+            }
+            tokio::select! {
+                () = shutdown.clone().wait() => return false,
+                () = tokio::time::sleep(self.settings.lease_ttl / 4) => {}
+            }
+        }
+    }
+
+    async fn lead(&self, subscribe: &mut SubscribeFn, shutdown: &Shutdown) -> Leadership {
+        let mut rules = loop {
+            match RuleSet::load(&self.db).await {
+                Ok(rules) => break rules,
+                Err(err) => {
+                    tracing::warn!(error = %err, "rule-updater: cannot read rules; retrying");
+                    tokio::select! {
+                        () = shutdown.clone().wait() => return Leadership::ShuttingDown,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        };
+        let mut version = match self.store.version().await {
+            Ok(version) => version.unwrap_or(0),
+            Err(err) => {
+                tracing::warn!(error = %err, "rule-updater: cannot read the snapshot version");
+                return Leadership::Lost;
+            }
+        };
+        if !self.write(&rules, &mut version).await {
+            return Leadership::Lost;
+        }
+        let mut subscription = match subscribe() {
+            Ok(subscription) => subscription,
+            Err(err) => {
+                tracing::error!(error = %err, "rule-updater: cannot subscribe to rule.changed");
+                return Leadership::Lost;
+            }
+        };
+        let mut renew = tokio::time::interval(self.settings.lease_ttl / 3);
+        let mut rebuild = tokio::time::interval(self.settings.rebuild_interval);
+        let mut relay = tokio::time::interval(self.settings.outbox_poll_interval);
+        for timer in [&mut renew, &mut rebuild, &mut relay] {
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            timer.reset();
+        }
+        let outcome = loop {
+            tokio::select! {
+                () = shutdown.clone().wait() => break Leadership::ShuttingDown,
+                _ = renew.tick() => {
+                    match self.store.renew_lease(&self.holder, self.settings.lease_ttl).await {
+                        Ok(true) => {}
+                        Ok(false) => break Leadership::Lost,
+                        Err(err) => tracing::warn!(error = %err, "rule-updater: cannot renew the lease"),
+                    }
+                }
+                _ = rebuild.tick() => {
+                    match RuleSet::load(&self.db).await {
+                        Ok(fresh) => {
+                            rules = fresh;
+                            if !self.write(&rules, &mut version).await {
+                                break Leadership::Lost;
+                            }
+                        }
+                        Err(err) => tracing::warn!(error = %err, "rule-updater: scheduled rebuild failed"),
+                    }
+                }
+                _ = relay.tick() => {
+                    match relay_outbox(&self.db, self.bus.as_ref(), 500).await {
+                        Ok(0) => {}
+                        Ok(published) => tracing::debug!(published, "outbox relayed to rule.changed"),
+                        Err(err) => tracing::warn!(error = %err, "rule-updater: outbox relay failed; retrying"),
+                    }
+                }
+                batch = subscription.next_batch(self.settings.batch_size) => {
+                    let batch = match batch {
+                        Ok(batch) => batch,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "rule-updater: receiving rule.changed failed");
+                            continue;
+                        }
+                    };
+                    let mut ids = Vec::new();
+                    let mut letters = Vec::new();
+                    for delivery in &batch {
+                        match RuleChangedEvent::decode(&delivery.payload) {
+                            Ok(event) => ids.push(event.rule_id),
+                            Err(err) => {
+                                tracing::warn!(reason = %err, "rule.changed message sent to dead letters");
+                                letters.push(dead_letter(delivery, &err.0));
+                            }
+                        }
+                    }
+                    if let Err(err) = rules.refresh(&self.db, &ids).await {
+                        // Not committed: redelivered to the next writer, and the rebuild heals.
+                        tracing::warn!(error = %err, "rule-updater: cannot apply rule changes");
+                        continue;
+                    }
+                    if !self.write(&rules, &mut version).await {
+                        break Leadership::Lost;
+                    }
+                    if !letters.is_empty()
+                        && let Err(err) = self.bus.publish(letters).await
+                    {
+                        tracing::warn!(error = %err, "rule-updater: dead letters not published");
+                        continue;
+                    }
+                    if let Err(err) = subscription.commit(&batch).await {
+                        tracing::warn!(error = %err, "rule-updater: commit failed");
+                    }
+                }
+            }
+        };
+        subscription.close().await;
+        outcome
+    }
+
+    /// Writes the rules as the next version. False when the lease is gone.
+    async fn write(&self, rules: &RuleSet, version: &mut u64) -> bool {
+        for _ in 0..3 {
+            let next = *version + 1;
+            match self.store.store(&self.holder, &rules.snapshot(next)).await {
+                Ok(StoreOutcome::Written) => {
+                    *version = next;
+                    tracing::info!(version = next, rules = rules.len(), "rule snapshot written");
+                    return true;
+                }
+                Ok(StoreOutcome::NotNewer { current }) => *version = current,
+                Ok(StoreOutcome::NotLeaseHolder) => return false,
+                Err(err) => {
+                    tracing::warn!(error = %err, "rule-updater: cannot write the snapshot");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+        // Keep the lease; the next change or rebuild tries again.
+        true
+    }
+}
+
+/// `alerting job snapshot-rebuild`: one rebuild, if no rule-updater holds the lease
+/// (one that does rebuilds on its own schedule). Returns the version written, if any.
+pub async fn rebuild_once(
+    db: &DatabaseConnection,
+    store: &dyn SnapshotStore,
+    lease_ttl: Duration,
+) -> Result<Option<u64>, String> {
+    let holder = instance_id();
+    if !store
+        .try_acquire_lease(&holder, lease_ttl)
+        .await
+        .map_err(|err| err.to_string())?
+    {
+        return Ok(None);
+    }
+    let result = async {
+        let rules = RuleSet::load(db).await.map_err(|err| err.to_string())?;
+        let mut version = store
+            .version()
+            .await
+            .map_err(|err| err.to_string())?
+            .unwrap_or(0);
+        for _ in 0..3 {
+            version += 1;
+            match store
+                .store(&holder, &rules.snapshot(version))
+                .await
+                .map_err(|err| err.to_string())?
+            {
+                StoreOutcome::Written => return Ok(Some(version)),
+                StoreOutcome::NotNewer { current } => version = current,
+                StoreOutcome::NotLeaseHolder => {
+                    return Err("lost the lease while writing".to_owned());
+                }
+            }
+        }
+        Err("the snapshot version kept moving; try again".to_owned())
+    }
+    .await;
+    let _ = store.release_lease(&holder).await;
+    result
+}

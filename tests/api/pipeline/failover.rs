@@ -1,0 +1,330 @@
+//! Services as separate processes on Tansu, Redis and Postgres: an evaluator killed in
+//! the middle of a stream, and two rule-updaters handing over the snapshot.
+
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alerting::adapters::{
+    Subscription,
+    kafka::{self, KafkaBus, KafkaSubscription},
+    redis_snapshot::RedisSnapshotStore,
+};
+use alerting_handlers::{
+    domain::{Alert, Severity},
+    events::{AlertEvent, AlertMatchedEvent, topics},
+    ports::{Bus, SnapshotStore},
+};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::{Isolation, PATIENCE, redis_url};
+use crate::{
+    helpers::{Backend, TestDatabase},
+    process::{Running, alerting},
+};
+
+/// A Postgres database with the schema, and a rule-service on it in this process.
+struct Rules {
+    url: String,
+    http: reqwest::Client,
+    address: String,
+    _database: TestDatabase,
+}
+
+impl Rules {
+    async fn start() -> Self {
+        let (database, url) = TestDatabase::create(Backend::Postgres).await;
+        let db = alerting::db::connect_url(&url, 3).await.expect("connect");
+        alerting::db::migrate(&db).await.expect("migrate");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = alerting_handlers::http::rule_service::router(db);
+        tokio::spawn(alerting::runners::http::serve(
+            listener,
+            router,
+            std::future::pending(),
+        ));
+        Self {
+            url,
+            http: reqwest::Client::new(),
+            address,
+            _database: database,
+        }
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    async fn rule(&self, client: &str, severity: &str, source: &str, name: &str) -> String {
+        let rule = self
+            .post(
+                "/api/v1/rules",
+                json!({"client_id": client, "severity": severity, "source": source, "name": name}),
+            )
+            .await;
+        rule["rule_id"].as_str().expect("id").to_owned()
+    }
+}
+
+fn service(
+    isolation: &Isolation,
+    database_url: &str,
+    args: &[&str],
+    dir: &std::path::Path,
+) -> Running {
+    let mut command = alerting(dir);
+    command.envs(isolation.env(database_url)).args(args);
+    Running::start(command)
+}
+
+async fn wait_for_snapshot(store: &RedisSnapshotStore, rule_ids: &[&str]) {
+    let found = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Ok(Some(snapshot)) = store.load().await {
+                let ids: BTreeSet<String> = snapshot
+                    .rules
+                    .iter()
+                    .map(|r| r.rule_id.to_string())
+                    .collect();
+                if rule_ids.iter().all(|id| ids.contains(*id)) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "the snapshot never held {rule_ids:?}");
+}
+
+fn alert(n: usize) -> Alert {
+    Alert {
+        alert_id: format!("stream-{n}"),
+        event_ts: chrono::Utc::now(),
+        severity: Severity::High,
+        source: "payments".to_owned(),
+        name: "declined".to_owned(),
+        context: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluator_killed_mid_stream_loses_no_alert() {
+    const TOTAL: usize = 6_000;
+    let isolation = Isolation::new();
+    let kafka_config = isolation.kafka();
+    kafka::create_topics(&kafka_config).await.expect("topics");
+    let rules = Rules::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut updater = service(&isolation, &rules.url, &["run", "rule-updater"], dir.path());
+    updater.wait_for_line("rule snapshot written").await;
+    rules
+        .post("/api/v1/clients", json!({"client_id": "acme"}))
+        .await;
+    let rule = rules.rule("acme", "HIGH", "payments", "*").await;
+    let store = RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store");
+    wait_for_snapshot(&store, &[&rule]).await;
+
+    let mut evaluator = service(&isolation, &rules.url, &["run", "evaluator"], dir.path());
+    evaluator.wait_for_line("matching with rule snapshot").await;
+    let mut tap =
+        KafkaSubscription::new(&kafka_config, "test-tap", topics::ALERTS_MATCHED).expect("tap");
+
+    // A steady stream, so the kill lands in its middle.
+    let bus = KafkaBus::new(&kafka_config).expect("producer");
+    let producer = tokio::spawn(async move {
+        for start in (0..TOTAL).step_by(200) {
+            let batch = (start..start + 200)
+                .map(|n| AlertEvent::message(&alert(n)))
+                .collect();
+            bus.publish(batch).await.expect("published");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+
+    let mut seen = BTreeSet::new();
+    let mut deliveries = 0;
+    let mut read = |batch: Vec<alerting::adapters::Delivery>, seen: &mut BTreeSet<String>| {
+        for delivery in batch {
+            let event = AlertMatchedEvent::decode(&delivery.payload).expect("decodes");
+            let rules: Vec<String> = event.rule_ids.iter().map(ToString::to_string).collect();
+            assert_eq!(rules, std::slice::from_ref(&rule));
+            seen.insert(event.alert.alert_id);
+            deliveries += 1;
+        }
+    };
+    tokio::time::timeout(PATIENCE, async {
+        while seen.len() < 1_000 {
+            read(tap.next_batch(500).await.expect("batch"), &mut seen);
+        }
+    })
+    .await
+    .expect("the first evaluator matches");
+    evaluator.child.start_kill().expect("SIGKILL");
+    let _ = evaluator.child.wait().await;
+    assert!(
+        seen.len() < TOTAL,
+        "the kill came mid-stream ({} matched)",
+        seen.len()
+    );
+    let at_kill = seen.len();
+
+    let mut restarted = service(&isolation, &rules.url, &["run", "evaluator"], dir.path());
+    restarted.wait_for_line("matching with rule snapshot").await;
+    let complete = tokio::time::timeout(PATIENCE, async {
+        while seen.len() < TOTAL {
+            read(tap.next_batch(500).await.expect("batch"), &mut seen);
+        }
+    })
+    .await;
+    producer.await.expect("producer finished");
+    let expected: BTreeSet<String> = (0..TOTAL).map(|n| format!("stream-{n}")).collect();
+    let missing: Vec<_> = expected.difference(&seen).take(10).collect();
+    assert!(
+        complete.is_ok() && missing.is_empty(),
+        "alerts never matched, e.g. {missing:?}"
+    );
+    assert!(seen.len() > at_kill, "the restarted evaluator carried on");
+    eprintln!(
+        "{TOTAL} alerts matched; {deliveries} deliveries (redelivered after the kill: {})",
+        deliveries - TOTAL
+    );
+
+    let (status, _) = restarted.terminate().await;
+    assert!(status.success());
+    let (status, _) = updater.terminate().await;
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_rule_updater_takes_over_and_the_snapshot_never_goes_back() {
+    let isolation = Isolation::new();
+    kafka::create_topics(&isolation.kafka())
+        .await
+        .expect("topics");
+    let rules = Rules::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Arc::new(RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store"));
+
+    // Watches the version for the whole test.
+    let versions = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let watcher = {
+        let (store, versions) = (store.clone(), versions.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Ok(Some(version)) = store.version().await {
+                    versions.lock().expect("lock").push(version);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+
+    let mut first = service(&isolation, &rules.url, &["run", "rule-updater"], dir.path());
+    first.wait_for_line("acquired the lease").await;
+    first.wait_for_line("rule snapshot written").await;
+    let mut second = service(&isolation, &rules.url, &["run", "rule-updater"], dir.path());
+    second.wait_for_line("standby").await;
+
+    rules
+        .post("/api/v1/clients", json!({"client_id": "acme"}))
+        .await;
+    let r1 = rules.rule("acme", "HIGH", "payments", "*").await;
+    wait_for_snapshot(&store, &[&r1]).await;
+    assert!(
+        !second
+            .seen
+            .iter()
+            .any(|line| line.contains("rule snapshot written")),
+        "the standby wrote nothing: {:#?}",
+        second.seen
+    );
+
+    // The writer dies without a word; its lease runs out and the standby takes over.
+    first.child.start_kill().expect("SIGKILL");
+    let _ = first.child.wait().await;
+    second.wait_for_line("acquired the lease").await;
+    let r2 = rules.rule("acme", "LOW", "*", "*").await;
+    wait_for_snapshot(&store, &[&r1, &r2]).await;
+
+    watcher.abort();
+    let versions = versions.lock().expect("lock").clone();
+    assert!(versions.len() > 10, "watched the version: {versions:?}");
+    assert!(
+        versions.windows(2).all(|w| w[0] <= w[1]),
+        "the version went backwards: {versions:?}"
+    );
+    assert!(versions.last() > versions.first(), "{versions:?}");
+
+    // A write by anyone but the holder is refused (fencing).
+    let mut stale = store.load().await.expect("load").expect("a snapshot");
+    stale.version += 100;
+    stale.rules.clear();
+    assert_eq!(
+        store.store("an-old-writer", &stale).await.expect("store"),
+        alerting_handlers::ports::StoreOutcome::NotLeaseHolder
+    );
+    let (status, output) = second.terminate().await;
+    assert!(status.success(), "{output:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_are_created_once_and_services_name_the_missing_ones() {
+    let isolation = Isolation::new();
+    let rules = Rules::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let run = |args: &[&str]| {
+        let mut command = alerting(dir.path());
+        command.envs(isolation.env(&rules.url)).args(args);
+        crate::process::run(command)
+    };
+
+    let (code, output) = run(&["run", "evaluator"]).await;
+    assert_eq!(code, Some(1), "{output}");
+    for topic in ["alerts.new", "alerts.matched", "alerts.new.dlq"] {
+        assert!(
+            output.contains(&format!("{}.{topic}", isolation.id)),
+            "names {topic}: {output}"
+        );
+    }
+    assert!(output.contains("alerting topics create"), "{output}");
+
+    let (code, output) = run(&["topics", "create"]).await;
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("created topics"), "{output}");
+    let (code, output) = run(&["topics", "create"]).await;
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("every topic exists already"), "{output}");
+
+    // With no rule-updater running, the scheduled job writes the snapshot itself.
+    rules
+        .post("/api/v1/clients", json!({"client_id": "acme"}))
+        .await;
+    let rule = rules.rule("acme", "HIGH", "payments", "*").await;
+    let (code, output) = run(&["job", "snapshot-rebuild"]).await;
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("rebuilt as version 1"), "{output}");
+    let store = RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store");
+    wait_for_snapshot(&store, &[&rule]).await;
+    let (_, output) = run(&["job", "snapshot-rebuild"]).await;
+    assert!(
+        output.contains("rebuilt as version 2"),
+        "versions move forward: {output}"
+    );
+}

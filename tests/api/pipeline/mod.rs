@@ -1,0 +1,470 @@
+//! The matching path end to end: the platform started in this process, embedded
+//! (in-process bus and snapshot, SQLite) or distributed (Tansu, Redis, Postgres), and
+//! read back from `alerts.matched` and the dead-letter topics.
+
+mod alert_producer;
+mod broker;
+mod failover;
+mod matching;
+mod produce;
+
+use std::{collections::BTreeSet, sync::OnceLock, time::Duration};
+
+use alerting::{
+    adapters::{Delivery, Subscription, kafka::KafkaSubscription},
+    config::{
+        AlertProducerConfig, DatabaseConfig, KafkaConfig, MatchingConfig, RedisConfig,
+        RuleServiceConfig,
+    },
+    platform::{self, PlatformConfig, RunningPlatform},
+    runners::shutdown::Shutdown,
+};
+use alerting_handlers::events::{AlertMatchedEvent, topics};
+use rdkafka::{
+    ClientConfig, TopicPartitionList,
+    consumer::{BaseConsumer, Consumer},
+};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::helpers::{Backend, TestDatabase};
+
+/// Far beyond any healthy wait; only a broken pipeline reaches it.
+pub const PATIENCE: Duration = Duration::from_secs(90);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Embedded,
+    Distributed,
+}
+
+/// The Kafka-protocol test broker: TEST_KAFKA_BROKERS, or the one `scripts/test-broker`
+/// starts (installing Tansu if needed).
+pub fn test_broker() -> String {
+    static BROKER: OnceLock<String> = OnceLock::new();
+    BROKER
+        .get_or_init(|| {
+            if let Ok(brokers) = std::env::var("TEST_KAFKA_BROKERS") {
+                return brokers;
+            }
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-broker");
+            let output = std::process::Command::new("bash")
+                .args([script, "start"])
+                .output()
+                .expect("scripts/test-broker runs");
+            assert!(
+                output.status.success(),
+                "scripts/test-broker start failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        })
+        .clone()
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Names this test's topics, consumer groups and Redis keys apart from every other's.
+pub struct Isolation {
+    pub id: String,
+}
+
+impl Isolation {
+    pub fn new() -> Self {
+        Self {
+            id: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]),
+        }
+    }
+
+    pub fn kafka(&self) -> KafkaConfig {
+        KafkaConfig {
+            brokers: Some(test_broker()),
+            session_timeout_ms: 6_000,
+            topic_prefix: format!("{}.", self.id),
+            group_prefix: format!("{}-", self.id),
+            replication_factor: 1,
+            message_timeout_ms: 30_000,
+        }
+    }
+
+    pub fn redis(&self) -> RedisConfig {
+        RedisConfig {
+            redis_url: Some(redis_url()),
+            redis_key_prefix: self.id.clone(),
+        }
+    }
+
+    /// The same settings as environment variables, for the binary.
+    pub fn env(&self, database_url: &str) -> Vec<(String, String)> {
+        let kafka = self.kafka();
+        [
+            ("DATABASE_URL", database_url.to_owned()),
+            ("KAFKA_BROKERS", test_broker()),
+            (
+                "KAFKA_SESSION_TIMEOUT_MS",
+                kafka.session_timeout_ms.to_string(),
+            ),
+            ("KAFKA_TOPIC_PREFIX", kafka.topic_prefix),
+            ("KAFKA_CONSUMER_GROUP_PREFIX", kafka.group_prefix),
+            ("REDIS_URL", redis_url()),
+            ("REDIS_KEY_PREFIX", self.id.clone()),
+            ("SNAPSHOT_POLL_INTERVAL", "200ms".to_owned()),
+            ("RULE_UPDATER_LEASE_TTL", "3s".to_owned()),
+            ("OUTBOX_POLL_INTERVAL", "100ms".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
+pub fn fast_matching() -> MatchingConfig {
+    MatchingConfig {
+        snapshot_rebuild_interval: Duration::from_secs(300),
+        snapshot_poll_interval: Duration::from_millis(200),
+        lease_ttl: Duration::from_secs(3),
+        outbox_poll_interval: Duration::from_millis(100),
+        consumer_batch_size: 500,
+    }
+}
+
+/// A consumer reading a topic from the start, in its own group.
+pub struct Tap {
+    subscription: Box<dyn Subscription>,
+}
+
+impl Tap {
+    /// Waits for `count` messages (or fails after PATIENCE).
+    pub async fn take(&mut self, count: usize) -> Vec<Delivery> {
+        let mut taken = Vec::new();
+        let outcome = tokio::time::timeout(PATIENCE, async {
+            while taken.len() < count {
+                let batch = self
+                    .subscription
+                    .next_batch(count - taken.len())
+                    .await
+                    .expect("consume");
+                taken.extend(batch);
+            }
+        })
+        .await;
+        assert!(
+            outcome.is_ok(),
+            "waited for {count} messages, got {}: {taken:#?}",
+            taken.len()
+        );
+        taken
+    }
+
+    /// Nothing arrives within `quiet`.
+    pub async fn assert_quiet(&mut self, quiet: Duration) {
+        if let Ok(batch) = tokio::time::timeout(quiet, self.subscription.next_batch(100)).await {
+            panic!("unexpected messages: {batch:#?}");
+        }
+    }
+}
+
+pub fn decode_matches(deliveries: &[Delivery]) -> Vec<AlertMatchedEvent> {
+    deliveries
+        .iter()
+        .map(|d| AlertMatchedEvent::decode(&d.payload).expect("a valid alerts.matched message"))
+        .collect()
+}
+
+/// What a match says, for comparing sets: (alert, client, sorted rules).
+pub type MatchKey = (String, String, Vec<String>);
+
+pub fn keys(matches: &[AlertMatchedEvent]) -> BTreeSet<MatchKey> {
+    matches
+        .iter()
+        .map(|m| {
+            let mut rules: Vec<String> = m.rule_ids.iter().map(ToString::to_string).collect();
+            rules.sort();
+            (m.alert.alert_id.clone(), m.client_id.clone(), rules)
+        })
+        .collect()
+}
+
+/// The platform, started in this process, with taps on what it publishes.
+pub struct Pipeline {
+    pub mode: Mode,
+    pub rule_service: String,
+    pub alert_producer: String,
+    pub isolation: Isolation,
+    pub running: Option<RunningPlatform>,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    matched: Tap,
+    dead_letters: Tap,
+    _data_dir: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+impl Pipeline {
+    pub async fn start(mode: Mode) -> Self {
+        let isolation = Isolation::new();
+        let backend = match mode {
+            Mode::Embedded => Backend::Sqlite,
+            Mode::Distributed => Backend::Postgres,
+        };
+        let (database, database_url) = TestDatabase::create(backend).await;
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (kafka, redis) = match mode {
+            Mode::Embedded => (
+                KafkaConfig {
+                    brokers: None,
+                    ..isolation.kafka()
+                },
+                RedisConfig {
+                    redis_url: None,
+                    ..isolation.redis()
+                },
+            ),
+            Mode::Distributed => (isolation.kafka(), isolation.redis()),
+        };
+        let config = PlatformConfig {
+            database: DatabaseConfig {
+                database_url: Some(database_url.clone()),
+                data_dir: data_dir.path().to_owned(),
+                database_max_connections: 5,
+            },
+            rule_service: RuleServiceConfig {
+                rule_service_addr: "127.0.0.1:0".parse().expect("addr"),
+            },
+            alert_producer: AlertProducerConfig {
+                alert_producer_addr: "127.0.0.1:0".parse().expect("addr"),
+            },
+            kafka: kafka.clone(),
+            redis,
+            matching: fast_matching(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = Shutdown::on(async move {
+            let _ = stopped.await;
+        });
+        let running = platform::start(&config, shutdown)
+            .await
+            .expect("the platform starts");
+        let (matched, dead_letters) = match running.backends.in_process_bus() {
+            Some(bus) => (
+                Tap {
+                    subscription: Box::new(bus.subscribe(topics::ALERTS_MATCHED, "test-tap")),
+                },
+                Tap {
+                    subscription: Box::new(
+                        bus.subscribe(&topics::dead_letters(topics::ALERTS_NEW), "test-tap"),
+                    ),
+                },
+            ),
+            None => (
+                Tap {
+                    subscription: Box::new(
+                        KafkaSubscription::new(&kafka, "test-tap", topics::ALERTS_MATCHED)
+                            .expect("tap"),
+                    ),
+                },
+                Tap {
+                    subscription: Box::new(
+                        KafkaSubscription::new(
+                            &kafka,
+                            "test-tap",
+                            &topics::dead_letters(topics::ALERTS_NEW),
+                        )
+                        .expect("tap"),
+                    ),
+                },
+            ),
+        };
+        Self {
+            mode,
+            rule_service: format!("http://{}", running.rule_service),
+            alert_producer: format!("http://{}", running.alert_producer),
+            isolation,
+            running: Some(running),
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            matched,
+            dead_letters,
+            _data_dir: data_dir,
+            _database: database,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let (status, body) = self
+            .call(method.clone(), format!("{}{path}", self.rule_service), body)
+            .await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {body}"
+        );
+        body
+    }
+
+    pub async fn client(&self, client_id: &str) {
+        self.api(
+            reqwest::Method::POST,
+            "/api/v1/clients",
+            Some(json!({"client_id": client_id})),
+        )
+        .await;
+    }
+
+    /// Creates a rule; returns its id.
+    pub async fn rule(&self, client_id: &str, severity: &str, source: &str, name: &str) -> String {
+        let rule = self
+            .api(
+                reqwest::Method::POST,
+                "/api/v1/rules",
+                Some(json!({"client_id": client_id, "severity": severity, "source": source, "name": name})),
+            )
+            .await;
+        rule["rule_id"].as_str().expect("rule_id").to_owned()
+    }
+
+    /// Sends alerts through the alert-producer; returns their ids.
+    pub async fn send(&self, alerts: Value) -> Vec<String> {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                format!("{}/api/v1/alerts", self.alert_producer),
+                Some(alerts),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body["alert_ids"]
+            .as_array()
+            .expect("alert_ids")
+            .iter()
+            .map(|id| id.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Waits until the evaluator runs with a snapshot holding `rules` rules.
+    pub async fn wait_for_rules(&self, rules: usize) {
+        let store = &self.running.as_ref().expect("running").backends.store;
+        let found = tokio::time::timeout(PATIENCE, async {
+            loop {
+                if let Ok(Some(snapshot)) = store.load().await
+                    && snapshot.rules.len() == rules
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "the snapshot never held {rules} rules");
+        // The contract: a rule change is matched within 2 s. Allow for exactly that.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
+    pub async fn matches(&mut self, count: usize) -> Vec<AlertMatchedEvent> {
+        decode_matches(&self.matched.take(count).await)
+    }
+
+    pub async fn dead_letters(&mut self, count: usize) -> Vec<Delivery> {
+        self.dead_letters.take(count).await
+    }
+
+    /// After the expected matches have been read: proves there are no others.
+    /// Embedded, a sentinel alert goes through the one ordered queue after everything
+    /// else. Distributed, the evaluator's group must first have committed all
+    /// `sent` alerts (so it has published every match, acknowledged); then nothing
+    /// more may arrive within a fetch cycle or two.
+    pub async fn assert_no_other_matches(&mut self, sent: usize) {
+        match self.mode {
+            Mode::Embedded => {
+                let sentinel = self
+                    .send(json!({"severity": "CRITICAL", "source": "sentinel", "name": "end"}))
+                    .await;
+                let next = self.matches(1).await;
+                assert_eq!(next.len(), 1);
+                assert_eq!(
+                    next[0].alert.alert_id, sentinel[0],
+                    "an unexpected match: {next:?}"
+                );
+            }
+            Mode::Distributed => {
+                let kafka = self.isolation.kafka();
+                wait_until_consumed(&kafka, "evaluator", topics::ALERTS_NEW, sent).await;
+                self.matched.assert_quiet(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn admin_consumer(kafka: &KafkaConfig, group: Option<&str>) -> BaseConsumer {
+    let mut config = ClientConfig::new();
+    config.set(
+        "bootstrap.servers",
+        kafka.brokers.clone().unwrap_or_default(),
+    );
+    if let Some(group) = group {
+        config.set("group.id", group);
+    }
+    config.create().expect("consumer")
+}
+
+/// Waits until `service`'s group has committed `messages` messages of `topic` (the
+/// sum of its committed offsets: offsets count messages from 0 in each partition).
+pub async fn wait_until_consumed(kafka: &KafkaConfig, service: &str, topic: &str, messages: usize) {
+    let group = format!("{}{service}", kafka.group_prefix);
+    let physical = format!("{}{topic}", kafka.topic_prefix);
+    let consumer = admin_consumer(kafka, Some(&group));
+    let caught_up = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while std::time::Instant::now() < deadline {
+            let mut list = TopicPartitionList::new();
+            for partition in 0..topics::PARTITIONS {
+                list.add_partition(&physical, partition);
+            }
+            let committed = consumer
+                .committed_offsets(list, Duration::from_secs(10))
+                .expect("committed");
+            let consumed: i64 = (0..topics::PARTITIONS)
+                .filter_map(|partition| {
+                    committed
+                        .find_partition(&physical, partition)
+                        .and_then(|p| p.offset().to_raw())
+                        .filter(|offset| *offset > 0)
+                })
+                .sum();
+            let done = consumed >= messages as i64;
+            if done {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    })
+    .await
+    .expect("joined");
+    assert!(caught_up, "{group} never caught up with {topic}");
+}
