@@ -115,6 +115,16 @@ pub struct RedisConfig {
     pub redis_key_prefix: String,
 }
 
+impl RedisConfig {
+    /// No Redis: for services that do not use the snapshot.
+    pub fn none() -> Self {
+        Self {
+            redis_url: None,
+            redis_key_prefix: "alerting".to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "alert-producer")]
 pub struct AlertProducerConfig {
@@ -165,5 +175,68 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Delivery")]
+pub struct DeliveryConfig {
+    /// Timeout of one delivery attempt.
+    #[arg(long, env = "DELIVERY_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub delivery_timeout_ms: u64,
+
+    /// Attempts per endpoint before a delivery fails for good (a redrive starts over).
+    #[arg(long, env = "DELIVERY_MAX_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub delivery_max_attempts: u32,
+
+    /// First retry delay; each retry doubles it (with jitter).
+    #[arg(long, env = "DELIVERY_BACKOFF_MS", default_value_t = 500)]
+    pub delivery_backoff_ms: u64,
+
+    /// The longest delay between retries, and the longest Retry-After honoured.
+    #[arg(long, env = "DELIVERY_MAX_BACKOFF_MS", default_value_t = 60_000)]
+    pub delivery_max_backoff_ms: u64,
+
+    /// Deliveries in flight at once, per sender.
+    #[arg(long, env = "SENDER_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sender_concurrency: u32,
+
+    /// SMTP server for email endpoints: smtp://host:25, smtp://host:587?tls=required,
+    /// smtps://user:pass@host:465. Unset: email deliveries fail with a clear error.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The From address of notification emails.
+    #[arg(
+        long,
+        env = "EMAIL_FROM",
+        default_value = "Alerting <alerting@localhost>"
+    )]
+    pub email_from: String,
+
+    /// A notification still PENDING this long is announced again (`job redrive`).
+    #[arg(long, env = "REDRIVE_AFTER", default_value = "5m", value_parser = parse_duration)]
+    pub redrive_after: std::time::Duration,
+
+    /// How often `up` runs the redrive.
+    #[arg(long, env = "REDRIVE_INTERVAL", default_value = "1m", value_parser = parse_duration)]
+    pub redrive_interval: std::time::Duration,
+}
+
+impl DeliveryConfig {
+    pub fn delivery_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.delivery_timeout_ms)
+    }
+
+    pub fn policy(&self) -> alerting_handlers::jobs::send::DeliveryPolicy {
+        alerting_handlers::jobs::send::DeliveryPolicy {
+            max_attempts: self.delivery_max_attempts,
+            base_backoff: std::time::Duration::from_millis(self.delivery_backoff_ms),
+            max_backoff: std::time::Duration::from_millis(self.delivery_max_backoff_ms.max(1)),
+            max_retry_after: std::time::Duration::from_millis(self.delivery_max_backoff_ms.max(1)),
+        }
     }
 }

@@ -4,7 +4,9 @@
 pub mod adapters;
 pub mod config;
 pub mod db;
+pub mod http_client;
 pub mod platform;
 pub mod produce;
 pub mod runners;
 pub mod services;
+pub mod sink;

@@ -3,12 +3,13 @@ use std::{io::IsTerminal, process::ExitCode};
 use alerting::{
     adapters::kafka,
     config::{
-        AlertProducerConfig, DatabaseConfig, KafkaConfig, LogConfig, LogFormat, MatchingConfig,
-        RedisConfig, RuleServiceConfig,
+        AlertProducerConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, LogConfig, LogFormat,
+        MatchingConfig, RedisConfig, RuleServiceConfig,
     },
     platform::{self, PlatformConfig},
     produce::{self, ProduceArgs},
     runners::shutdown::{self, Shutdown},
+    sink::{self, SinkArgs},
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -34,6 +35,16 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   RULE_UPDATER_LEASE_TTL       writer lease; a standby takes over after it [default: 10s]
   OUTBOX_POLL_INTERVAL         outbox relay period [default: 200ms]
   CONSUMER_BATCH_SIZE          messages per consumer batch [default: 500]
+  DELIVERY_TIMEOUT_MS          one delivery attempt's timeout [default: 10000]
+  DELIVERY_MAX_ATTEMPTS        attempts per endpoint per round [default: 5]
+  DELIVERY_BACKOFF_MS          first retry delay, doubled each time [default: 500]
+  DELIVERY_MAX_BACKOFF_MS      longest retry delay and Retry-After [default: 60000]
+  SENDER_CONCURRENCY           deliveries in flight per sender [default: 64]
+  SMTP_URL                     smtp://host:25 or smtps://user:pass@host:465; unset: no email
+  EMAIL_FROM                   From of notification emails [default: Alerting <alerting@localhost>]
+  REDRIVE_AFTER                re-announce notifications PENDING this long [default: 5m]
+  REDRIVE_INTERVAL             how often `up` runs the redrive [default: 1m]
+  SINK_ADDR, SINK_SECRET       `sink`: where to listen, and the secret to check
   LOG_FORMAT                   text or json [default: text]
   RUST_LOG                     log filter, e.g. info or alerting=debug [default: info]
 
@@ -69,6 +80,8 @@ enum Command {
         redis: RedisConfig,
         #[command(flatten)]
         matching: MatchingConfig,
+        #[command(flatten)]
+        delivery: DeliveryConfig,
     },
     /// Serve one HTTP service on its own, as its ECS service does.
     Serve {
@@ -85,8 +98,8 @@ enum Command {
         #[command(flatten)]
         redis: RedisConfig,
     },
-    /// Run one consumer service on its own (needs KAFKA_BROKERS and REDIS_URL; the
-    /// rule-updater also DATABASE_URL).
+    /// Run one consumer service on its own (needs KAFKA_BROKERS; the evaluator and
+    /// rule-updater REDIS_URL; all but the evaluator DATABASE_URL).
     Run {
         #[arg(value_enum)]
         service: Consumer,
@@ -98,6 +111,8 @@ enum Command {
         redis: RedisConfig,
         #[command(flatten)]
         matching: MatchingConfig,
+        #[command(flatten)]
+        delivery: DeliveryConfig,
     },
     /// Run a one-shot job and exit (an ECS scheduled task).
     Job {
@@ -106,9 +121,13 @@ enum Command {
         #[command(flatten)]
         database: DatabaseConfig,
         #[command(flatten)]
+        kafka: KafkaConfig,
+        #[command(flatten)]
         redis: RedisConfig,
         #[command(flatten)]
         matching: MatchingConfig,
+        #[command(flatten)]
+        delivery: DeliveryConfig,
     },
     /// Apply pending database migrations and exit (a one-off task in production).
     Migrate {
@@ -124,6 +143,8 @@ enum Command {
     },
     /// Generate alerts: a count as fast as possible, or a rate for a duration.
     Produce(ProduceArgs),
+    /// A local webhook receiver that prints every delivery (and checks signatures).
+    Sink(SinkArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -140,12 +161,18 @@ enum Consumer {
     Evaluator,
     /// Keeps the rule snapshot current (one writer; others stand by).
     RuleUpdater,
+    /// Stores one notification per (client, alert) and announces it.
+    Aggregator,
+    /// Delivers notifications to webhooks, Slack and email.
+    Sender,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Job {
     /// Rebuild the rule snapshot from SQL once.
     SnapshotRebuild,
+    /// Announce again every notification stuck PENDING longer than REDRIVE_AFTER.
+    Redrive,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -177,6 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             kafka,
             redis,
             matching,
+            delivery,
         } => {
             let config = PlatformConfig {
                 database,
@@ -185,6 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 kafka,
                 redis,
                 matching,
+                delivery,
             };
             platform::up(&config, stop()).await?;
         }
@@ -197,7 +226,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             redis,
         } => match service {
             HttpService::RuleService => {
-                platform::serve_rule_service_from_config(&database, &rule_service, stop()).await?
+                platform::serve_rule_service_from_config(&database, &rule_service, &kafka, stop())
+                    .await?
             }
             HttpService::AlertProducer => {
                 platform::serve_alert_producer_from_config(&alert_producer, &kafka, &redis, stop())
@@ -210,6 +240,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             kafka,
             redis,
             matching,
+            delivery,
         } => match service {
             Consumer::Evaluator => {
                 platform::run_evaluator(&kafka, &redis, &matching, stop()).await?
@@ -217,17 +248,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Consumer::RuleUpdater => {
                 platform::run_rule_updater(&database, &kafka, &redis, &matching, stop()).await?
             }
+            Consumer::Aggregator => {
+                platform::run_aggregator(&database, &kafka, &matching, stop()).await?
+            }
+            Consumer::Sender => {
+                platform::run_sender(&database, &kafka, &matching, &delivery, stop()).await?
+            }
         },
         Command::Job {
-            job: Job::SnapshotRebuild,
+            job,
             database,
+            kafka,
             redis,
             matching,
-        } => match platform::snapshot_rebuild(&database, &redis, &matching).await? {
-            Some(version) => tracing::info!("rule snapshot rebuilt as version {version}"),
-            None => tracing::info!(
-                "a rule-updater holds the lease and rebuilds on its own schedule; nothing to do"
-            ),
+            delivery,
+        } => match job {
+            Job::SnapshotRebuild => {
+                match platform::snapshot_rebuild(&database, &redis, &matching).await? {
+                    Some(version) => tracing::info!("rule snapshot rebuilt as version {version}"),
+                    None => tracing::info!(
+                        "a rule-updater holds the lease and rebuilds on its own schedule; nothing to do"
+                    ),
+                }
+            }
+            Job::Redrive => {
+                let count = platform::redrive(&database, &kafka, &delivery).await?;
+                tracing::info!("redrive: announced {count} stuck notification(s) again");
+            }
         },
         Command::Migrate { database } => {
             let (applied, backend) = platform::migrate(&database).await?;
@@ -252,6 +299,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Produce(args) => produce::produce(args).await?,
+        Command::Sink(args) => sink::run(args, stop()).await?,
     }
     Ok(())
 }

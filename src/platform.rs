@@ -13,20 +13,23 @@ use tokio::{net::TcpListener, task::JoinSet};
 use crate::{
     adapters::{
         Subscription,
+        channels::{ChannelSetupError, Channels},
         in_process_bus::InProcessBus,
         kafka::{self, KafkaBus, KafkaSetupError, KafkaSubscription},
         memory_snapshot::MemorySnapshotStore,
         redis_snapshot::RedisSnapshotStore,
     },
     config::{
-        AlertProducerConfig, DatabaseConfig, KafkaConfig, MatchingConfig, RedisConfig,
-        RuleServiceConfig,
+        AlertProducerConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, MatchingConfig,
+        RedisConfig, RuleServiceConfig,
     },
     db::{self, Backend, DbSetupError},
     runners::{self, shutdown::Shutdown},
     services::{
+        aggregator,
         evaluator::{self, EvaluatorSettings},
         rule_updater::{self, RuleUpdater, RuleUpdaterSettings},
+        sender::{self, SenderSettings},
     },
 };
 
@@ -36,6 +39,8 @@ pub enum StartError {
     Database(#[from] DbSetupError),
     #[error(transparent)]
     Kafka(#[from] KafkaSetupError),
+    #[error(transparent)]
+    Channels(#[from] ChannelSetupError),
     #[error("cannot use Redis at REDIS_URL: {0}")]
     Redis(String),
     #[error("{service} needs {what}")]
@@ -151,6 +156,7 @@ pub struct PlatformConfig {
     pub kafka: KafkaConfig,
     pub redis: RedisConfig,
     pub matching: MatchingConfig,
+    pub delivery: DeliveryConfig,
 }
 
 /// A started platform: where it listens, and its tasks.
@@ -193,6 +199,14 @@ fn settings_for_evaluator(matching: &MatchingConfig) -> EvaluatorSettings {
     }
 }
 
+fn sender_settings(delivery: &DeliveryConfig, matching: &MatchingConfig) -> SenderSettings {
+    SenderSettings {
+        policy: delivery.policy(),
+        concurrency: delivery.sender_concurrency as usize,
+        batch_size: matching.consumer_batch_size as usize,
+    }
+}
+
 fn updater_subscriptions(backends: &Backends) -> rule_updater::SubscribeFn {
     let backends = backends.clone();
     Box::new(move || {
@@ -228,6 +242,10 @@ pub async fn start(
     // Subscribe before anything can publish: the in-process bus keeps messages only
     // for groups that exist.
     let evaluations = backends.subscription("evaluator", topics::ALERTS_NEW)?;
+    let aggregations = backends.subscription("aggregator", topics::ALERTS_MATCHED)?;
+    let sends = backends.subscription("sender", topics::NOTIFICATIONS_READY)?;
+    let channels: Arc<dyn alerting_handlers::ports::Channel> =
+        Arc::new(Channels::new(&config.delivery)?);
 
     let rule_service = local_addr(&rule_listener);
     let alert_producer = local_addr(&producer_listener);
@@ -245,6 +263,7 @@ pub async fn start(
     tasks.spawn(serve_rule_service(
         rule_listener,
         db.clone(),
+        Some(backends.bus.clone()),
         shutdown.clone(),
     ));
     tasks.spawn(serve_alert_producer(
@@ -275,6 +294,36 @@ pub async fn start(
         evaluator::run(evaluations, bus, store, settings, stop).await;
         Ok(())
     });
+    let (db_for_aggregator, bus, batch, stop) = (
+        db.clone(),
+        backends.bus.clone(),
+        config.matching.consumer_batch_size as usize,
+        shutdown.clone(),
+    );
+    tasks.spawn(async move {
+        aggregator::run(aggregations, db_for_aggregator, bus, batch, stop).await;
+        Ok(())
+    });
+    let (db_for_sender, bus, settings, stop) = (
+        db.clone(),
+        backends.bus.clone(),
+        sender_settings(&config.delivery, &config.matching),
+        shutdown.clone(),
+    );
+    tasks.spawn(async move {
+        sender::run(sends, db_for_sender, bus, channels, settings, stop).await;
+        Ok(())
+    });
+    let (bus, after, every, stop) = (
+        backends.bus.clone(),
+        config.delivery.redrive_after,
+        config.delivery.redrive_interval,
+        shutdown.clone(),
+    );
+    tasks.spawn(async move {
+        sender::redrive_periodically(db, bus, after, every, stop).await;
+        Ok(())
+    });
     Ok(RunningPlatform {
         rule_service,
         alert_producer,
@@ -293,16 +342,22 @@ pub async fn up(config: &PlatformConfig, shutdown: Shutdown) -> Result<(), Start
 pub async fn serve_rule_service_from_config(
     database: &DatabaseConfig,
     rule_service: &RuleServiceConfig,
+    kafka: &KafkaConfig,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
     let (db, backend) = db::connect(database).await?;
     db::require_current_schema(&db).await?;
+    // Retrying a notification announces it on the bus; without Kafka that route says so.
+    let bus: Option<Arc<dyn Bus>> = match &kafka.brokers {
+        Some(_) => Some(Arc::new(KafkaBus::new(kafka)?)),
+        None => None,
+    };
     let listener = bind(rule_service.rule_service_addr, "RULE_SERVICE_ADDR").await?;
     tracing::info!(
         "rule-service on http://{}, database {backend}",
         local_addr(&listener)
     );
-    serve_rule_service(listener, db, shutdown).await
+    serve_rule_service(listener, db, bus, shutdown).await
 }
 
 /// The alert-producer alone.
@@ -399,6 +454,96 @@ pub async fn run_rule_updater(
     Ok(())
 }
 
+/// The aggregator alone.
+pub async fn run_aggregator(
+    database: &DatabaseConfig,
+    kafka: &KafkaConfig,
+    matching: &MatchingConfig,
+    shutdown: Shutdown,
+) -> Result<(), StartError> {
+    require_kafka("aggregator", kafka)?;
+    let (db, database) = db::connect(database).await?;
+    db::require_current_schema(&db).await?;
+    let backends = Backends::from_config(kafka, &RedisConfig::none())?;
+    backends
+        .require_topics(&[topics::ALERTS_MATCHED, topics::NOTIFICATIONS_READY])
+        .await?;
+    let subscription = backends.subscription("aggregator", topics::ALERTS_MATCHED)?;
+    tracing::info!(
+        "aggregator started, database {database}, {}",
+        backends.describe(&RedisConfig::none())
+    );
+    aggregator::run(
+        subscription,
+        db,
+        backends.bus.clone(),
+        matching.consumer_batch_size as usize,
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
+
+/// The sender alone.
+pub async fn run_sender(
+    database: &DatabaseConfig,
+    kafka: &KafkaConfig,
+    matching: &MatchingConfig,
+    delivery: &DeliveryConfig,
+    shutdown: Shutdown,
+) -> Result<(), StartError> {
+    require_kafka("sender", kafka)?;
+    let (db, database) = db::connect(database).await?;
+    db::require_current_schema(&db).await?;
+    let backends = Backends::from_config(kafka, &RedisConfig::none())?;
+    backends
+        .require_topics(&[topics::NOTIFICATIONS_READY])
+        .await?;
+    let subscription = backends.subscription("sender", topics::NOTIFICATIONS_READY)?;
+    let channels = Arc::new(Channels::new(delivery)?);
+    tracing::info!(
+        "sender started, database {database}, {}",
+        backends.describe(&RedisConfig::none())
+    );
+    sender::run(
+        subscription,
+        db,
+        backends.bus.clone(),
+        channels,
+        sender_settings(delivery, matching),
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
+
+/// `alerting job redrive`: announces stuck notifications again; returns how many.
+pub async fn redrive(
+    database: &DatabaseConfig,
+    kafka: &KafkaConfig,
+    delivery: &DeliveryConfig,
+) -> Result<usize, StartError> {
+    require_kafka("redrive", kafka)?;
+    let (db, _) = db::connect(database).await?;
+    db::require_current_schema(&db).await?;
+    let bus = KafkaBus::new(kafka)?;
+    let mut total = 0;
+    loop {
+        let count = alerting_handlers::jobs::redrive::redrive_stuck(
+            &db,
+            &bus,
+            delivery.redrive_after,
+            1_000,
+        )
+        .await
+        .map_err(|err| StartError::Job(err.to_string()))?;
+        total += count;
+        if count < 1_000 {
+            return Ok(total);
+        }
+    }
+}
+
 /// `alerting job snapshot-rebuild`.
 pub async fn snapshot_rebuild(
     database: &DatabaseConfig,
@@ -445,9 +590,10 @@ fn local_addr(listener: &TcpListener) -> SocketAddr {
 async fn serve_rule_service(
     listener: TcpListener,
     db: DatabaseConnection,
+    bus: Option<Arc<dyn Bus>>,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
-    let router = alerting_handlers::http::rule_service::router(db.clone());
+    let router = alerting_handlers::http::rule_service::router_with_bus(db.clone(), bus);
     runners::http::serve(listener, router, shutdown.wait())
         .await
         .map_err(|source| StartError::Serve {

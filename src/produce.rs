@@ -116,7 +116,7 @@ pub async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} alerts, {per_sec}, eta {eta} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let client = reqwest::Client::builder()
+    let client = crate::http_client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
     let url = format!("{}/api/v1/alerts", args.to.trim_end_matches('/'));

@@ -197,6 +197,31 @@ impl AlertMatchedEvent {
     }
 }
 
+/// A notification to deliver, keyed by client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationReadyEvent {
+    pub schema_version: u32,
+    pub notification_id: Uuid,
+    pub client_id: String,
+    pub alert_id: String,
+}
+
+impl NotificationReadyEvent {
+    pub fn message(notification_id: Uuid, client_id: &str, alert_id: &str) -> OutgoingMessage {
+        let event = Self {
+            schema_version: SCHEMA_VERSION,
+            notification_id,
+            client_id: client_id.to_owned(),
+            alert_id: alert_id.to_owned(),
+        };
+        OutgoingMessage::new(topics::NOTIFICATIONS_READY, client_id, encode(&event))
+    }
+
+    pub fn decode(payload: &[u8]) -> Result<Self, DecodeError> {
+        decode(topics::NOTIFICATIONS_READY, payload)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,3 +9,4 @@ pub mod http;
 pub mod jobs;
 pub mod matching;
 pub mod ports;
+pub mod signature;

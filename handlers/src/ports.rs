@@ -81,3 +81,64 @@ pub trait SnapshotStore: Send + Sync + 'static {
     /// Announced versions, as they are written. Best effort: readers also poll.
     async fn subscribe(&self) -> Result<mpsc::Receiver<u64>, SnapshotError>;
 }
+
+/// What a delivery is about: the notification as its receivers see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotificationPayload {
+    pub notification_id: uuid::Uuid,
+    pub client_id: String,
+    pub alert: crate::events::AlertBody,
+    pub rule_ids: Vec<uuid::Uuid>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Where to deliver, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Target {
+    pub endpoint_id: uuid::Uuid,
+    pub kind: crate::domain::EndpointKind,
+    pub value: String,
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("endpoint_id", &self.endpoint_id)
+            .field("kind", &self.kind)
+            .field("value", &self.value)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered {
+        http_status: Option<u16>,
+    },
+    /// Worth trying again: a timeout, a connection error, a 5xx, a 429.
+    Retryable {
+        error: String,
+        http_status: Option<u16>,
+        retry_after: Option<Duration>,
+    },
+    /// Trying again would not help: another 4xx, a refused address.
+    Permanent {
+        error: String,
+        http_status: Option<u16>,
+    },
+}
+
+/// A delivery channel (webhook, Slack, email). One call is one attempt; retries are
+/// the sender's business.
+#[async_trait]
+pub trait Channel: Send + Sync + 'static {
+    async fn deliver(
+        &self,
+        notification: &NotificationPayload,
+        target: &Target,
+        idempotency_key: &str,
+    ) -> Attempt;
+}

@@ -1,6 +1,7 @@
 //! Implementations of the ports of `alerting-handlers`, and the subscriptions that feed
 //! the consumer runner: Kafka and Redis in distributed mode, in-process in embedded mode.
 
+pub mod channels;
 pub mod in_process_bus;
 pub mod kafka;
 pub mod memory_snapshot;

@@ -8,7 +8,9 @@ use crate::{
 };
 
 async fn health(address: &str) -> u16 {
-    reqwest::get(format!("http://{address}/health"))
+    alerting::http_client::client()
+        .get(format!("http://{address}/health"))
+        .send()
         .await
         .expect("reachable")
         .status()
@@ -26,7 +28,7 @@ async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm() {
     assert!(startup.contains("embedded"), "{startup}");
     assert!(startup.contains("sqlite ./data/alerting.db"), "{startup}");
     assert_eq!(health(&address).await, 200);
-    let created = reqwest::Client::new()
+    let created = alerting::http_client::client()
         .post(format!("http://{address}/api/v1/clients"))
         .json(&serde_json::json!({"client_id": "survivor"}))
         .send()
@@ -50,7 +52,9 @@ async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm() {
     command.env_remove("DATA_DIR").arg("up");
     let mut again = Running::start(command);
     let address = again.address().await;
-    let fetched = reqwest::get(format!("http://{address}/api/v1/clients/survivor"))
+    let fetched = alerting::http_client::client()
+        .get(format!("http://{address}/api/v1/clients/survivor"))
+        .send()
         .await
         .expect("reachable");
     assert_eq!(fetched.status().as_u16(), 200);
@@ -80,7 +84,7 @@ async fn up_uses_postgres_when_database_url_is_set() {
     );
     assert!(!startup.contains("hunter2"), "{startup}");
 
-    let created = reqwest::Client::new()
+    let created = alerting::http_client::client()
         .post(format!("http://{address}/api/v1/clients"))
         .json(&serde_json::json!({"client_id": "in-postgres"}))
         .send()

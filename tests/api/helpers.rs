@@ -136,7 +136,7 @@ impl TestApp {
         Self {
             address,
             db,
-            http: reqwest::Client::new(),
+            http: alerting::http_client::client(),
             stop: Some(stop),
             _database: database,
         }

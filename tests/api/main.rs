@@ -14,3 +14,4 @@ mod process;
 mod protocol;
 mod readme;
 mod rules;
+mod sinks;

@@ -137,7 +137,74 @@ async fn a_notification_shows_its_alert_and_deliveries(app: TestApp) {
     assert_eq!(deliveries[0]["delivered_at"], serde_json::Value::Null);
 }
 
+async fn stuck_notifications_are_announced_again(app: TestApp) {
+    use alerting::adapters::{Subscription, in_process_bus::InProcessBus};
+    use alerting_handlers::{events::NotificationReadyEvent, jobs::redrive::redrive_stuck};
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+
+    app.client("acme").await;
+    let stuck = insert_notification(&app, "acme", "stuck", "PENDING").await;
+    insert_notification(&app, "acme", "fresh", "PENDING").await;
+    let finished = insert_notification(&app, "acme", "finished", "SENT").await;
+    let long_ago = Utc::now() - chrono::Duration::minutes(10);
+    notifications::Entity::update_many()
+        .col_expr(notifications::Column::UpdatedAt, Expr::value(long_ago))
+        .filter(notifications::Column::Id.is_in([stuck.id, finished.id]))
+        .exec(&app.db)
+        .await
+        .expect("aged");
+
+    let bus = InProcessBus::new(16);
+    let mut ready = bus.subscribe("notifications.ready", "test");
+    let threshold = std::time::Duration::from_secs(300);
+    assert_eq!(
+        redrive_stuck(&app.db, &bus, threshold, 100)
+            .await
+            .expect("redrive"),
+        1
+    );
+    let batch = ready.next_batch(10).await.expect("announced");
+    assert_eq!(batch.len(), 1);
+    let event = NotificationReadyEvent::decode(&batch[0].payload).expect("decodes");
+    assert_eq!(
+        (event.notification_id, event.alert_id.as_str()),
+        (stuck.id, "stuck")
+    );
+    // Announced once per threshold, not on every run.
+    assert_eq!(
+        redrive_stuck(&app.db, &bus, threshold, 100)
+            .await
+            .expect("redrive"),
+        0
+    );
+}
+
+async fn retrying_needs_a_bus_and_a_failed_notification(app: TestApp) {
+    app.client("acme").await;
+    let failed = insert_notification(&app, "acme", "a", "FAILED").await;
+    let reply = app
+        .post(
+            &format!("/api/v1/notifications/{}/retry", failed.id),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (503, "unavailable"),
+        "{reply:?}"
+    );
+    let reply = app
+        .post(
+            &format!("/api/v1/notifications/{}/retry", Uuid::new_v4()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, 503, "the bus is checked first: {reply:?}");
+}
+
 crate::on_both_backends!(
+    stuck_notifications_are_announced_again,
+    retrying_needs_a_bus_and_a_failed_notification,
     an_empty_table_lists_nothing,
     notifications_filter_by_client_status_and_alert,
     a_notification_shows_its_alert_and_deliveries,

@@ -8,6 +8,7 @@ use crate::process::{Running, alerting, run};
 const README: &str = include_str!("../../README.md");
 const PRINTED_RULE_SERVICE: &str = "http://127.0.0.1:8080";
 const PRINTED_ALERT_PRODUCER: &str = "http://127.0.0.1:8081";
+const PRINTED_SINK: &str = "http://127.0.0.1:9000";
 
 /// The README's bash blocks that call curl, each with the status it expects (2xx
 /// unless the block starts with `# expect: NNN`).
@@ -51,6 +52,16 @@ async fn every_curl_example_works_as_printed() {
     command.arg("up");
     let mut up = Running::start(command);
     let (rule_service, alert_producer) = up.addresses().await;
+    let mut command = alerting(dir.path());
+    command.args(["sink", "--addr", "127.0.0.1:0", "--secret", "change-me"]);
+    let mut sink = Running::start(command);
+    let sink_line = sink.wait_for_line("sink listening on http://").await;
+    let sink_address = sink_line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("the sink's address")
+        .to_owned();
 
     // curl reports each status on stderr; blocks are numbered there too.
     let mut script = String::from(
@@ -61,7 +72,8 @@ async fn every_curl_example_works_as_printed() {
         script.push_str(
             &block
                 .replace(PRINTED_RULE_SERVICE, &format!("http://{rule_service}"))
-                .replace(PRINTED_ALERT_PRODUCER, &format!("http://{alert_producer}")),
+                .replace(PRINTED_ALERT_PRODUCER, &format!("http://{alert_producer}"))
+                .replace(PRINTED_SINK, &format!("http://{sink_address}")),
         );
     }
     let mut bash = Command::new("bash");
@@ -90,6 +102,11 @@ async fn every_curl_example_works_as_printed() {
             }
         }
     }
+    // The quick start's alert reached the receiver, signed.
+    let delivered = sink.wait_for_line("POST /hooks/shop").await;
+    assert!(delivered.contains("signature ok"), "{delivered}");
+    let (status, _) = sink.terminate().await;
+    assert!(status.success());
     let (status, _) = up.terminate().await;
     assert!(status.success());
 }

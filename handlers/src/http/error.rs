@@ -51,6 +51,8 @@ pub enum ApiError {
     },
     #[error("the message bus is unavailable: {0}")]
     BusUnavailable(String),
+    #[error("{0}")]
+    NotRetryable(String),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] DbErr),
     #[error("internal error")]
@@ -79,7 +81,9 @@ impl ApiError {
             Self::Invalid { .. } | Self::InvalidBatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BusUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound { .. } | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
-            Self::Duplicate(_) | Self::StaleVersion { .. } => StatusCode::CONFLICT,
+            Self::Duplicate(_) | Self::StaleVersion { .. } | Self::NotRetryable(_) => {
+                StatusCode::CONFLICT
+            }
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -95,6 +99,7 @@ impl ApiError {
             Self::BusUnavailable(_) => "unavailable",
             Self::NotFound { .. } | Self::RouteNotFound(_) => "not_found",
             Self::Duplicate(_) => "duplicate",
+            Self::NotRetryable(_) => "not_retryable",
             Self::StaleVersion { .. } => "version_conflict",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -134,7 +139,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `malformed_json`, `validation_failed`, `not_found`,
-    /// `duplicate`, `version_conflict`, `payload_too_large`, `unsupported_media_type`,
+    /// `duplicate`, `version_conflict`, `not_retryable`, `payload_too_large`, `unsupported_media_type`,
     /// `method_not_allowed`, `unavailable`, `internal`.
     pub code: String,
     /// For people; names the field when one is at fault.

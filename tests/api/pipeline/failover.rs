@@ -49,7 +49,7 @@ impl Rules {
         ));
         Self {
             url,
-            http: reqwest::Client::new(),
+            http: alerting::http_client::client(),
             address,
             _database: database,
         }
@@ -327,4 +327,179 @@ async fn topics_are_created_once_and_services_name_the_missing_ones() {
         output.contains("rebuilt as version 2"),
         "versions move forward: {output}"
     );
+}
+
+fn random_between(low: f64, high: f64) -> f64 {
+    low + (high - low) * (uuid::Uuid::new_v4().as_u128() % 1_000) as f64 / 1_000.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothing() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    const TOTAL: usize = 3_000;
+    let isolation = Isolation::new();
+    let kafka_config = isolation.kafka();
+    kafka::create_topics(&kafka_config).await.expect("topics");
+    let rules = Rules::start().await;
+    let sink = crate::sinks::HttpSink::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let start = |args: &[&str]| {
+        let mut command = alerting(dir.path());
+        command
+            .envs(isolation.env(&rules.url))
+            .env("DELIVERY_BACKOFF_MS", "50")
+            .env("DELIVERY_TIMEOUT_MS", "2000")
+            .args(args);
+        Running::start(command)
+    };
+    rules
+        .post("/api/v1/clients", json!({"client_id": "acme"}))
+        .await;
+    let rule = rules.rule("acme", "*", "*", "*").await;
+    rules
+        .post(
+            &format!("/api/v1/rules/{rule}/endpoints"),
+            json!({"type": "webhook", "value": sink.url("kill"), "secret": "k"}),
+        )
+        .await;
+    let updater = start(&["run", "rule-updater"]);
+    let store = RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store");
+    wait_for_snapshot(&store, &[&rule]).await;
+    let mut evaluator = start(&["run", "evaluator"]);
+    evaluator.wait_for_line("matching with rule snapshot").await;
+    let mut aggregator = start(&["run", "aggregator"]);
+    aggregator.wait_for_line("aggregator started").await;
+    let mut sender = start(&["run", "sender"]);
+    sender.wait_for_line("sender started").await;
+
+    let bus = KafkaBus::new(&kafka_config).expect("producer");
+    let producer = tokio::spawn(async move {
+        for start in (0..TOTAL).step_by(100) {
+            let batch = (start..start + 100)
+                .map(|n| AlertEvent::message(&alert(n)))
+                .collect();
+            bus.publish(batch).await.expect("published");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+
+    let db = alerting::db::connect_url(&rules.url, 2)
+        .await
+        .expect("connect");
+    let stored = || async {
+        alerting_entities::notifications::Entity::find()
+            .count(&db)
+            .await
+            .expect("count") as usize
+    };
+    let kill_aggregator_at = (TOTAL as f64 * random_between(0.15, 0.45)) as usize;
+    let kill_sender_at = (TOTAL as f64 * random_between(0.35, 0.75)) as usize;
+    eprintln!(
+        "killing the aggregator at {kill_aggregator_at} notifications, the sender at {kill_sender_at} deliveries"
+    );
+
+    let waited = tokio::time::timeout(PATIENCE, async {
+        while stored().await < kill_aggregator_at {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "the aggregator made {} notifications",
+        stored().await
+    );
+    aggregator.child.start_kill().expect("SIGKILL");
+    let _ = aggregator.child.wait().await;
+    let at_kill = stored().await;
+    assert!(
+        at_kill < TOTAL,
+        "the aggregator died mid-stream ({at_kill} stored)"
+    );
+    let mut aggregator = start(&["run", "aggregator"]);
+    aggregator.wait_for_line("aggregator started").await;
+
+    sink.wait_for("kill", kill_sender_at).await;
+    sender.child.start_kill().expect("SIGKILL");
+    let _ = sender.child.wait().await;
+    let delivered_at_kill = sink.received("kill").len();
+    let mut sender = start(&["run", "sender"]);
+    sender.wait_for_line("sender started").await;
+    producer.await.expect("producer");
+
+    let settled = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let sent = alerting_entities::notifications::Entity::find()
+                .filter(alerting_entities::notifications::Column::Status.eq("SENT"))
+                .count(&db)
+                .await
+                .expect("count") as usize;
+            if sent == TOTAL {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let rows = stored().await;
+    assert!(
+        settled.is_ok(),
+        "not every notification was sent: {rows} stored"
+    );
+    assert_eq!(
+        rows, TOTAL,
+        "one notification per alert, none missing, none twice"
+    );
+    assert!(
+        delivered_at_kill < TOTAL,
+        "the sender died mid-stream ({delivered_at_kill} delivered)"
+    );
+
+    let mut keys: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for request in sink.received("kill") {
+        let body = request.json();
+        let timestamp: i64 = request
+            .header("x-alerting-timestamp")
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or(0);
+        assert!(
+            alerting_handlers::signature::verify(
+                "k",
+                timestamp,
+                &request.body,
+                request.header("x-alerting-signature").unwrap_or_default()
+            ),
+            "every delivery is signed"
+        );
+        keys.entry(
+            body["notification_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+        .or_default()
+        .insert(
+            request
+                .header("idempotency-key")
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(keys.len(), TOTAL, "every notification reached the endpoint");
+    let conflicting: Vec<_> = keys.iter().filter(|(_, k)| k.len() != 1).take(5).collect();
+    assert!(
+        conflicting.is_empty(),
+        "one idempotency key per notification: {conflicting:?}"
+    );
+    let requests = sink.received("kill").len();
+    eprintln!(
+        "{TOTAL} notifications, {requests} deliveries ({} repeated after kills, each with its key)",
+        requests - TOTAL
+    );
+
+    for service in [sender, aggregator, evaluator, updater] {
+        let (status, output) = service.terminate().await;
+        assert!(status.success(), "{output:#?}");
+    }
 }

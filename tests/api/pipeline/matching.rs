@@ -193,27 +193,6 @@ async fn a_malformed_alert_is_a_dead_letter_and_its_neighbours_match(mode: Mode)
     p.assert_no_other_matches(4).await;
 }
 
-macro_rules! on_both_modes {
-    ($($test:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Mode::Embedded).await;
-                }
-            )*
-        }
-        mod distributed {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Mode::Distributed).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_modes!(
     exact_and_wildcard_rules_across_clients,
     disabled_and_deleted_rules_stop_matching,

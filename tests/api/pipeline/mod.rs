@@ -2,8 +2,31 @@
 //! (in-process bus and snapshot, SQLite) or distributed (Tansu, Redis, Postgres), and
 //! read back from `alerts.matched` and the dead-letter topics.
 
+/// Runs each named `async fn(Mode)` embedded and distributed.
+macro_rules! on_both_modes {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Mode::Embedded).await;
+                }
+            )*
+        }
+        mod distributed {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Mode::Distributed).await;
+                }
+            )*
+        }
+    };
+}
+
 mod alert_producer;
 mod broker;
+mod delivery;
 mod failover;
 mod matching;
 mod produce;
@@ -13,8 +36,8 @@ use std::{collections::BTreeSet, sync::OnceLock, time::Duration};
 use alerting::{
     adapters::{Delivery, Subscription, kafka::KafkaSubscription},
     config::{
-        AlertProducerConfig, DatabaseConfig, KafkaConfig, MatchingConfig, RedisConfig,
-        RuleServiceConfig,
+        AlertProducerConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, MatchingConfig,
+        RedisConfig, RuleServiceConfig,
     },
     platform::{self, PlatformConfig, RunningPlatform},
     runners::shutdown::Shutdown,
@@ -120,6 +143,21 @@ impl Isolation {
     }
 }
 
+/// Quick retries and short timeouts, so failure tests finish fast.
+pub fn fast_delivery(smtp_url: Option<String>) -> DeliveryConfig {
+    DeliveryConfig {
+        delivery_timeout_ms: 1_000,
+        delivery_max_attempts: 5,
+        delivery_backoff_ms: 50,
+        delivery_max_backoff_ms: 5_000,
+        sender_concurrency: 32,
+        smtp_url,
+        email_from: "Alerting <alerting@sink.test>".to_owned(),
+        redrive_after: Duration::from_secs(300),
+        redrive_interval: Duration::from_secs(60),
+    }
+}
+
 pub fn fast_matching() -> MatchingConfig {
     MatchingConfig {
         snapshot_rebuild_interval: Duration::from_secs(300),
@@ -204,6 +242,10 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub async fn start(mode: Mode) -> Self {
+        Self::start_with(mode, fast_delivery(None)).await
+    }
+
+    pub async fn start_with(mode: Mode, delivery: DeliveryConfig) -> Self {
         let isolation = Isolation::new();
         let backend = match mode {
             Mode::Embedded => Backend::Sqlite,
@@ -239,6 +281,7 @@ impl Pipeline {
             kafka: kafka.clone(),
             redis,
             matching: fast_matching(),
+            delivery,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = Shutdown::on(async move {
@@ -283,7 +326,7 @@ impl Pipeline {
             alert_producer: format!("http://{}", running.alert_producer),
             isolation,
             running: Some(running),
-            http: reqwest::Client::new(),
+            http: alerting::http_client::client(),
             stop: Some(stop),
             matched,
             dead_letters,

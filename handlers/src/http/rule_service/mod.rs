@@ -21,6 +21,9 @@ use super::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// To re-announce notifications (`POST /notifications/{id}/retry`); without one,
+    /// that route answers 503.
+    pub bus: Option<std::sync::Arc<dyn crate::ports::Bus>>,
 }
 
 #[derive(OpenApi)]
@@ -65,6 +68,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::get_notification))
+        .routes(routes!(notifications::retry_notification))
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
 }
@@ -77,12 +81,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The rule-service as an axum `Router`: a `tower::Service` that `axum::serve` hosts
 /// in a container and `lambda_http::run` hosts in Lambda, unchanged.
 pub fn router(db: DatabaseConnection) -> Router {
+    router_with_bus(db, None)
+}
+
+/// The rule-service with a bus, so that notifications can be retried.
+pub fn router_with_bus(
+    db: DatabaseConnection,
+    bus: Option<std::sync::Arc<dyn crate::ports::Bus>>,
+) -> Router {
     let (router, api) = api_router().split_for_parts();
     let router = router.route(
         "/api/v1/openapi.json",
         get(move || async move { Json(api) }),
     );
-    super::finish(router).with_state(AppState { db })
+    super::finish(router).with_state(AppState { db, bus })
 }
 
 /// Now, at the precision both databases keep (microseconds), so that what a write

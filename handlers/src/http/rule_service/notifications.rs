@@ -81,7 +81,7 @@ pub struct Delivery {
     pub kind: String,
     /// The address delivered to.
     pub target: String,
-    /// PENDING, DELIVERED or FAILED.
+    /// RETRYING (attempts remain), DELIVERED or FAILED.
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -187,4 +187,33 @@ pub async fn get_notification(
         notification: notification.into(),
         deliveries: deliveries.into_iter().map(Delivery::from).collect(),
     }))
+}
+
+/// Retry a FAILED or PARTIAL notification: its undelivered endpoints are tried again.
+#[utoipa::path(post, path = "/api/v1/notifications/{notification_id}/retry", tag = "notifications",
+    params(("notification_id" = Uuid, Path)),
+    responses(
+        (status = 202, body = Notification, description = "Announced again; now PENDING"),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not FAILED or PARTIAL"),
+        (status = 503, body = ErrorBody, description = "No bus to announce it on")
+    ))]
+pub async fn retry_notification(
+    State(state): State<AppState>,
+    Path(notification_id): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<Notification>), ApiError> {
+    use crate::jobs::redrive::{RedriveError, retry};
+    let id = parse_uuid("notification", &notification_id)?;
+    let bus = state.bus.as_ref().ok_or_else(|| {
+        ApiError::BusUnavailable("this rule-service has no bus (set KAFKA_BROKERS)".to_owned())
+    })?;
+    match retry(&state.db, bus.as_ref(), id).await {
+        Ok(row) => Ok((axum::http::StatusCode::ACCEPTED, Json(row.into()))),
+        Err(RedriveError::NotFound(_)) => Err(ApiError::not_found("notification", notification_id)),
+        Err(err @ RedriveError::NotRetryable { .. }) => {
+            Err(ApiError::NotRetryable(err.to_string()))
+        }
+        Err(RedriveError::Database(err)) => Err(err.into()),
+        Err(RedriveError::Bus(err)) => Err(ApiError::BusUnavailable(err.to_string())),
+    }
 }

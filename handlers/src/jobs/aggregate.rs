@@ -1,0 +1,112 @@
+//! The aggregator's handler: a batch of matches in, one notification row per
+//! (client, alert) out (one statement, `ON CONFLICT DO NOTHING`), and a
+//! `notifications.ready` for every row of the batch that is still undelivered. New rows
+//! are, and so is a row whose first announcement a crash cut short: nothing strands.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use alerting_entities::{clients, notifications};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::{
+    domain::NotificationStatus,
+    events::{AlertMatchedEvent, NotificationReadyEvent},
+    ports::OutgoingMessage,
+};
+
+/// Rows per INSERT statement (well under both databases' bound-parameter limits).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Stores the notifications of `matches`; returns the announcements to publish.
+pub async fn aggregate<C: ConnectionTrait>(
+    db: &C,
+    matches: &[AlertMatchedEvent],
+) -> Result<Vec<OutgoingMessage>, DbErr> {
+    if matches.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A client deleted since the match has nobody left to notify.
+    let wanted: BTreeSet<&str> = matches.iter().map(|m| m.client_id.as_str()).collect();
+    let existing: HashSet<String> = clients::Entity::find()
+        .select_only()
+        .column(clients::Column::Id)
+        .filter(clients::Column::Id.is_in(wanted.iter().copied()))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+
+    let now = Utc::now();
+    let mut rows: BTreeMap<(String, String), notifications::Model> = BTreeMap::new();
+    for matched in matches {
+        if !existing.contains(&matched.client_id) {
+            tracing::info!(client_id = %matched.client_id, alert_id = %matched.alert.alert_id, "match for a deleted client dropped");
+            continue;
+        }
+        let key = (matched.client_id.clone(), matched.alert.alert_id.clone());
+        rows.entry(key).or_insert_with(|| notifications::Model {
+            id: Uuid::new_v4(),
+            client_id: matched.client_id.clone(),
+            alert_id: matched.alert.alert_id.clone(),
+            severity: matched.alert.severity.clone(),
+            source: matched.alert.source.clone(),
+            name: matched.alert.name.clone(),
+            context: serde_json::to_value(&matched.alert.context).unwrap_or_default(),
+            event_ts: matched.alert.event_ts,
+            rule_ids: serde_json::to_value(&matched.rule_ids).unwrap_or_default(),
+            status: NotificationStatus::Pending.as_str().to_owned(),
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    let models: Vec<notifications::Model> = rows.into_values().collect();
+    for chunk in models.chunks(ROWS_PER_STATEMENT) {
+        notifications::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|m| m.clone().into_active_model().reset_all()),
+        )
+        .on_conflict_do_nothing_on([
+            notifications::Column::ClientId,
+            notifications::Column::AlertId,
+        ])
+        .exec_without_returning(db)
+        .await?;
+    }
+
+    // What is stored now, new or not: announce whatever is still undelivered.
+    let pairs: HashSet<(&str, &str)> = models
+        .iter()
+        .map(|m| (m.client_id.as_str(), m.alert_id.as_str()))
+        .collect();
+    let alert_ids: BTreeSet<&str> = models.iter().map(|m| m.alert_id.as_str()).collect();
+    let mut announcements = Vec::new();
+    for chunk in alert_ids
+        .into_iter()
+        .collect::<Vec<_>>()
+        .chunks(ROWS_PER_STATEMENT)
+    {
+        let stored = notifications::Entity::find()
+            .filter(notifications::Column::AlertId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        for row in stored {
+            if pairs.contains(&(row.client_id.as_str(), row.alert_id.as_str()))
+                && row.status == NotificationStatus::Pending.as_str()
+            {
+                announcements.push(NotificationReadyEvent::message(
+                    row.id,
+                    &row.client_id,
+                    &row.alert_id,
+                ));
+            }
+        }
+    }
+    Ok(announcements)
+}

@@ -1,0 +1,119 @@
+//! Re-announcing notifications: one on request (FAILED or PARTIAL, only its
+//! undelivered endpoints are tried again), or every notification stuck undelivered
+//! for longer than a threshold (a crash after its insert and before any delivery).
+
+use std::time::Duration;
+
+use alerting_entities::notifications;
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
+};
+use uuid::Uuid;
+
+use crate::{
+    domain::NotificationStatus,
+    events::NotificationReadyEvent,
+    ports::{Bus, BusError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedriveError {
+    #[error("notification {0} not found")]
+    NotFound(Uuid),
+    #[error("notification {id} is {status}; only FAILED or PARTIAL notifications are retried")]
+    NotRetryable { id: Uuid, status: String },
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}
+
+/// Puts a FAILED or PARTIAL notification back to PENDING and announces it again.
+pub async fn retry<C: ConnectionTrait>(
+    db: &C,
+    bus: &dyn Bus,
+    id: Uuid,
+) -> Result<notifications::Model, RedriveError> {
+    let row = notifications::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(RedriveError::NotFound(id))?;
+    let retryable = [NotificationStatus::Failed, NotificationStatus::Partial]
+        .iter()
+        .any(|s| s.as_str() == row.status);
+    if !retryable {
+        return Err(RedriveError::NotRetryable {
+            id,
+            status: row.status,
+        });
+    }
+    let now = Utc::now();
+    let updated = notifications::Entity::update_many()
+        .col_expr(
+            notifications::Column::Status,
+            Expr::value(NotificationStatus::Pending.as_str()),
+        )
+        .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
+        .filter(notifications::Column::Id.eq(id))
+        .filter(notifications::Column::Status.eq(row.status.clone()))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        // Someone else moved it meanwhile; say what it is now.
+        let status = notifications::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|r| r.status)
+            .unwrap_or_default();
+        return Err(RedriveError::NotRetryable { id, status });
+    }
+    bus.publish(vec![NotificationReadyEvent::message(
+        row.id,
+        &row.client_id,
+        &row.alert_id,
+    )])
+    .await?;
+    Ok(notifications::Model {
+        status: NotificationStatus::Pending.as_str().to_owned(),
+        updated_at: now,
+        ..row
+    })
+}
+
+/// Announces again up to `limit` notifications PENDING for longer than `older_than`;
+/// returns how many.
+pub async fn redrive_stuck<C: ConnectionTrait>(
+    db: &C,
+    bus: &dyn Bus,
+    older_than: Duration,
+    limit: u64,
+) -> Result<usize, RedriveError> {
+    let cutoff = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or_default();
+    let stuck = notifications::Entity::find()
+        .filter(notifications::Column::Status.eq(NotificationStatus::Pending.as_str()))
+        .filter(notifications::Column::UpdatedAt.lt(cutoff))
+        .order_by_asc(notifications::Column::UpdatedAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    if stuck.is_empty() {
+        return Ok(0);
+    }
+    bus.publish(
+        stuck
+            .iter()
+            .map(|row| NotificationReadyEvent::message(row.id, &row.client_id, &row.alert_id))
+            .collect(),
+    )
+    .await?;
+    // Touched, so the next run waits a whole threshold before announcing them again.
+    notifications::Entity::update_many()
+        .col_expr(notifications::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(notifications::Column::Id.is_in(stuck.iter().map(|r| r.id)))
+        .filter(notifications::Column::Status.eq(NotificationStatus::Pending.as_str()))
+        .exec(db)
+        .await?;
+    Ok(stuck.len())
+}

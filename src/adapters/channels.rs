@@ -1,0 +1,335 @@
+//! The delivery channels: webhook and Slack over HTTP, email over SMTP. One call is one
+//! attempt; the answer says whether another attempt could help.
+
+use std::time::Duration;
+
+use alerting_handlers::{
+    domain::EndpointKind,
+    ports::{Attempt, Channel, NotificationPayload, Target},
+    signature::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign},
+};
+use async_trait::async_trait;
+use chrono::Utc;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Mailbox, MultiPart, header::HeaderName},
+};
+use serde::Serialize;
+
+use crate::config::DeliveryConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelSetupError {
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+    #[error("SMTP_URL is not usable: {0}")]
+    Smtp(String),
+    #[error("EMAIL_FROM is not an address: {0}")]
+    From(String),
+}
+
+pub struct Channels {
+    http: reqwest::Client,
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+}
+
+impl Channels {
+    pub fn new(config: &DeliveryConfig) -> Result<Self, ChannelSetupError> {
+        let http = crate::http_client::builder()
+            .timeout(config.delivery_timeout())
+            .connect_timeout(config.delivery_timeout())
+            // A redirect is the receiver's mistake to fix, not a place to follow blindly.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("alerting/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| ChannelSetupError::Http(err.to_string()))?;
+        let smtp = config
+            .smtp_url
+            .as_deref()
+            .map(|url| {
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map(|builder| builder.timeout(Some(config.delivery_timeout())).build())
+                    .map_err(|err| ChannelSetupError::Smtp(err.to_string()))
+            })
+            .transpose()?;
+        let from = config
+            .email_from
+            .parse()
+            .map_err(|err: lettre::address::AddressError| {
+                ChannelSetupError::From(err.to_string())
+            })?;
+        Ok(Self { http, smtp, from })
+    }
+}
+
+/// The JSON body a webhook receives.
+#[derive(Debug, Serialize)]
+struct WebhookBody<'a> {
+    notification_id: uuid::Uuid,
+    client_id: &'a str,
+    alert: &'a alerting_handlers::events::AlertBody,
+    rule_ids: &'a [uuid::Uuid],
+    created_at: chrono::DateTime<Utc>,
+    sent_at: chrono::DateTime<Utc>,
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// What an HTTP answer means for delivery.
+fn classify(response: &reqwest::Response) -> Attempt {
+    let status = response.status();
+    let code = Some(status.as_u16());
+    if status.is_success() {
+        Attempt::Delivered { http_status: code }
+    } else if status.as_u16() == 429 {
+        Attempt::Retryable {
+            error: format!("HTTP {status}"),
+            http_status: code,
+            retry_after: retry_after(response),
+        }
+    } else if status.is_server_error() || status.as_u16() == 408 {
+        Attempt::Retryable {
+            error: format!("HTTP {status}"),
+            http_status: code,
+            retry_after: None,
+        }
+    } else if status.is_redirection() {
+        Attempt::Permanent {
+            error: format!("HTTP {status}: redirects are not followed; update the endpoint's URL"),
+            http_status: code,
+        }
+    } else {
+        Attempt::Permanent {
+            error: format!("HTTP {status}"),
+            http_status: code,
+        }
+    }
+}
+
+fn transport_error(err: &reqwest::Error) -> Attempt {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    if err.is_builder() {
+        return Attempt::Permanent {
+            error: format!("invalid request: {err}"),
+            http_status: None,
+        };
+    }
+    Attempt::Retryable {
+        error: format!("{kind}: {err}"),
+        http_status: None,
+        retry_after: None,
+    }
+}
+
+/// Slack's mrkdwn treats these three specially.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn html_escape(text: &str) -> String {
+    slack_escape(text)
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn headline(payload: &NotificationPayload) -> String {
+    format!(
+        "[{}] {}: {}",
+        payload.alert.severity, payload.alert.source, payload.alert.name
+    )
+}
+
+impl Channels {
+    async fn webhook(&self, payload: &NotificationPayload, target: &Target, key: &str) -> Attempt {
+        let now = Utc::now();
+        let body = WebhookBody {
+            notification_id: payload.notification_id,
+            client_id: &payload.client_id,
+            alert: &payload.alert,
+            rule_ids: &payload.rule_ids,
+            created_at: payload.created_at,
+            sent_at: now,
+        };
+        let body = match serde_json::to_vec(&body) {
+            Ok(body) => body,
+            Err(err) => {
+                return Attempt::Permanent {
+                    error: err.to_string(),
+                    http_status: None,
+                };
+            }
+        };
+        let timestamp = now.timestamp();
+        let mut request = self
+            .http
+            .post(&target.value)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(IDEMPOTENCY_HEADER, key)
+            .header(TIMESTAMP_HEADER, timestamp.to_string());
+        if let Some(secret) = &target.secret {
+            request = request.header(SIGNATURE_HEADER, sign(secret, timestamp, &body));
+        }
+        match request.body(body).send().await {
+            Ok(response) => classify(&response),
+            Err(err) => transport_error(&err),
+        }
+    }
+
+    async fn slack(&self, payload: &NotificationPayload, target: &Target) -> Attempt {
+        let alert = &payload.alert;
+        let mut fields = vec![
+            serde_json::json!({"type": "mrkdwn", "text": format!("*Severity*\n{}", slack_escape(&alert.severity))}),
+            serde_json::json!({"type": "mrkdwn", "text": format!("*Source*\n{}", slack_escape(&alert.source))}),
+            serde_json::json!({"type": "mrkdwn", "text": format!("*Name*\n{}", slack_escape(&alert.name))}),
+            serde_json::json!({"type": "mrkdwn", "text": format!("*At*\n{}", alert.event_ts.to_rfc3339())}),
+        ];
+        // Slack allows ten fields per section.
+        for (key, value) in alert.context.iter().take(6) {
+            fields.push(serde_json::json!({"type": "mrkdwn", "text": format!("*{}*\n{}", slack_escape(key), slack_escape(value))}));
+        }
+        let message = serde_json::json!({
+            "text": slack_escape(&headline(payload)),
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": headline(payload).chars().take(150).collect::<String>()}},
+                {"type": "section", "fields": fields},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("alert `{}` · notification `{}`", slack_escape(&alert.alert_id), payload.notification_id)}]}
+            ]
+        });
+        match self.http.post(&target.value).json(&message).send().await {
+            Ok(response) => classify(&response),
+            Err(err) => transport_error(&err),
+        }
+    }
+
+    async fn email(&self, payload: &NotificationPayload, target: &Target, key: &str) -> Attempt {
+        let Some(smtp) = &self.smtp else {
+            return Attempt::Permanent {
+                error: "email is not configured: set SMTP_URL".to_owned(),
+                http_status: None,
+            };
+        };
+        let to: Mailbox = match target.value.parse() {
+            Ok(to) => to,
+            Err(err) => {
+                return Attempt::Permanent {
+                    error: format!("bad address: {err}"),
+                    http_status: None,
+                };
+            }
+        };
+        let alert = &payload.alert;
+        let context_text: String = alert
+            .context
+            .iter()
+            .map(|(k, v)| format!("  {k}: {v}\n"))
+            .collect();
+        let text = format!(
+            "{}\n\nSeverity: {}\nSource: {}\nName: {}\nAt: {}\nAlert: {}\nNotification: {}\n{}",
+            headline(payload),
+            alert.severity,
+            alert.source,
+            alert.name,
+            alert.event_ts.to_rfc3339(),
+            alert.alert_id,
+            payload.notification_id,
+            if context_text.is_empty() {
+                String::new()
+            } else {
+                format!("Context:\n{context_text}")
+            }
+        );
+        let context_html: String = alert
+            .context
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<tr><th>{}</th><td>{}</td></tr>",
+                    html_escape(k),
+                    html_escape(v)
+                )
+            })
+            .collect();
+        let html = format!(
+            "<h2>{}</h2><table><tr><th>Severity</th><td>{}</td></tr><tr><th>Source</th><td>{}</td></tr><tr><th>Name</th><td>{}</td></tr><tr><th>At</th><td>{}</td></tr>{}</table><p>alert {} · notification {}</p>",
+            html_escape(&headline(payload)),
+            html_escape(&alert.severity),
+            html_escape(&alert.source),
+            html_escape(&alert.name),
+            alert.event_ts.to_rfc3339(),
+            context_html,
+            html_escape(&alert.alert_id),
+            payload.notification_id,
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(headline(payload))
+            .raw_header(lettre::message::header::HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Alerting-Idempotency-Key"),
+                key.to_owned(),
+            ))
+            .multipart(MultiPart::alternative_plain_html(text, html));
+        let message = match message {
+            Ok(message) => message,
+            Err(err) => {
+                return Attempt::Permanent {
+                    error: format!("cannot build the email: {err}"),
+                    http_status: None,
+                };
+            }
+        };
+        match smtp.send(message).await {
+            Ok(_) => Attempt::Delivered { http_status: None },
+            Err(err) if err.is_permanent() => Attempt::Permanent {
+                error: format!("SMTP: {err}"),
+                http_status: None,
+            },
+            Err(err) => Attempt::Retryable {
+                error: format!("SMTP: {err}"),
+                http_status: None,
+                retry_after: None,
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl Channel for Channels {
+    async fn deliver(&self, payload: &NotificationPayload, target: &Target, key: &str) -> Attempt {
+        match target.kind {
+            EndpointKind::Webhook => self.webhook(payload, target, key).await,
+            EndpointKind::Slack => self.slack(payload, target).await,
+            EndpointKind::Email => self.email(payload, target, key).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_keeps_markup_out() {
+        assert_eq!(slack_escape("<@here> & co"), "&lt;@here&gt; &amp; co");
+        assert_eq!(
+            html_escape("<script>\"x\"</script>"),
+            "&lt;script&gt;&quot;x&quot;&lt;/script&gt;"
+        );
+    }
+}

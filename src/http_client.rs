@@ -1,0 +1,24 @@
+//! Outgoing HTTP clients. TLS is rustls with the ring provider (already built for the
+//! database driver), installed once for the process before any client is made.
+
+use std::sync::Once;
+
+static CRYPTO: Once = Once::new();
+
+/// Installs the process's TLS crypto provider (idempotent).
+pub fn install_crypto() {
+    CRYPTO.call_once(|| {
+        // Err only means another provider was installed first, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+pub fn builder() -> reqwest::ClientBuilder {
+    install_crypto();
+    reqwest::Client::builder()
+}
+
+/// A client with default settings.
+pub fn client() -> reqwest::Client {
+    builder().build().unwrap_or_else(|_| reqwest::Client::new())
+}

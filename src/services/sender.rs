@@ -1,0 +1,121 @@
+//! sender: delivers each notification of `notifications.ready` to its endpoints,
+//! concurrently (bounded by SENDER_CONCURRENCY), and commits a batch once every
+//! notification in it has its final status.
+
+use std::{collections::HashSet, sync::Arc};
+
+use alerting_handlers::{
+    events::NotificationReadyEvent,
+    jobs::send::{DeliveryPolicy, send_notification},
+    ports::{Bus, Channel},
+};
+use async_trait::async_trait;
+use futures_util::future::join_all;
+use sea_orm::DatabaseConnection;
+use tokio::sync::Semaphore;
+
+use crate::{
+    adapters::{Delivery, Subscription},
+    runners::{
+        consumer::{self, BatchHandler, Rejected, Retry},
+        shutdown::Shutdown,
+    },
+};
+
+struct Send {
+    db: DatabaseConnection,
+    channel: Arc<dyn Channel>,
+    policy: DeliveryPolicy,
+    permits: Arc<Semaphore>,
+}
+
+#[async_trait]
+impl BatchHandler for Send {
+    async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Rejected>, Retry> {
+        let mut ids = Vec::new();
+        let mut seen = HashSet::new();
+        let mut rejected = Vec::new();
+        for (index, delivery) in batch.iter().enumerate() {
+            match NotificationReadyEvent::decode(&delivery.payload) {
+                Ok(event) => {
+                    if seen.insert(event.notification_id) {
+                        ids.push(event.notification_id);
+                    }
+                }
+                Err(err) => rejected.push(Rejected {
+                    index,
+                    reason: err.0,
+                }),
+            }
+        }
+        let sends = ids.iter().map(|id| {
+            send_notification(
+                &self.db,
+                self.channel.as_ref(),
+                &self.policy,
+                &self.permits,
+                *id,
+            )
+        });
+        for result in join_all(sends).await {
+            result.map_err(|err| Retry(format!("recording deliveries: {err}")))?;
+        }
+        Ok(rejected)
+    }
+}
+
+pub struct SenderSettings {
+    pub policy: DeliveryPolicy,
+    pub concurrency: usize,
+    pub batch_size: usize,
+}
+
+pub async fn run(
+    subscription: Box<dyn Subscription>,
+    db: DatabaseConnection,
+    bus: Arc<dyn Bus>,
+    channel: Arc<dyn Channel>,
+    settings: SenderSettings,
+    shutdown: Shutdown,
+) {
+    let handler = Send {
+        db,
+        channel,
+        policy: settings.policy,
+        permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+    };
+    consumer::run(
+        "sender",
+        subscription,
+        bus,
+        &handler,
+        settings.batch_size,
+        shutdown,
+    )
+    .await;
+}
+
+/// `up`'s timer for `job redrive`.
+pub async fn redrive_periodically(
+    db: DatabaseConnection,
+    bus: Arc<dyn Bus>,
+    after: std::time::Duration,
+    every: std::time::Duration,
+    shutdown: Shutdown,
+) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.reset();
+    loop {
+        tokio::select! {
+            () = shutdown.clone().wait() => return,
+            _ = interval.tick() => {}
+        }
+        match alerting_handlers::jobs::redrive::redrive_stuck(&db, bus.as_ref(), after, 1_000).await
+        {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "redrive: announced stuck notifications again"),
+            Err(err) => tracing::warn!(error = %err, "redrive failed; trying again next time"),
+        }
+    }
+}
