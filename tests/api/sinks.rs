@@ -21,6 +21,9 @@ use tokio::{
     net::TcpListener,
 };
 
+/// Far beyond any healthy wait; only a broken pipeline reaches it.
+const PATIENCE: Duration = Duration::from_secs(90);
+
 /// One scripted answer.
 #[derive(Debug, Clone)]
 pub enum Answer {
@@ -138,7 +141,7 @@ impl HttpSink {
 
     /// Waits until `path` has received at least `count` requests.
     pub async fn wait_for(&self, path: &str, count: usize) -> Vec<Received> {
-        let waited = tokio::time::timeout(crate::pipeline::PATIENCE, async {
+        let waited = tokio::time::timeout(PATIENCE, async {
             loop {
                 let received = self.received(path);
                 if received.len() >= count {
