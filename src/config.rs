@@ -204,6 +204,17 @@ pub struct DeliveryConfig {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub sender_concurrency: u32,
 
+    /// Deliveries in flight at once to any one address, so that a receiver that hangs
+    /// holds only these and never the whole sender.
+    #[arg(long, env = "SENDER_CONCURRENCY_PER_ENDPOINT", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sender_concurrency_per_endpoint: u32,
+
+    /// Batches of notifications a sender works on at once (committed in order).
+    #[arg(long, env = "SENDER_BATCHES_IN_FLIGHT", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub sender_batches_in_flight: u32,
+
     /// SMTP server for email endpoints: smtp://host:25, smtp://host:587?tls=required,
     /// smtps://user:pass@host:465. Unset: email deliveries fail with a clear error.
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]

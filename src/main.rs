@@ -40,6 +40,8 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   DELIVERY_BACKOFF_MS          first retry delay, doubled each time [default: 500]
   DELIVERY_MAX_BACKOFF_MS      longest retry delay and Retry-After [default: 60000]
   SENDER_CONCURRENCY           deliveries in flight per sender [default: 64]
+  SENDER_CONCURRENCY_PER_ENDPOINT  deliveries in flight to one address [default: 8]
+  SENDER_BATCHES_IN_FLIGHT     batches a sender works on at once [default: 8]
   SMTP_URL                     smtp://host:25 or smtps://user:pass@host:465; unset: no email
   EMAIL_FROM                   From of notification emails [default: Alerting <alerting@localhost>]
   REDRIVE_AFTER                re-announce notifications PENDING this long [default: 5m]
@@ -182,8 +184,8 @@ enum TopicsAction {
 }
 
 fn init_logging(config: &LogConfig) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm_migration=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

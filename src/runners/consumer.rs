@@ -10,6 +10,7 @@ use alerting_handlers::{
     ports::{Bus, OutgoingMessage},
 };
 use async_trait::async_trait;
+use futures_util::{StreamExt, future::BoxFuture, stream::FuturesOrdered};
 
 use crate::{
     adapters::{Delivery, Subscription},
@@ -58,70 +59,85 @@ pub fn dead_letter(delivery: &Delivery, reason: &str) -> OutgoingMessage {
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Runs until shutdown. Returns the subscription closed (offsets flushed).
+/// Handles one batch, retrying platform failures with backoff, and publishes its dead
+/// letters. Returns the batch once it is done, or nothing if shutdown came first (the
+/// batch stays uncommitted and is redelivered).
+async fn process(
+    name: &str,
+    batch: Vec<Delivery>,
+    bus: &dyn Bus,
+    handler: &dyn BatchHandler,
+    shutdown: Shutdown,
+) -> Option<Vec<Delivery>> {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let outcome = match handler.handle(&batch).await {
+            Ok(rejected) if rejected.is_empty() => Ok(()),
+            Ok(rejected) => {
+                for r in &rejected {
+                    tracing::warn!(consumer = name, reason = %r.reason, "message sent to dead letters");
+                }
+                let letters = rejected
+                    .iter()
+                    .filter_map(|r| batch.get(r.index).map(|d| dead_letter(d, &r.reason)))
+                    .collect();
+                bus.publish(letters)
+                    .await
+                    .map_err(|err| Retry(err.to_string()))
+            }
+            Err(err) => Err(err),
+        };
+        match outcome {
+            Ok(()) => return Some(batch),
+            Err(Retry(reason)) => {
+                tracing::warn!(consumer = name, %reason, retry_in_ms = backoff.as_millis() as u64, "batch failed; retrying");
+                tokio::select! {
+                    () = shutdown.clone().wait() => return None,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Runs until shutdown. Up to `max_in_flight` batches are processed at once (a slow
+/// batch does not hold the next ones back), and they are marked done strictly in the
+/// order they were received, so an offset is committed only when its message and every
+/// earlier one are done. Returns with the subscription closed (offsets flushed).
 pub async fn run(
     name: &str,
     mut subscription: Box<dyn Subscription>,
     bus: Arc<dyn Bus>,
     handler: &dyn BatchHandler,
     max_batch: usize,
+    max_in_flight: usize,
     shutdown: Shutdown,
 ) {
+    let mut in_flight: FuturesOrdered<BoxFuture<'_, Option<Vec<Delivery>>>> = FuturesOrdered::new();
     loop {
-        let batch = tokio::select! {
+        tokio::select! {
+            biased;
             () = shutdown.clone().wait() => break,
-            batch = subscription.next_batch(max_batch) => batch,
-        };
-        let batch = match batch {
-            Ok(batch) => batch,
-            Err(err) => {
-                tracing::warn!(consumer = name, error = %err, "receiving failed; retrying");
-                tokio::select! {
-                    () = shutdown.clone().wait() => break,
-                    () = tokio::time::sleep(FIRST_BACKOFF) => continue,
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                let Some(batch) = done else { break };
+                if let Err(err) = subscription.commit(&batch).await {
+                    tracing::warn!(consumer = name, error = %err, "commit failed; the batch may be redelivered");
                 }
             }
-        };
-        let mut backoff = FIRST_BACKOFF;
-        loop {
-            let outcome = match handler.handle(&batch).await {
-                Ok(rejected) if rejected.is_empty() => Ok(()),
-                Ok(rejected) => {
-                    for r in &rejected {
-                        tracing::warn!(consumer = name, reason = %r.reason, "message sent to dead letters");
+            batch = subscription.next_batch(max_batch), if in_flight.len() < max_in_flight.max(1) => {
+                match batch {
+                    Ok(batch) => in_flight.push_back(Box::pin(process(name, batch, bus.as_ref(), handler, shutdown.clone()))),
+                    Err(err) => {
+                        tracing::warn!(consumer = name, error = %err, "receiving failed; retrying");
+                        tokio::time::sleep(FIRST_BACKOFF).await;
                     }
-                    let letters = rejected
-                        .iter()
-                        .filter_map(|r| batch.get(r.index).map(|d| dead_letter(d, &r.reason)))
-                        .collect();
-                    bus.publish(letters)
-                        .await
-                        .map_err(|err| Retry(err.to_string()))
-                }
-                Err(err) => Err(err),
-            };
-            match outcome {
-                Ok(()) => {
-                    if let Err(err) = subscription.commit(&batch).await {
-                        tracing::warn!(consumer = name, error = %err, "commit failed; the batch may be redelivered");
-                    }
-                    break;
-                }
-                Err(Retry(reason)) => {
-                    tracing::warn!(consumer = name, %reason, retry_in_ms = backoff.as_millis() as u64, "batch failed; retrying");
-                    tokio::select! {
-                        // Not committed: the batch is redelivered after a restart.
-                        () = shutdown.clone().wait() => {
-                            subscription.close().await;
-                            return;
-                        }
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
     }
+    // Batches still in flight are not committed: they are redelivered after a restart.
+    drop(in_flight);
     subscription.close().await;
     tracing::info!(consumer = name, "stopped");
 }

@@ -58,12 +58,15 @@ pub async fn run(
         db,
         bus: bus.clone(),
     };
+    // One batch at a time: two concurrent batches holding the same match would both
+    // announce it.
     consumer::run(
         "aggregator",
         subscription,
         bus,
         &handler,
         batch_size,
+        1,
         shutdown,
     )
     .await;

@@ -171,6 +171,7 @@ pub async fn run(
         bus,
         &handler,
         settings.batch_size,
+        1,
         shutdown,
     )
     .await;

@@ -47,6 +47,15 @@ pub fn instance_id() -> String {
     )
 }
 
+/// The version after `current`: one more, and never below the wall clock in
+/// milliseconds. A Redis that lost its data restarts the count at nothing, and
+/// evaluators holding a snapshot from before would refuse the new, lower versions; the
+/// clock keeps every version written after the loss above every one written before.
+pub fn next_version(current: u64) -> u64 {
+    let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    (current + 1).max(now)
+}
+
 enum Leadership {
     Lost,
     ShuttingDown,
@@ -213,7 +222,7 @@ impl RuleUpdater {
     /// Writes the rules as the next version. False when the lease is gone.
     async fn write(&self, rules: &RuleSet, version: &mut u64) -> bool {
         for _ in 0..3 {
-            let next = *version + 1;
+            let next = next_version(*version);
             match self.store.store(&self.holder, &rules.snapshot(next)).await {
                 Ok(StoreOutcome::Written) => {
                     *version = next;
@@ -256,7 +265,7 @@ pub async fn rebuild_once(
             .map_err(|err| err.to_string())?
             .unwrap_or(0);
         for _ in 0..3 {
-            version += 1;
+            version = next_version(version);
             match store
                 .store(&holder, &rules.snapshot(version))
                 .await

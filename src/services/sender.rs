@@ -2,17 +2,20 @@
 //! concurrently (bounded by SENDER_CONCURRENCY), and commits a batch once every
 //! notification in it has its final status.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+};
 
 use alerting_handlers::{
     events::NotificationReadyEvent,
-    jobs::send::{DeliveryPolicy, send_notification},
+    jobs::send::{DeliveryLimits, DeliveryPolicy, send_notification},
     ports::{Bus, Channel},
 };
 use async_trait::async_trait;
 use futures_util::future::join_all;
 use sea_orm::DatabaseConnection;
-use tokio::sync::Semaphore;
+use uuid::Uuid;
 
 use crate::{
     adapters::{Delivery, Subscription},
@@ -26,7 +29,40 @@ struct Send {
     db: DatabaseConnection,
     channel: Arc<dyn Channel>,
     policy: DeliveryPolicy,
-    permits: Arc<Semaphore>,
+    limits: DeliveryLimits,
+    /// Notifications being sent by this process. Batches run side by side, and the
+    /// same notification may be announced twice; the second waits for the first and
+    /// then finds its deliveries done.
+    in_progress: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Send {
+    async fn send_one(&self, id: Uuid) -> Result<(), sea_orm::DbErr> {
+        let lock = self
+            .in_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id)
+            .or_default()
+            .clone();
+        let result = {
+            let _one_at_a_time = lock.lock().await;
+            send_notification(
+                &self.db,
+                self.channel.as_ref(),
+                &self.policy,
+                &self.limits,
+                id,
+            )
+            .await
+        };
+        let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
+        // Ours and the map's: nobody else is waiting, so the entry can go.
+        if Arc::strong_count(&lock) <= 2 {
+            in_progress.remove(&id);
+        }
+        result.map(|_| ())
+    }
 }
 
 #[async_trait]
@@ -48,15 +84,7 @@ impl BatchHandler for Send {
                 }),
             }
         }
-        let sends = ids.iter().map(|id| {
-            send_notification(
-                &self.db,
-                self.channel.as_ref(),
-                &self.policy,
-                &self.permits,
-                *id,
-            )
-        });
+        let sends = ids.iter().map(|id| self.send_one(*id));
         for result in join_all(sends).await {
             result.map_err(|err| Retry(format!("recording deliveries: {err}")))?;
         }
@@ -67,7 +95,11 @@ impl BatchHandler for Send {
 pub struct SenderSettings {
     pub policy: DeliveryPolicy,
     pub concurrency: usize,
+    pub concurrency_per_endpoint: usize,
     pub batch_size: usize,
+    /// Batches delivered at once, so that one slow endpoint does not hold back the
+    /// notifications behind it.
+    pub batches_in_flight: usize,
 }
 
 pub async fn run(
@@ -82,7 +114,8 @@ pub async fn run(
         db,
         channel,
         policy: settings.policy,
-        permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+        limits: DeliveryLimits::new(settings.concurrency, settings.concurrency_per_endpoint),
+        in_progress: Mutex::default(),
     };
     consumer::run(
         "sender",
@@ -90,6 +123,7 @@ pub async fn run(
         bus,
         &handler,
         settings.batch_size,
+        settings.batches_in_flight,
         shutdown,
     )
     .await;

@@ -145,7 +145,88 @@ async fn health_and_readiness(app: TestApp) {
     assert!(reply.body["error"]["code"].is_string());
 }
 
+async fn hostile_and_odd_input_gets_4xx_and_changes_nothing(app: TestApp) {
+    app.client("acme").await;
+    let before = app.get("/api/v1/rules").await.body["total"].clone();
+    let refused = [
+        json!({"client_id": "acme'; DROP TABLE rules; --", "severity": "LOW", "source": "s", "name": "n"}),
+        json!({"client_id": "acme", "severity": "LOW' OR '1'='1", "source": "s", "name": "n"}),
+        json!({"client_id": "acme", "severity": "LOW", "source": "s\u{0}", "name": "n"}),
+        json!({"client_id": "acme", "severity": "LOW", "source": "a\u{202e}b\u{7}", "name": "n"}),
+        json!({"client_id": "acme", "severity": "LOW", "source": "💳".repeat(256), "name": "n"}),
+        json!({"client_id": "acme", "severity": "LOW", "source": "s", "name": {"$ne": null}}),
+        json!({"client_id": "acme", "severity": "LOW", "source": "s", "name": "n", "enabled": "true"}),
+        json!({"client_id": ["acme"], "severity": "LOW", "source": "s", "name": "n"}),
+        json!({"client_id": "acme", "severity": 1e308, "source": "s", "name": "n"}),
+    ];
+    for body in refused {
+        let text = body.to_string();
+        let reply = app
+            .send_raw(
+                Method::POST,
+                "/api/v1/rules",
+                Some("application/json"),
+                text.clone(),
+            )
+            .await;
+        assert!((400..500).contains(&reply.status), "{text}: {reply:?}");
+        assert!(reply.body["error"]["code"].is_string(), "{reply:?}");
+    }
+    // Broken unicode in JSON is malformed JSON.
+    let reply = app
+        .send_raw(
+            Method::POST,
+            "/api/v1/clients",
+            Some("application/json"),
+            r#"{"client_id": "\ud800"}"#,
+        )
+        .await;
+    assert!((400..500).contains(&reply.status), "{reply:?}");
+    let reply = app
+        .send_raw(
+            Method::POST,
+            "/api/v1/clients",
+            Some("application/json"),
+            vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'],
+        )
+        .await;
+    assert_eq!(reply.status, 400, "invalid UTF-8: {reply:?}");
+    assert_eq!(
+        app.get("/api/v1/rules").await.body["total"],
+        before,
+        "nothing was created"
+    );
+
+    // Injection-looking or exotic text that is valid is stored as text, nothing more.
+    for source in [
+        "'; DROP TABLE rules; --",
+        "Robert'); DELETE FROM clients;--",
+        "e\u{301}t\u{e9} 👩‍💻 עברית",
+    ] {
+        let text = json!({"client_id": "acme", "severity": "LOW", "source": source, "name": "*"})
+            .to_string();
+        let reply = app
+            .send_raw(
+                Method::POST,
+                "/api/v1/rules",
+                Some("application/json"),
+                text,
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{reply:?}");
+        let id = reply.str("rule_id");
+        let read = app.get(&format!("/api/v1/rules/{id}")).await;
+        assert_eq!(read.body["source"], reply.body["source"]);
+    }
+    assert_eq!(
+        app.get("/api/v1/clients/acme").await.status,
+        200,
+        "the tables are intact"
+    );
+}
+
 crate::on_both_backends!(
+    hostile_and_odd_input_gets_4xx_and_changes_nothing,
     malformed_json_is_400,
     bodies_over_one_mebibyte_are_413,
     non_json_content_types_are_415,

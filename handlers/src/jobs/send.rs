@@ -5,6 +5,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -16,7 +17,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, OnConflict},
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::{
@@ -56,6 +57,47 @@ impl DeliveryPolicy {
             (Uuid::new_v4().as_u128() % u128::from(spread)) as u64
         };
         (exponential - exponential / 4) + Duration::from_millis(jitter)
+    }
+}
+
+/// How many attempts may be in flight: in all, and per endpoint address. The second
+/// bound keeps one hanging receiver from taking every slot and stalling the others.
+pub struct DeliveryLimits {
+    global: Arc<Semaphore>,
+    per_target: usize,
+    targets: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl DeliveryLimits {
+    pub fn new(global: usize, per_target: usize) -> Self {
+        Self {
+            global: Arc::new(Semaphore::new(global.max(1))),
+            per_target: per_target.max(1),
+            targets: Mutex::default(),
+        }
+    }
+
+    /// Waits for a slot for `target` (its own first, then a global one).
+    async fn acquire(&self, target: &str) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+        let own = self
+            .targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(target.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_target)))
+            .clone();
+        // The semaphores are never closed, so acquiring cannot fail.
+        let own = own
+            .acquire_owned()
+            .await
+            .unwrap_or_else(|_| unreachable!("never closed"));
+        let global = self
+            .global
+            .clone()
+            .acquire_owned()
+            .await
+            .unwrap_or_else(|_| unreachable!("never closed"));
+        (own, global)
     }
 }
 
@@ -189,7 +231,7 @@ async fn deliver_to<C: ConnectionTrait>(
     db: &C,
     channel: &dyn Channel,
     policy: &DeliveryPolicy,
-    permits: &Semaphore,
+    limits: &DeliveryLimits,
     payload: &NotificationPayload,
     target: &Target,
     attempts_before: i32,
@@ -199,7 +241,7 @@ async fn deliver_to<C: ConnectionTrait>(
         let outcome = {
             // Bounded concurrency across every delivery of the process; a permit is
             // held for the attempt only, never across a backoff.
-            let _permit = permits.acquire().await;
+            let _permits = limits.acquire(&target.value).await;
             channel.deliver(payload, target, &key).await
         };
         let total = attempts_before.saturating_add(attempt as i32);
@@ -244,7 +286,7 @@ pub async fn send_notification<C: ConnectionTrait>(
     db: &C,
     channel: &dyn Channel,
     policy: &DeliveryPolicy,
-    permits: &Semaphore,
+    limits: &DeliveryLimits,
     notification_id: Uuid,
 ) -> Result<SendOutcome, DbErr> {
     let Some(row) = notifications::Entity::find_by_id(notification_id)
@@ -282,7 +324,7 @@ pub async fn send_notification<C: ConnectionTrait>(
                     db,
                     channel,
                     policy,
-                    permits,
+                    limits,
                     &payload,
                     target,
                     attempts_before,

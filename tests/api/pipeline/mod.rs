@@ -28,6 +28,7 @@ mod alert_producer;
 mod broker;
 mod delivery;
 mod failover;
+mod faults;
 mod matching;
 mod produce;
 
@@ -151,6 +152,8 @@ pub fn fast_delivery(smtp_url: Option<String>) -> DeliveryConfig {
         delivery_backoff_ms: 50,
         delivery_max_backoff_ms: 5_000,
         sender_concurrency: 32,
+        sender_concurrency_per_endpoint: 8,
+        sender_batches_in_flight: 8,
         smtp_url,
         email_from: "Alerting <alerting@sink.test>".to_owned(),
         redrive_after: Duration::from_secs(300),

@@ -1,0 +1,523 @@
+//! Faults the platform meets in production, each on the distributed platform (every
+//! service its own process), each ending with the check that nothing was lost and
+//! nothing sent twice: one notification per alert, every one delivered, and every
+//! repeat of a delivery carrying the same idempotency key.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alerting::{
+    adapters::{
+        Subscription,
+        kafka::{self, KafkaBus, KafkaSubscription},
+        redis_snapshot::RedisSnapshotStore,
+    },
+    config::KafkaConfig,
+};
+use alerting_handlers::{
+    events::AlertEvent,
+    ports::{Bus, OutgoingMessage},
+};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+use tokio::{
+    io::copy_bidirectional,
+    net::{TcpListener, TcpStream},
+    process::{Child, Command},
+    task::JoinHandle,
+};
+
+use super::{
+    Isolation, PATIENCE,
+    failover::{Rules, alert, wait_for_snapshot},
+};
+use crate::{
+    process::{Running, alerting},
+    sinks::{Answer, HttpSink},
+};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A TCP proxy that can cut every connection and refuse new ones: to the services
+/// behind it, the server is down.
+#[derive(Clone)]
+struct Proxy {
+    address: String,
+    down: Arc<Mutex<bool>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("addr").to_string();
+        let proxy = Self {
+            address,
+            down: Arc::default(),
+            connections: Arc::default(),
+        };
+        let (upstream, state) = (upstream.to_owned(), proxy.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *state.down.lock().expect("lock") {
+                    continue; // dropped: the connection is refused
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                        let _ = copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                state.connections.lock().expect("lock").push(task);
+            }
+        });
+        proxy
+    }
+
+    fn cut(&self) {
+        *self.down.lock().expect("lock") = true;
+        for task in self.connections.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+    }
+
+    fn restore(&self) {
+        *self.down.lock().expect("lock") = false;
+    }
+}
+
+/// The platform as separate processes, with one client whose catch-all rule sends to
+/// the webhook `faults` of the sink.
+struct Rig {
+    rules: Rules,
+    proxy: Option<Proxy>,
+    sink: HttpSink,
+    kafka: KafkaConfig,
+    env: Vec<(String, String)>,
+    dir: tempfile::TempDir,
+    services: BTreeMap<&'static str, Running>,
+    isolation: Isolation,
+}
+
+const SERVICES: [(&str, &[&str], &str); 4] = [
+    (
+        "rule-updater",
+        &["run", "rule-updater"],
+        "rule snapshot written",
+    ),
+    (
+        "evaluator",
+        &["run", "evaluator"],
+        "matching with rule snapshot",
+    ),
+    ("aggregator", &["run", "aggregator"], "aggregator started"),
+    ("sender", &["run", "sender"], "sender started"),
+];
+
+impl Rig {
+    /// `overrides` replace settings of `Isolation::env` (another broker, Redis or
+    /// database address for the services).
+    async fn start(
+        overrides: &[(&str, String)],
+        extra_endpoints: &[(&str, Option<Vec<Answer>>)],
+    ) -> Self {
+        Self::start_with(overrides, extra_endpoints, false).await
+    }
+
+    /// With `proxied_database`, the services reach Postgres through a `Proxy`.
+    async fn start_with(
+        overrides: &[(&str, String)],
+        extra_endpoints: &[(&str, Option<Vec<Answer>>)],
+        proxied_database: bool,
+    ) -> Self {
+        let isolation = Isolation::new();
+        let rules = Rules::start().await;
+        let sink = HttpSink::start().await;
+        let (services_url, proxy) = if proxied_database {
+            let proxy = Proxy::start("127.0.0.1:5432").await;
+            let mut url = url::Url::parse(&rules.url).expect("url");
+            let port: u16 = proxy
+                .address
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port");
+            url.set_port(Some(port)).expect("port");
+            (url.to_string(), Some(proxy))
+        } else {
+            (rules.url.clone(), None)
+        };
+        let mut env = isolation.env(&services_url);
+        env.extend([
+            ("DELIVERY_BACKOFF_MS".to_owned(), "100".to_owned()),
+            ("DELIVERY_TIMEOUT_MS".to_owned(), "3000".to_owned()),
+        ]);
+        env.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        let mut kafka = isolation.kafka();
+        if let Some((_, brokers)) = overrides.iter().find(|(k, _)| *k == "KAFKA_BROKERS") {
+            kafka.brokers = Some(brokers.clone());
+        }
+        kafka::create_topics(&kafka).await.expect("topics");
+
+        rules
+            .post("/api/v1/clients", json!({"client_id": "acme"}))
+            .await;
+        let rule = rules.rule("acme", "*", "*", "*").await;
+        let endpoints = format!("/api/v1/rules/{rule}/endpoints");
+        rules
+            .post(
+                &endpoints,
+                json!({"type": "webhook", "value": sink.url("faults"), "secret": "k"}),
+            )
+            .await;
+        for (path, script) in extra_endpoints {
+            rules
+                .post(
+                    &endpoints,
+                    json!({"type": "webhook", "value": sink.url(path)}),
+                )
+                .await;
+            if let Some(script) = script {
+                sink.script(path, script.clone());
+            }
+        }
+        let mut rig = Self {
+            rules,
+            proxy,
+            sink,
+            kafka,
+            env,
+            dir: tempfile::tempdir().expect("dir"),
+            services: BTreeMap::new(),
+            isolation,
+        };
+        for (name, _, _) in SERVICES {
+            rig.start_service(name).await;
+        }
+        rig
+    }
+
+    async fn start_service(&mut self, name: &'static str) {
+        let (_, args, ready) = SERVICES
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .expect("a service");
+        let mut command = alerting(self.dir.path());
+        command.envs(self.env.clone()).args(*args);
+        let mut running = Running::start(command);
+        running.wait_for_line(ready).await;
+        self.services.insert(name, running);
+    }
+
+    /// Publishes `total` alerts in batches of 100, a batch every `pause`.
+    fn stream(&self, total: usize, pause: Duration) -> JoinHandle<()> {
+        let bus = KafkaBus::new(&self.kafka).expect("producer");
+        tokio::spawn(async move {
+            for start in (0..total).step_by(100) {
+                let batch = (start..(start + 100).min(total))
+                    .map(|n| AlertEvent::message(&alert(n)))
+                    .collect();
+                bus.publish(batch)
+                    .await
+                    .expect("published (the producer retries through outages)");
+                tokio::time::sleep(pause).await;
+            }
+        })
+    }
+
+    /// Nothing lost, nothing twice: `total` notifications for the catch-all client, all
+    /// SENT, each delivered to the `faults` webhook, every repeat with the same
+    /// idempotency key.
+    async fn assert_each_alert_notified_once(&self, total: usize) {
+        use alerting_entities::notifications;
+        let db = alerting::db::connect_url(&self.rules.url, 2)
+            .await
+            .expect("connect");
+        let settled = tokio::time::timeout(PATIENCE * 2, async {
+            loop {
+                let sent = notifications::Entity::find()
+                    .filter(notifications::Column::ClientId.eq("acme"))
+                    .filter(notifications::Column::Status.eq("SENT"))
+                    .count(&db)
+                    .await
+                    .unwrap_or(0) as usize;
+                if sent >= total {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await;
+        let rows = notifications::Entity::find()
+            .filter(notifications::Column::ClientId.eq("acme"))
+            .count(&db)
+            .await
+            .expect("count") as usize;
+        assert!(
+            settled.is_ok(),
+            "not every notification was sent ({rows} stored of {total})"
+        );
+        assert_eq!(rows, total, "one notification per alert");
+        let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for request in self.sink.received("faults") {
+            keys.entry(
+                request.json()["notification_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+            .or_default()
+            .insert(
+                request
+                    .header("idempotency-key")
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        assert_eq!(keys.len(), total, "every notification was delivered");
+        assert!(
+            keys.values().all(|k| k.len() == 1),
+            "one idempotency key per notification"
+        );
+        let requests = self.sink.received("faults").len();
+        eprintln!(
+            "{total} alerts, {total} notifications, {requests} deliveries ({} repeats, same keys)",
+            requests - total
+        );
+    }
+
+    async fn stop(self) {
+        for (_, service) in self.services {
+            let (status, output) = service.terminate().await;
+            assert!(status.success(), "{output:#?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_webhook_does_not_stall_the_others() {
+    const TOTAL: usize = 200;
+    let hang = vec![Answer::Hang(Duration::from_secs(20)); TOTAL * 2];
+    let rig = Rig::start(&[], &[("hangs", Some(hang))]).await;
+    rig.stream(TOTAL, Duration::from_millis(10))
+        .await
+        .expect("streamed");
+    // Every notification reaches the healthy webhook while the hanging one still holds
+    // its first attempts (they time out after 3 s, and take 20 s to answer).
+    let delivered = rig.sink.wait_for("faults", TOTAL).await;
+    let unanswered = rig.sink.received("hangs").len();
+    assert!(
+        unanswered <= 8,
+        "at most SENDER_CONCURRENCY_PER_ENDPOINT attempts at the hanging one: {unanswered}"
+    );
+    assert_eq!(delivered.len(), TOTAL);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_down_pauses_the_aggregator_and_sender_without_losing_anything() {
+    const TOTAL: usize = 1_500;
+    let rig = Rig::start_with(&[], &[], true).await;
+    let proxy = rig.proxy.clone().expect("a proxy");
+    let stream = rig.stream(TOTAL, Duration::from_millis(500));
+    rig.sink.wait_for("faults", 100).await;
+    proxy.cut();
+    // Ten seconds without a database: consumers retry and commit nothing.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let during = rig.sink.received("faults").len();
+    proxy.restore();
+    stream.await.expect("streamed");
+    assert!(during < TOTAL, "the outage came mid-stream");
+    rig.assert_each_alert_notified_once(TOTAL).await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_broker_stopped_for_10_seconds_loses_nothing() {
+    const TOTAL: usize = 1_500;
+    // A broker of this test's own, so that stopping it disturbs no other test.
+    let port = free_port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-broker");
+    let started = std::process::Command::new("bash")
+        .arg(script)
+        .arg("start")
+        .env("TEST_KAFKA_PORT", port.to_string())
+        .output()
+        .expect("scripts/test-broker");
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let brokers = String::from_utf8_lossy(&started.stdout).trim().to_owned();
+    let pid_file = std::env::temp_dir().join(format!("alerting-test-broker-{port}/pid"));
+    let pid = std::fs::read_to_string(&pid_file)
+        .expect("the broker's pid")
+        .trim()
+        .to_owned();
+
+    let rig = Rig::start(&[("KAFKA_BROKERS", brokers)], &[]).await;
+    let stream = rig.stream(TOTAL, Duration::from_millis(500));
+    rig.sink.wait_for("faults", 100).await;
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+    signal("-STOP");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let during = rig.sink.received("faults").len();
+    signal("-CONT");
+    stream.await.expect("streamed");
+    assert!(during < TOTAL, "the outage came mid-stream");
+    rig.assert_each_alert_notified_once(TOTAL).await;
+    rig.stop().await;
+    let _ = std::process::Command::new("bash")
+        .arg(script)
+        .arg("stop")
+        .env("TEST_KAFKA_PORT", port.to_string())
+        .status();
+}
+
+async fn redis_server(port: u16) -> Child {
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server runs");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "redis-server did not listen"
+        );
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("redis-server exited: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_keeps_matching_and_rule_changes_catch_up() {
+    let port = free_port();
+    let mut redis = redis_server(port).await;
+    let redis_url = format!("redis://127.0.0.1:{port}");
+    let rig = Rig::start(&[("REDIS_URL", redis_url.clone())], &[]).await;
+    let bus = KafkaBus::new(&rig.kafka).expect("producer");
+    let send = |from: usize, to: usize, source: &'static str| {
+        let bus = bus.clone();
+        async move {
+            let alerts = (from..to)
+                .map(|n| {
+                    let mut alert = alert(n);
+                    alert.source = source.to_owned();
+                    AlertEvent::message(&alert)
+                })
+                .collect();
+            bus.publish(alerts).await.expect("published");
+        }
+    };
+    send(0, 100, "payments").await;
+    rig.sink.wait_for("faults", 100).await;
+
+    redis.kill().await.expect("Redis stopped");
+    // The evaluator keeps matching with the snapshot it has.
+    send(100, 200, "payments").await;
+    rig.sink.wait_for("faults", 200).await;
+    // A rule made while Redis is down: it cannot reach the snapshot yet.
+    rig.rules
+        .post("/api/v1/clients", json!({"client_id": "late"}))
+        .await;
+    let late = rig.rules.rule("late", "*", "billing", "*").await;
+    rig.rules
+        .post(
+            &format!("/api/v1/rules/{late}/endpoints"),
+            json!({"type": "webhook", "value": rig.sink.url("late")}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Redis comes back empty; the rule-updater takes its lease again and rebuilds.
+    let _redis = redis_server(port).await;
+    let store = RedisSnapshotStore::new(&redis_url, &rig.isolation.id).expect("store");
+    wait_for_snapshot(&store, &[&late]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    send(200, 300, "billing").await;
+    rig.sink.wait_for("late", 100).await;
+    rig.assert_each_alert_notified_once(300).await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
+    let rig = Rig::start(&[], &[]).await;
+    let mut taps = Vec::new();
+    for topic in [
+        "alerts.new",
+        "rule.changed",
+        "alerts.matched",
+        "notifications.ready",
+    ] {
+        let dead = alerting_handlers::events::topics::dead_letters(topic);
+        taps.push((
+            topic,
+            KafkaSubscription::new(&rig.kafka, "test-tap", &dead).expect("tap"),
+        ));
+    }
+    let bus = KafkaBus::new(&rig.kafka).expect("producer");
+    let mut messages: Vec<OutgoingMessage> = Vec::new();
+    for (n, topic) in [
+        "alerts.new",
+        "rule.changed",
+        "alerts.matched",
+        "notifications.ready",
+    ]
+    .iter()
+    .enumerate()
+    {
+        messages.push(AlertEvent::message(&alert(n * 2)));
+        messages.push(OutgoingMessage::new(
+            topic,
+            "poison",
+            format!("poison for {topic}").into_bytes(),
+        ));
+        messages.push(AlertEvent::message(&alert(n * 2 + 1)));
+    }
+    bus.publish(messages).await.expect("published");
+    for (topic, tap) in &mut taps {
+        let letters = tokio::time::timeout(PATIENCE, tap.next_batch(10))
+            .await
+            .expect("a dead letter")
+            .expect("batch");
+        assert_eq!(
+            letters[0].payload,
+            format!("poison for {topic}").into_bytes()
+        );
+        assert_eq!(letters[0].header("dlq-topic"), Some(*topic));
+        assert!(letters[0].header("dlq-error").is_some());
+    }
+    rig.assert_each_alert_notified_once(8).await;
+    rig.stop().await;
+}
