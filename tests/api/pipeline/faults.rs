@@ -364,7 +364,16 @@ async fn the_broker_stopped_for_10_seconds_loses_nothing() {
         .trim()
         .to_owned();
 
-    let rig = Rig::start(&[("KAFKA_BROKERS", brokers)], &[]).await;
+    // Publishes give up after 3 s, well inside the outage: the services must retry
+    // them rather than count them done.
+    let rig = Rig::start(
+        &[
+            ("KAFKA_BROKERS", brokers),
+            ("KAFKA_MESSAGE_TIMEOUT_MS", "3000".to_owned()),
+        ],
+        &[],
+    )
+    .await;
     let stream = rig.stream(TOTAL, Duration::from_millis(500));
     rig.sink.wait_for("faults", 100).await;
     let signal = |sig: &str| {
