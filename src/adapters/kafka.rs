@@ -2,7 +2,11 @@
 //! acknowledged, consumers in groups that store an offset only after its batch is done
 //! (at least once), and topic administration.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use alerting_handlers::{
     events::topics,
@@ -76,26 +80,73 @@ fn physical(config: &KafkaConfig, topic: &str) -> String {
 /// `acks=all`; `publish` returns once every message is acknowledged.
 #[derive(Clone)]
 pub struct KafkaBus {
-    producer: FutureProducer,
+    producer: Arc<RwLock<FutureProducer>>,
+    config: KafkaConfig,
     prefix: String,
+}
+
+fn idempotent_producer(config: &KafkaConfig) -> Result<FutureProducer, KafkaSetupError> {
+    base_config(config)?
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set("message.timeout.ms", config.message_timeout_ms.to_string())
+        .create()
+        .map_err(|source| KafkaSetupError::Client {
+            brokers: config.brokers.clone().unwrap_or_default(),
+            source,
+        })
+}
+
+/// Errors after which an idempotent producer refuses every later message.
+fn leaves_producer_unusable(err: &KafkaError) -> bool {
+    matches!(
+        err.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::ProducerFenced
+                | RDKafkaErrorCode::InvalidProducerEpoch
+                | RDKafkaErrorCode::UnknownProducerId
+                | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                | RDKafkaErrorCode::Fatal
+        )
+    )
 }
 
 impl KafkaBus {
     pub fn new(config: &KafkaConfig) -> Result<Self, KafkaSetupError> {
-        let producer = base_config(config)?
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "2")
-            .set("message.timeout.ms", config.message_timeout_ms.to_string())
-            .create()
-            .map_err(|source| KafkaSetupError::Client {
-                brokers: config.brokers.clone().unwrap_or_default(),
-                source,
-            })?;
         Ok(Self {
-            producer,
+            producer: Arc::new(RwLock::new(idempotent_producer(config)?)),
+            config: config.clone(),
             prefix: config.topic_prefix.clone(),
         })
+    }
+
+    fn current(&self) -> FutureProducer {
+        self.producer
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// After messages time out (a broker gone longer than KAFKA_MESSAGE_TIMEOUT_MS) the
+    /// idempotent producer bumps its epoch, and a broker may answer that it is fenced;
+    /// from then on it refuses every message. A new producer (a new producer id)
+    /// recovers with the broker.
+    fn replace(&self, failed: &FutureProducer, err: &KafkaError) {
+        use rdkafka::producer::Producer;
+        if !leaves_producer_unusable(err) && failed.client().fatal_error().is_none() {
+            return;
+        }
+        let mut current = self.producer.write().unwrap_or_else(|e| e.into_inner());
+        // Another publish may have replaced it already.
+        if !std::ptr::eq(current.client().native_ptr(), failed.client().native_ptr()) {
+            return;
+        }
+        tracing::warn!(error = %err, "the Kafka producer cannot continue; replacing it");
+        match idempotent_producer(&self.config) {
+            Ok(fresh) => *current = fresh,
+            Err(err) => tracing::error!(error = %err, "cannot replace the Kafka producer"),
+        }
     }
 }
 
@@ -106,6 +157,7 @@ impl Bus for KafkaBus {
             .iter()
             .map(|m| format!("{}{}", self.prefix, m.topic))
             .collect();
+        let producer = self.current();
         let sends = messages.iter().zip(&topics).map(|(message, topic)| {
             let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
             for (key, value) in &message.headers {
@@ -118,10 +170,11 @@ impl Bus for KafkaBus {
                 .key(message.key.as_bytes())
                 .payload(&message.payload)
                 .headers(headers);
-            self.producer.send(record, Duration::from_secs(5))
+            producer.send(record, Duration::from_secs(5))
         });
         for (result, message) in join_all(sends).await.into_iter().zip(&messages) {
             if let Err((err, _)) = result {
+                self.replace(&producer, &err);
                 return Err(BusError::Publish {
                     topic: message.topic.clone(),
                     reason: err.to_string(),

@@ -578,11 +578,9 @@ async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
     rig.stop().await;
 }
 
-/// Reproduces an open bug: after the broker was frozen for 10 s while alerts were
-/// posted (publishes timing out after KAFKA_MESSAGE_TIMEOUT_MS), the alert-producer
-/// never answers 202 again, even once the broker is back. Run it with
-/// `cargo test --test api alerts_posted_during -- --ignored --nocapture`.
-#[ignore = "open bug: the alert-producer does not recover after a broker freeze"]
+/// Alerts posted while the broker is frozen are refused (no 202 without the broker's
+/// acknowledgement), and accepted again once it is back: the publishes that timed out
+/// leave the idempotent producer fenced, and the bus replaces it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_posted_during_a_broker_outage_are_refused_then_accepted_and_all_notified() {
     const TOTAL: usize = 1_000;
