@@ -2,7 +2,7 @@
 //! by a Lua script that checks the writer's lease and that the version moves forward,
 //! then publishes the new version: all atomically.
 
-use std::time::Duration;
+use std::{sync::LazyLock, time::Duration};
 
 use alerting_handlers::{
     matching::Snapshot,
@@ -38,6 +38,22 @@ const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
+
+/// Scripts are hashed once: every call after the first goes by EVALSHA.
+fn store_script() -> &'static Script {
+    static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(STORE));
+    &SCRIPT
+}
+
+fn renew_script() -> &'static Script {
+    static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
+    &SCRIPT
+}
+
+fn release_script() -> &'static Script {
+    static SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RELEASE));
+    &SCRIPT
+}
 
 pub struct RedisSnapshotStore {
     client: Client,
@@ -107,7 +123,7 @@ impl SnapshotStore for RedisSnapshotStore {
         let bytes =
             serde_json::to_vec(snapshot).map_err(|err| SnapshotError::Corrupt(err.to_string()))?;
         let mut connection = self.connection.clone();
-        let outcome: i64 = Script::new(STORE)
+        let outcome: i64 = store_script()
             .key(&self.lease_key)
             .key(&self.version_key)
             .key(&self.snapshot_key)
@@ -147,7 +163,7 @@ impl SnapshotStore for RedisSnapshotStore {
 
     async fn renew_lease(&self, holder: &str, ttl: Duration) -> Result<bool, SnapshotError> {
         let mut connection = self.connection.clone();
-        let renewed: i64 = Script::new(RENEW)
+        let renewed: i64 = renew_script()
             .key(&self.lease_key)
             .arg(holder)
             .arg(ttl.as_millis() as u64)
@@ -159,7 +175,7 @@ impl SnapshotStore for RedisSnapshotStore {
 
     async fn release_lease(&self, holder: &str) -> Result<(), SnapshotError> {
         let mut connection = self.connection.clone();
-        let _: i64 = Script::new(RELEASE)
+        let _: i64 = release_script()
             .key(&self.lease_key)
             .arg(holder)
             .invoke_async(&mut connection)

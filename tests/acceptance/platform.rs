@@ -8,7 +8,7 @@ use tokio::process::Command;
 
 use crate::{
     helpers::{Backend, TestDatabase},
-    process::{Running, alerting, run},
+    process::{Running, alerting, run, test_broker},
     sinks::{HttpSink, SmtpSink},
 };
 
@@ -37,23 +37,6 @@ pub struct Platform {
     processes: Vec<Running>,
     _data_dir: tempfile::TempDir,
     _database: Option<TestDatabase>,
-}
-
-fn test_broker() -> String {
-    if let Ok(brokers) = std::env::var("TEST_KAFKA_BROKERS") {
-        return brokers;
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-broker");
-    let output = std::process::Command::new("bash")
-        .args([script, "start"])
-        .output()
-        .expect("scripts/test-broker");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// Settings every process of the suite shares.

@@ -118,3 +118,33 @@ pub async fn run(mut command: Command) -> (Option<i32>, String) {
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.code(), text)
 }
+
+/// Runs `scripts/test-broker <action>`, on `port` when given (else its default);
+/// returns what it prints.
+pub fn test_broker_script(action: &str, port: Option<u16>) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-broker");
+    let mut command = std::process::Command::new("bash");
+    command.args([script, action]);
+    if let Some(port) = port {
+        command.env("TEST_KAFKA_PORT", port.to_string());
+    }
+    let output = command.output().expect("scripts/test-broker runs");
+    assert!(
+        output.status.success(),
+        "scripts/test-broker {action} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The Kafka-protocol test broker: TEST_KAFKA_BROKERS, or the one `scripts/test-broker`
+/// starts (installing Tansu if needed).
+pub fn test_broker() -> String {
+    static BROKER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BROKER
+        .get_or_init(|| {
+            std::env::var("TEST_KAFKA_BROKERS")
+                .unwrap_or_else(|_| test_broker_script("start", None))
+        })
+        .clone()
+}

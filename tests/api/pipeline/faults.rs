@@ -35,7 +35,7 @@ use super::{
     failover::{Rules, alert, wait_for_snapshot},
 };
 use crate::{
-    process::{Running, alerting},
+    process::{Running, alerting, test_broker_script},
     sinks::{Answer, HttpSink},
 };
 
@@ -44,6 +44,46 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
+}
+
+/// A broker of one test's own, so that stopping it disturbs no other test. Stopped
+/// when dropped.
+struct OwnBroker {
+    address: String,
+    port: u16,
+    pid: String,
+}
+
+impl OwnBroker {
+    fn start() -> Self {
+        let port = free_port();
+        let address = test_broker_script("start", Some(port));
+        let pid_file = std::env::temp_dir().join(format!("alerting-test-broker-{port}/pid"));
+        let pid = std::fs::read_to_string(pid_file)
+            .expect("the broker's pid")
+            .trim()
+            .to_owned();
+        Self { address, port, pid }
+    }
+
+    /// Sends a signal to the broker (`-STOP` freezes it, `-CONT` thaws it).
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        // A frozen broker cannot stop: thaw it first, whatever a failed test left.
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.pid])
+            .status();
+        test_broker_script("stop", Some(self.port));
+    }
 }
 
 /// A TCP proxy that can cut every connection and refuse new ones: to the services
@@ -390,26 +430,8 @@ async fn postgres_down_pauses_the_aggregator_and_sender_without_losing_anything(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_broker_stopped_for_10_seconds_loses_nothing() {
     const TOTAL: usize = 1_500;
-    // A broker of this test's own, so that stopping it disturbs no other test.
-    let port = free_port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-broker");
-    let started = std::process::Command::new("bash")
-        .arg(script)
-        .arg("start")
-        .env("TEST_KAFKA_PORT", port.to_string())
-        .output()
-        .expect("scripts/test-broker");
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let brokers = String::from_utf8_lossy(&started.stdout).trim().to_owned();
-    let pid_file = std::env::temp_dir().join(format!("alerting-test-broker-{port}/pid"));
-    let pid = std::fs::read_to_string(&pid_file)
-        .expect("the broker's pid")
-        .trim()
-        .to_owned();
+    let broker = OwnBroker::start();
+    let brokers = broker.address.clone();
 
     // Publishes give up after 3 s, well inside the outage: the services must retry
     // them rather than count them done.
@@ -423,26 +445,14 @@ async fn the_broker_stopped_for_10_seconds_loses_nothing() {
     .await;
     let stream = rig.stream(TOTAL, Duration::from_millis(500));
     rig.sink.wait_for("faults", 100).await;
-    let signal = |sig: &str| {
-        let status = std::process::Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    };
-    signal("-STOP");
+    broker.signal("-STOP");
     tokio::time::sleep(Duration::from_secs(10)).await;
     let during = rig.sink.received("faults").len();
-    signal("-CONT");
+    broker.signal("-CONT");
     stream.await.expect("streamed");
     assert!(during < TOTAL, "the outage came mid-stream");
     rig.assert_each_alert_notified_once(TOTAL).await;
     rig.stop().await;
-    let _ = std::process::Command::new("bash")
-        .arg(script)
-        .arg("stop")
-        .env("TEST_KAFKA_PORT", port.to_string())
-        .status();
 }
 
 async fn redis_server(port: u16) -> Child {
@@ -584,25 +594,8 @@ async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_posted_during_a_broker_outage_are_refused_then_accepted_and_all_notified() {
     const TOTAL: usize = 1_000;
-    let port = free_port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-broker");
-    let started = std::process::Command::new("bash")
-        .arg(script)
-        .arg("start")
-        .env("TEST_KAFKA_PORT", port.to_string())
-        .output()
-        .expect("scripts/test-broker");
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let brokers = String::from_utf8_lossy(&started.stdout).trim().to_owned();
-    let pid_file = std::env::temp_dir().join(format!("alerting-test-broker-{port}/pid"));
-    let pid = std::fs::read_to_string(&pid_file)
-        .expect("the broker's pid")
-        .trim()
-        .to_owned();
+    let broker = OwnBroker::start();
+    let brokers = broker.address.clone();
 
     let mut rig = Rig::start(
         &[
@@ -615,16 +608,9 @@ async fn alerts_posted_during_a_broker_outage_are_refused_then_accepted_and_all_
     let producer = rig.start_alert_producer().await;
     let stream = rig.stream_http(producer, TOTAL, Duration::from_millis(1_500));
     rig.sink.wait_for("faults", 100).await;
-    let signal = |sig: &str| {
-        let status = std::process::Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    };
-    signal("-STOP");
+    broker.signal("-STOP");
     tokio::time::sleep(Duration::from_secs(10)).await;
-    signal("-CONT");
+    broker.signal("-CONT");
     let refused = tokio::time::timeout(PATIENCE * 2, stream)
         .await
         .expect("every batch was accepted once the broker was back")
@@ -635,9 +621,4 @@ async fn alerts_posted_during_a_broker_outage_are_refused_then_accepted_and_all_
     );
     rig.assert_each_alert_notified_once(TOTAL).await;
     rig.stop().await;
-    let _ = std::process::Command::new("bash")
-        .arg(script)
-        .arg("stop")
-        .env("TEST_KAFKA_PORT", port.to_string())
-        .status();
 }

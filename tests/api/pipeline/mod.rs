@@ -32,7 +32,7 @@ mod faults;
 mod matching;
 mod produce;
 
-use std::{collections::BTreeSet, sync::OnceLock, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 
 use alerting::{
     adapters::{Delivery, Subscription, kafka::KafkaSubscription},
@@ -62,29 +62,7 @@ pub enum Mode {
     Distributed,
 }
 
-/// The Kafka-protocol test broker: TEST_KAFKA_BROKERS, or the one `scripts/test-broker`
-/// starts (installing Tansu if needed).
-pub fn test_broker() -> String {
-    static BROKER: OnceLock<String> = OnceLock::new();
-    BROKER
-        .get_or_init(|| {
-            if let Ok(brokers) = std::env::var("TEST_KAFKA_BROKERS") {
-                return brokers;
-            }
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-broker");
-            let output = std::process::Command::new("bash")
-                .args([script, "start"])
-                .output()
-                .expect("scripts/test-broker runs");
-            assert!(
-                output.status.success(),
-                "scripts/test-broker start failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            String::from_utf8_lossy(&output.stdout).trim().to_owned()
-        })
-        .clone()
-}
+pub use crate::process::test_broker;
 
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
