@@ -47,23 +47,44 @@ pub mod topics {
 #[error("{0}")]
 pub struct DecodeError(pub String);
 
-fn decode<'a, T: Deserialize<'a>>(topic: &str, payload: &'a [u8]) -> Result<T, DecodeError> {
+/// An event on the wire, which knows its schema version.
+trait Event: serde::de::DeserializeOwned {
+    fn schema_version(&self) -> u32;
+}
+
+/// Parses a payload once; only when that fails, or the version is not ours, parses it
+/// again to say why.
+fn decode<T: Event>(topic: &str, payload: &[u8]) -> Result<T, DecodeError> {
+    match serde_json::from_slice::<T>(payload) {
+        Ok(event) if event.schema_version() == SCHEMA_VERSION => Ok(event),
+        Ok(event) => Err(unsupported(topic, event.schema_version())),
+        Err(err) => Err(explain(topic, payload, &err)),
+    }
+}
+
+fn unsupported(topic: &str, version: u32) -> DecodeError {
+    DecodeError(format!(
+        "{topic}: unsupported schema_version {version} (this build reads {SCHEMA_VERSION})"
+    ))
+}
+
+/// Why a payload did not parse: not JSON, no or another schema version (a newer
+/// schema may not parse at all), or a field of ours.
+fn explain(topic: &str, payload: &[u8], err: &serde_json::Error) -> DecodeError {
     #[derive(Deserialize)]
     struct Versioned {
         schema_version: Option<u32>,
     }
-    let versioned: Versioned = serde_json::from_slice(payload)
-        .map_err(|err| DecodeError(format!("{topic}: not a JSON object: {err}")))?;
-    match versioned.schema_version {
-        Some(SCHEMA_VERSION) => {}
-        Some(other) => {
-            return Err(DecodeError(format!(
-                "{topic}: unsupported schema_version {other} (this build reads {SCHEMA_VERSION})"
-            )));
-        }
-        None => return Err(DecodeError(format!("{topic}: missing schema_version"))),
+    match serde_json::from_slice::<Versioned>(payload) {
+        Err(not_json) => DecodeError(format!("{topic}: not a JSON object: {not_json}")),
+        Ok(Versioned {
+            schema_version: None,
+        }) => DecodeError(format!("{topic}: missing schema_version")),
+        Ok(Versioned {
+            schema_version: Some(version),
+        }) if version != SCHEMA_VERSION => unsupported(topic, version),
+        Ok(_) => DecodeError(format!("{topic}: {err}")),
     }
-    serde_json::from_slice(payload).map_err(|err| DecodeError(format!("{topic}: {err}")))
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -130,6 +151,12 @@ pub struct AlertEvent {
     pub alert: AlertBody,
 }
 
+impl Event for AlertEvent {
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+}
+
 impl AlertEvent {
     pub fn message(alert: &Alert) -> OutgoingMessage {
         let event = Self {
@@ -158,6 +185,12 @@ pub struct RuleChangedEvent {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Event for RuleChangedEvent {
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
+}
+
 impl RuleChangedEvent {
     pub fn message(&self) -> OutgoingMessage {
         OutgoingMessage::new(
@@ -179,6 +212,12 @@ pub struct AlertMatchedEvent {
     pub alert: AlertBody,
     pub client_id: String,
     pub rule_ids: Vec<Uuid>,
+}
+
+impl Event for AlertMatchedEvent {
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
 }
 
 impl AlertMatchedEvent {
@@ -204,6 +243,12 @@ pub struct NotificationReadyEvent {
     pub notification_id: Uuid,
     pub client_id: String,
     pub alert_id: String,
+}
+
+impl Event for NotificationReadyEvent {
+    fn schema_version(&self) -> u32 {
+        self.schema_version
+    }
 }
 
 impl NotificationReadyEvent {

@@ -44,6 +44,16 @@ impl Pipeline {
         waited.unwrap_or_else(|_| panic!("{client_id}'s {count} notifications never settled"))
     }
 
+    /// A notification's delivery to one endpoint.
+    pub async fn delivery(&self, notification_id: &str, endpoint_id: &str) -> Value {
+        let detail = self.notification(notification_id).await;
+        detail["deliveries"]
+            .as_array()
+            .and_then(|all| all.iter().find(|d| d["endpoint_id"] == endpoint_id))
+            .cloned()
+            .unwrap_or_else(|| panic!("no delivery to {endpoint_id}: {detail:#}"))
+    }
+
     pub async fn notification(&self, id: &str) -> Value {
         self.api(Method::GET, &format!("/api/v1/notifications/{id}"), None)
             .await
@@ -257,14 +267,7 @@ async fn failing_sinks_are_retried_then_redriven(mode: Mode) {
         "the steady endpoint got it, the flaky one did not"
     );
     let id = acme[0]["notification_id"].as_str().expect("id").to_owned();
-    let detail = p.notification(&id).await;
-    let flaky_delivery = detail["deliveries"]
-        .as_array()
-        .expect("deliveries")
-        .iter()
-        .find(|d| d["endpoint_id"] == flaky.as_str())
-        .cloned()
-        .expect("the flaky delivery");
+    let flaky_delivery = p.delivery(&id, &flaky).await;
     assert_eq!(flaky_delivery["status"], "FAILED");
     assert_eq!(flaky_delivery["attempts"], 5);
     assert_eq!(flaky_delivery["last_http_status"], 500);
@@ -314,14 +317,7 @@ async fn failing_sinks_are_retried_then_redriven(mode: Mode) {
     assert_eq!(body["status"], "PENDING");
     let acme = p.settled_notifications("acme", 1).await;
     assert_eq!(acme[0]["status"], "SENT");
-    let detail = p.notification(&id).await;
-    let flaky_delivery = detail["deliveries"]
-        .as_array()
-        .expect("deliveries")
-        .iter()
-        .find(|d| d["endpoint_id"] == flaky.as_str())
-        .cloned()
-        .expect("delivery");
+    let flaky_delivery = p.delivery(&id, &flaky).await;
     assert_eq!(flaky_delivery["status"], "DELIVERED");
     assert_eq!(flaky_delivery["attempts"], 6);
     assert!(flaky_delivery["delivered_at"].is_string());
