@@ -17,10 +17,20 @@ pub struct DatabaseConfig {
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// Connections in the database pool.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+    /// Connections in the database pool [default: 10 for Postgres, 2 for SQLite].
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS",
           value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub database_max_connections: u32,
+    pub database_max_connections: Option<u32>,
+}
+
+impl DatabaseConfig {
+    /// SQLite has one writer at a time and each connection keeps its own page cache:
+    /// two connections are as fast as ten under load (writers queue in the pool
+    /// instead of sleeping in SQLite's busy handler) and need half the memory.
+    pub fn max_connections(&self, sqlite: bool) -> u32 {
+        self.database_max_connections
+            .unwrap_or(if sqlite { 2 } else { 10 })
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -85,6 +95,14 @@ pub struct KafkaConfig {
     /// Consumer group session timeout; a dead consumer's partitions move after it.
     #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
     pub session_timeout_ms: u32,
+
+    /// The longest a consumer's fetch waits for messages. Apache Kafka answers a fetch
+    /// as soon as a message arrives; a broker that holds it the whole time (Tansu does)
+    /// adds up to this much latency at every hop, and a short wait costs such a broker
+    /// CPU (docs/PERFORMANCE.md measures both).
+    #[arg(long, env = "KAFKA_FETCH_WAIT_MAX_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub fetch_wait_max_ms: u32,
 
     /// Prepended to every topic name (to share a cluster between environments).
     #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]

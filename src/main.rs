@@ -2,6 +2,7 @@ use std::{io::IsTerminal, process::ExitCode};
 
 use alerting::{
     adapters::kafka,
+    bench::{self, BenchArgs},
     config::{
         AlertProducerConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, LogConfig, LogFormat,
         MatchingConfig, RedisConfig, RuleServiceConfig,
@@ -18,12 +19,13 @@ const ENVIRONMENT_HELP: &str = "\
 Environment (each also a --flag of the subcommands that use it; see `alerting <command> --help`):
   DATABASE_URL                 postgres://… or sqlite://…; unset: SQLite at $DATA_DIR/alerting.db
   DATA_DIR                     embedded mode's files [default: ./data]
-  DATABASE_MAX_CONNECTIONS     database pool size [default: 10]
+  DATABASE_MAX_CONNECTIONS     database pool size [default: 10 for Postgres, 2 for SQLite]
   RULE_SERVICE_ADDR            rule-service listen address [default: 127.0.0.1:8080]
   ALERT_PRODUCER_ADDR          alert-producer listen address [default: 127.0.0.1:8081]
   ALERT_PRODUCER_URL           where `produce` sends alerts [default: http://127.0.0.1:8081]
   KAFKA_BROKERS                Kafka bootstrap servers; unset: in-process bus
   KAFKA_SESSION_TIMEOUT_MS     consumer group session timeout [default: 10000]
+  KAFKA_FETCH_WAIT_MAX_MS      longest a consumer's fetch waits [default: 500]
   KAFKA_TOPIC_PREFIX           prepended to topic names [default: none]
   KAFKA_CONSUMER_GROUP_PREFIX  prepended to consumer groups [default: alerting-]
   KAFKA_REPLICATION_FACTOR     for `topics create` [default: 1]
@@ -147,6 +149,10 @@ enum Command {
     Produce(ProduceArgs),
     /// A local webhook receiver that prints every delivery (and checks signatures).
     Sink(SinkArgs),
+    /// Measure the platform: set up clients and rules, send alerts to a loopback
+    /// webhook receiver, and report throughput, latency by stage, and each process's
+    /// memory and CPU (`--mode embedded` or `--mode kafka`; build with --release).
+    Bench(Box<BenchArgs>),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -302,6 +308,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Produce(args) => produce::produce(args).await?,
         Command::Sink(args) => sink::run(args, stop()).await?,
+        Command::Bench(args) => bench::run(*args).await?,
     }
     Ok(())
 }

@@ -203,6 +203,7 @@ impl KafkaSubscription {
             .set("auto.commit.interval.ms", "500")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", session.to_string())
+            .set("fetch.wait.max.ms", config.fetch_wait_max_ms.to_string())
             .set("heartbeat.interval.ms", (session / 3).max(100).to_string())
             .create()
             .map_err(|source| KafkaSetupError::Client {

@@ -9,11 +9,10 @@ use std::{
 
 use alerting_handlers::{
     events::NotificationReadyEvent,
-    jobs::send::{DeliveryLimits, DeliveryPolicy, send_notification},
+    jobs::send::{DeliveryLimits, DeliveryPolicy, send_notifications},
     ports::{Bus, Channel},
 };
 use async_trait::async_trait;
-use futures_util::future::join_all;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -37,29 +36,36 @@ struct Send {
 }
 
 impl Send {
-    async fn send_one(&self, id: Uuid) -> Result<(), sea_orm::DbErr> {
-        let lock = self
-            .in_progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(id)
-            .or_default()
-            .clone();
-        let result = {
-            let _one_at_a_time = lock.lock().await;
-            send_notification(
-                &self.db,
-                self.channel.as_ref(),
-                &self.policy,
-                &self.limits,
-                id,
-            )
-            .await
+    /// Sends a batch; a notification another batch of this process is sending is
+    /// waited for first (it is then found delivered).
+    async fn send_batch(&self, mut ids: Vec<Uuid>) -> Result<(), sea_orm::DbErr> {
+        // Locks are taken in one order, so two batches sharing ids cannot deadlock.
+        ids.sort_unstable();
+        let locks: Vec<Arc<tokio::sync::Mutex<()>>> = {
+            let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
+            ids.iter()
+                .map(|id| in_progress.entry(*id).or_default().clone())
+                .collect()
         };
+        let mut guards = Vec::with_capacity(locks.len());
+        for lock in &locks {
+            guards.push(lock.clone().lock_owned().await);
+        }
+        let result = send_notifications(
+            &self.db,
+            self.channel.as_ref(),
+            &self.policy,
+            &self.limits,
+            &ids,
+        )
+        .await;
+        drop(guards);
         let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
-        // Ours and the map's: nobody else is waiting, so the entry can go.
-        if Arc::strong_count(&lock) <= 2 {
-            in_progress.remove(&id);
+        for (id, lock) in ids.iter().zip(&locks) {
+            // Ours and the map's: nobody else is waiting, so the entry can go.
+            if Arc::strong_count(lock) <= 2 {
+                in_progress.remove(id);
+            }
         }
         result.map(|_| ())
     }
@@ -84,10 +90,9 @@ impl BatchHandler for Send {
                 }),
             }
         }
-        let sends = ids.iter().map(|id| self.send_one(*id));
-        for result in join_all(sends).await {
-            result.map_err(|err| Retry(format!("recording deliveries: {err}")))?;
-        }
+        self.send_batch(ids)
+            .await
+            .map_err(|err| Retry(format!("recording deliveries: {err}")))?;
         Ok(rejected)
     }
 }

@@ -3,8 +3,9 @@
 use std::{path::Path, process::Stdio, time::Duration};
 
 use tokio::{
-    io::{AsyncBufReadExt, BufReader, Lines},
-    process::{Child, ChildStdout, Command},
+    io::{AsyncBufReadExt, AsyncRead, BufReader},
+    process::{Child, Command},
+    sync::mpsc,
 };
 
 /// Far longer than any healthy start takes; only a hung process reaches it.
@@ -29,17 +30,35 @@ pub fn alerting(data_dir: &Path) -> Command {
 
 pub struct Running {
     pub child: Child,
-    pub lines: Lines<BufReader<ChildStdout>>,
+    /// Every line the process writes, stdout and stderr, in the order read.
+    lines: mpsc::UnboundedReceiver<String>,
     pub seen: Vec<String>,
+}
+
+/// Reads a pipe to its end, line by line. The pipes are always drained, read or not:
+/// a process whose pipe buffer fills blocks on its next log line and stalls.
+fn drain(pipe: impl AsyncRead + Unpin + Send + 'static, lines: mpsc::UnboundedSender<String>) {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(pipe).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            if lines.send(line).is_err() {
+                // Nobody reads any more; keep draining so the process never blocks.
+                while let Ok(Some(_)) = reader.next_line().await {}
+                return;
+            }
+        }
+    });
 }
 
 impl Running {
     pub fn start(mut command: Command) -> Self {
         let mut child = command.spawn().expect("alerting starts");
-        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = mpsc::unbounded_channel();
+        drain(child.stdout.take().expect("stdout"), sender.clone());
+        drain(child.stderr.take().expect("stderr"), sender);
         Self {
             child,
-            lines: BufReader::new(stdout).lines(),
+            lines,
             seen: Vec::new(),
         }
     }
@@ -47,7 +66,7 @@ impl Running {
     /// Reads log lines until one contains `needle`; returns it.
     pub async fn wait_for_line(&mut self, needle: &str) -> String {
         let found = tokio::time::timeout(PATIENCE, async {
-            while let Some(line) = self.lines.next_line().await.expect("read stdout") {
+            while let Some(line) = self.lines.recv().await {
                 self.seen.push(line.clone());
                 if line.contains(needle) {
                     return Some(line);
@@ -89,7 +108,7 @@ impl Running {
             .await
             .expect("exits after SIGTERM")
             .expect("exit status");
-        while let Ok(Some(line)) = self.lines.next_line().await {
+        while let Some(line) = self.lines.recv().await {
             self.seen.push(line);
         }
         (status, self.seen)
@@ -109,8 +128,13 @@ fn address_after(line: &str, marker: &str) -> String {
 }
 
 /// Runs a command to completion: (exit code, stdout + stderr).
-pub async fn run(mut command: Command) -> (Option<i32>, String) {
-    let output = tokio::time::timeout(PATIENCE, command.output())
+pub async fn run(command: Command) -> (Option<i32>, String) {
+    run_within(command, PATIENCE).await
+}
+
+/// `run`, for a command that takes longer than most.
+pub async fn run_within(mut command: Command, patience: Duration) -> (Option<i32>, String) {
+    let output = tokio::time::timeout(patience, command.output())
         .await
         .expect("finishes")
         .expect("runs");

@@ -1,7 +1,8 @@
 //! The aggregator's handler: a batch of matches in, one notification row per
-//! (client, alert) out (one statement, `ON CONFLICT DO NOTHING`), and a
+//! (client, alert) out (one statement, `ON CONFLICT DO NOTHING RETURNING id`), and a
 //! `notifications.ready` for every row of the batch that is still undelivered. New rows
-//! are, and so is a row whose first announcement a crash cut short: nothing strands.
+//! are, and so is a row whose first announcement a crash cut short (found by a second
+//! query, only when the batch held rows stored before): nothing strands.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -9,7 +10,7 @@ use alerting_entities::{clients, notifications};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect,
+    QueryFilter, QuerySelect, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -66,8 +67,10 @@ pub async fn aggregate<C: ConnectionTrait>(
         });
     }
     let models: Vec<notifications::Model> = rows.into_values().collect();
+    // The ids of the rows this batch inserted; a row it did not insert existed already.
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(models.len());
     for chunk in models.chunks(ROWS_PER_STATEMENT) {
-        notifications::Entity::insert_many(
+        let result = notifications::Entity::insert_many(
             chunk
                 .iter()
                 .map(|m| m.clone().into_active_model().reset_all()),
@@ -76,17 +79,28 @@ pub async fn aggregate<C: ConnectionTrait>(
             notifications::Column::ClientId,
             notifications::Column::AlertId,
         ])
-        .exec_without_returning(db)
+        .exec_with_returning_keys(db)
         .await?;
+        if let TryInsertResult::Inserted(ids) = result {
+            inserted.extend(ids);
+        }
     }
+    let mut announcements: Vec<OutgoingMessage> = models
+        .iter()
+        .filter(|m| inserted.contains(&m.id))
+        .map(|m| NotificationReadyEvent::message(m.id, &m.client_id, &m.alert_id))
+        .collect();
 
-    // What is stored now, new or not: announce whatever is still undelivered.
-    let pairs: HashSet<(&str, &str)> = models
+    // Rows stored before (a redelivered match): announce those still undelivered.
+    let earlier: Vec<&notifications::Model> = models
+        .iter()
+        .filter(|m| !inserted.contains(&m.id))
+        .collect();
+    let pairs: HashSet<(&str, &str)> = earlier
         .iter()
         .map(|m| (m.client_id.as_str(), m.alert_id.as_str()))
         .collect();
-    let alert_ids: BTreeSet<&str> = models.iter().map(|m| m.alert_id.as_str()).collect();
-    let mut announcements = Vec::new();
+    let alert_ids: BTreeSet<&str> = earlier.iter().map(|m| m.alert_id.as_str()).collect();
     for chunk in alert_ids
         .into_iter()
         .collect::<Vec<_>>()

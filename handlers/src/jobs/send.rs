@@ -4,17 +4,17 @@
 //! attempt, and setting the notification's final status.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use alerting_entities::{deliveries, endpoints, notifications};
-use chrono::Utc;
-use futures_util::future::join_all;
+use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, future::join_all, stream::FuturesUnordered};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     sea_query::{Expr, OnConflict},
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -132,210 +132,222 @@ fn payload(row: &notifications::Model) -> NotificationPayload {
     }
 }
 
-/// The enabled endpoints of the rules, each address once (the oldest endpoint naming
-/// it, so the choice, and the idempotency key, stay the same on every try).
-async fn targets<C: ConnectionTrait>(db: &C, rule_ids: &[Uuid]) -> Result<Vec<Target>, DbErr> {
-    let rows = endpoints::Entity::find()
-        .filter(endpoints::Column::RuleId.is_in(rule_ids.iter().copied()))
-        .filter(endpoints::Column::Enabled.eq(true))
-        .order_by_asc(endpoints::Column::CreatedAt)
-        .order_by_asc(endpoints::Column::Id)
-        .all(db)
-        .await?;
-    let mut seen = HashSet::new();
-    Ok(rows
-        .into_iter()
-        .filter(|row| seen.insert((row.kind.clone(), row.value.clone())))
-        .filter_map(|row| {
-            let kind: EndpointKind = row.kind.parse().ok()?;
-            Some(Target {
-                endpoint_id: row.id,
-                kind,
-                value: row.value,
-                secret: row.secret,
-            })
-        })
-        .collect())
+/// The enabled endpoints of a batch's rules, by rule.
+struct Endpoints {
+    by_rule: HashMap<Uuid, Vec<(DateTime<Utc>, Target)>>,
 }
 
-async fn set_status<C: ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-    status: NotificationStatus,
-) -> Result<(), DbErr> {
-    notifications::Entity::update_many()
-        .col_expr(notifications::Column::Status, Expr::value(status.as_str()))
-        .col_expr(notifications::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(notifications::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
+impl Endpoints {
+    /// The endpoints of these rules, each address once (the oldest endpoint naming it,
+    /// so the choice, and the idempotency key, stay the same on every try).
+    fn for_rules(&self, rule_ids: &[Uuid]) -> Vec<Target> {
+        let mut all: Vec<&(DateTime<Utc>, Target)> = rule_ids
+            .iter()
+            .filter_map(|id| self.by_rule.get(id))
+            .flatten()
+            .collect();
+        all.sort_by_key(|(created_at, target)| (*created_at, target.endpoint_id));
+        let mut seen = HashSet::new();
+        all.into_iter()
+            .filter(|(_, target)| seen.insert((target.kind, target.value.as_str())))
+            .map(|(_, target)| target.clone())
+            .collect()
+    }
 }
 
-/// Records one attempt: the row per (notification, endpoint) is created or updated.
-async fn record<C: ConnectionTrait>(
+async fn targets<C: ConnectionTrait>(
     db: &C,
+    rule_ids: &BTreeSet<Uuid>,
+) -> Result<Endpoints, DbErr> {
+    let mut by_rule: HashMap<Uuid, Vec<(DateTime<Utc>, Target)>> = HashMap::new();
+    let ids: Vec<Uuid> = rule_ids.iter().copied().collect();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let rows = endpoints::Entity::find()
+            .filter(endpoints::Column::RuleId.is_in(chunk.iter().copied()))
+            .filter(endpoints::Column::Enabled.eq(true))
+            .all(db)
+            .await?;
+        for row in rows {
+            let Ok(kind) = row.kind.parse::<EndpointKind>() else {
+                continue;
+            };
+            by_rule.entry(row.rule_id).or_default().push((
+                row.created_at,
+                Target {
+                    endpoint_id: row.id,
+                    kind,
+                    value: row.value,
+                    secret: row.secret,
+                },
+            ));
+        }
+    }
+    Ok(Endpoints { by_rule })
+}
+
+/// One attempt's record: the row per (notification, endpoint), created or updated.
+struct Record<'a> {
     notification_id: Uuid,
-    target: &Target,
+    target: &'a Target,
     attempts: i32,
-    attempt: &Attempt,
-) -> Result<(), DbErr> {
+    attempt: Attempt,
+}
+
+impl Record<'_> {
+    fn row(&self, now: chrono::DateTime<Utc>) -> deliveries::ActiveModel {
+        let (status, error, http_status) = match &self.attempt {
+            Attempt::Delivered { http_status } => (DELIVERED, None, *http_status),
+            Attempt::Retryable {
+                error, http_status, ..
+            } => ("RETRYING", Some(error.clone()), *http_status),
+            Attempt::Permanent { error, http_status } => {
+                (FAILED, Some(error.clone()), *http_status)
+            }
+        };
+        deliveries::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            notification_id: Set(self.notification_id),
+            endpoint_id: Set(self.target.endpoint_id),
+            kind: Set(self.target.kind.as_str().to_owned()),
+            target: Set(self.target.value.clone()),
+            status: Set(status.to_owned()),
+            attempts: Set(self.attempts),
+            last_error: Set(error),
+            last_http_status: Set(http_status.map(i32::from)),
+            delivered_at: Set(matches!(self.attempt, Attempt::Delivered { .. }).then_some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }
+}
+
+/// How often a batch's finished deliveries are written while others are still going.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// Rows per statement when recording (well under both databases' parameter limits).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Writes attempt records, many rows per statement.
+async fn record<C: ConnectionTrait>(db: &C, records: &[Record<'_>]) -> Result<(), DbErr> {
     let now = Utc::now();
-    let (status, error, http_status) = match attempt {
-        Attempt::Delivered { http_status } => (DELIVERED, None, *http_status),
-        Attempt::Retryable {
-            error, http_status, ..
-        } => ("RETRYING", Some(error.clone()), *http_status),
-        Attempt::Permanent { error, http_status } => (FAILED, Some(error.clone()), *http_status),
-    };
-    let row = deliveries::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        notification_id: Set(notification_id),
-        endpoint_id: Set(target.endpoint_id),
-        kind: Set(target.kind.as_str().to_owned()),
-        target: Set(target.value.clone()),
-        status: Set(status.to_owned()),
-        attempts: Set(attempts),
-        last_error: Set(error),
-        last_http_status: Set(http_status.map(i32::from)),
-        delivered_at: Set(matches!(attempt, Attempt::Delivered { .. }).then_some(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    deliveries::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                deliveries::Column::NotificationId,
-                deliveries::Column::EndpointId,
-            ])
-            .update_columns([
-                deliveries::Column::Kind,
-                deliveries::Column::Target,
-                deliveries::Column::Status,
-                deliveries::Column::Attempts,
-                deliveries::Column::LastError,
-                deliveries::Column::LastHttpStatus,
-                deliveries::Column::DeliveredAt,
-                deliveries::Column::UpdatedAt,
-            ])
-            .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        deliveries::Entity::insert_many(chunk.iter().map(|r| r.row(now)))
+            .on_conflict(
+                OnConflict::columns([
+                    deliveries::Column::NotificationId,
+                    deliveries::Column::EndpointId,
+                ])
+                .update_columns([
+                    deliveries::Column::Kind,
+                    deliveries::Column::Target,
+                    deliveries::Column::Status,
+                    deliveries::Column::Attempts,
+                    deliveries::Column::LastError,
+                    deliveries::Column::LastHttpStatus,
+                    deliveries::Column::DeliveredAt,
+                    deliveries::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 
 /// One endpoint, one round: attempts until delivered, refused for good, or out of
-/// attempts. True when delivered.
-async fn deliver_to<C: ConnectionTrait>(
+/// attempts. Attempts to be retried are recorded as they happen (so a delivery stuck in
+/// retries shows why); the last attempt's record is returned, to be written with the
+/// rest of the batch.
+async fn deliver_to<'a, C: ConnectionTrait>(
     db: &C,
     channel: &dyn Channel,
     policy: &DeliveryPolicy,
     limits: &DeliveryLimits,
     payload: &NotificationPayload,
-    target: &Target,
+    target: &'a Target,
     attempts_before: i32,
-) -> Result<bool, DbErr> {
+) -> Result<Record<'a>, DbErr> {
     let key = idempotency_key(payload.notification_id, target.endpoint_id);
-    for attempt in 1..=policy.max_attempts {
+    let mut attempt = 1;
+    loop {
         let outcome = {
             // Bounded concurrency across every delivery of the process; a permit is
             // held for the attempt only, never across a backoff.
             let _permits = limits.acquire(&target.value).await;
             channel.deliver(payload, target, &key).await
         };
-        let total = attempts_before.saturating_add(attempt as i32);
-        let last = attempt == policy.max_attempts;
-        let recorded = match (&outcome, last) {
-            (
-                Attempt::Retryable {
-                    error, http_status, ..
-                },
-                true,
-            ) => Attempt::Permanent {
-                error: format!("gave up after {} attempts: {error}", policy.max_attempts),
-                http_status: *http_status,
-            },
-            _ => outcome.clone(),
+        let attempts = attempts_before.saturating_add(attempt as i32);
+        let last = attempt >= policy.max_attempts;
+        let make = |attempt: Attempt| Record {
+            notification_id: payload.notification_id,
+            target,
+            attempts,
+            attempt,
         };
-        record(db, payload.notification_id, target, total, &recorded).await?;
         match outcome {
-            Attempt::Delivered { .. } => return Ok(true),
-            Attempt::Permanent { error, .. } => {
-                tracing::warn!(notification_id = %payload.notification_id, endpoint_id = %target.endpoint_id, %error, "delivery failed for good");
-                return Ok(false);
+            Attempt::Retryable {
+                error, http_status, ..
+            } if last => {
+                tracing::warn!(notification_id = %payload.notification_id, endpoint_id = %target.endpoint_id, %error, attempts, "delivery gave up");
+                return Ok(make(Attempt::Permanent {
+                    error: format!("gave up after {} attempts: {error}", policy.max_attempts),
+                    http_status,
+                }));
             }
             Attempt::Retryable {
-                error, retry_after, ..
+                ref error,
+                retry_after,
+                ..
             } => {
-                if last {
-                    tracing::warn!(notification_id = %payload.notification_id, endpoint_id = %target.endpoint_id, %error, attempts = total, "delivery gave up");
-                    return Ok(false);
-                }
                 let delay = policy.delay(attempt, retry_after);
                 tracing::debug!(notification_id = %payload.notification_id, %error, retry_in_ms = delay.as_millis() as u64, "delivery will be retried");
+                record(db, &[make(outcome.clone())]).await?;
                 tokio::time::sleep(delay).await;
             }
+            Attempt::Permanent { ref error, .. } => {
+                tracing::warn!(notification_id = %payload.notification_id, endpoint_id = %target.endpoint_id, %error, "delivery failed for good");
+                return Ok(make(outcome));
+            }
+            Attempt::Delivered { .. } => return Ok(make(outcome)),
         }
+        attempt += 1;
     }
-    Ok(false)
 }
 
-/// Delivers a notification to every endpoint that still needs it.
-pub async fn send_notification<C: ConnectionTrait>(
+/// A notification's deliveries of this round, and its status once they are done.
+async fn deliver_notification<'a, C: ConnectionTrait>(
     db: &C,
     channel: &dyn Channel,
     policy: &DeliveryPolicy,
     limits: &DeliveryLimits,
-    notification_id: Uuid,
-) -> Result<SendOutcome, DbErr> {
-    let Some(row) = notifications::Entity::find_by_id(notification_id)
-        .one(db)
-        .await?
-    else {
-        return Ok(SendOutcome::Skipped);
-    };
-    if row.status == NotificationStatus::Sent.as_str()
-        || row.status == NotificationStatus::NoEndpoints.as_str()
-    {
-        return Ok(SendOutcome::Skipped);
-    }
-    let payload = payload(&row);
-    let targets = targets(db, &payload.rule_ids).await?;
-    if targets.is_empty() {
-        set_status(db, row.id, NotificationStatus::NoEndpoints).await?;
-        return Ok(SendOutcome::Finished(NotificationStatus::NoEndpoints));
-    }
-    let done: HashMap<Uuid, deliveries::Model> = deliveries::Entity::find()
-        .filter(deliveries::Column::NotificationId.eq(row.id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|d| (d.endpoint_id, d))
-        .collect();
+    payload: &NotificationPayload,
+    targets: &'a [Target],
+    done: &HashMap<Uuid, &deliveries::Model>,
+) -> Result<(NotificationStatus, Vec<Record<'a>>), DbErr> {
     let mut delivered = 0;
     let mut pending = Vec::new();
-    for target in &targets {
+    for target in targets {
         match done.get(&target.endpoint_id) {
             Some(previous) if previous.status == DELIVERED => delivered += 1,
-            previous => {
-                let attempts_before = previous.map_or(0, |p| p.attempts);
-                pending.push(deliver_to(
-                    db,
-                    channel,
-                    policy,
-                    limits,
-                    &payload,
-                    target,
-                    attempts_before,
-                ));
-            }
+            previous => pending.push(deliver_to(
+                db,
+                channel,
+                policy,
+                limits,
+                payload,
+                target,
+                previous.map_or(0, |p| p.attempts),
+            )),
         }
     }
+    let mut records = Vec::with_capacity(pending.len());
     for result in join_all(pending).await {
-        if result? {
+        let record = result?;
+        if matches!(record.attempt, Attempt::Delivered { .. }) {
             delivered += 1;
         }
+        records.push(record);
     }
     let status = if delivered == targets.len() {
         NotificationStatus::Sent
@@ -344,8 +356,159 @@ pub async fn send_notification<C: ConnectionTrait>(
     } else {
         NotificationStatus::Partial
     };
-    set_status(db, row.id, status).await?;
-    Ok(SendOutcome::Finished(status))
+    Ok((status, records))
+}
+
+async fn set_statuses<C: ConnectionTrait>(
+    db: &C,
+    outcomes: &[(Uuid, SendOutcome)],
+) -> Result<(), DbErr> {
+    let mut by_status: HashMap<NotificationStatus, Vec<Uuid>> = HashMap::new();
+    for (id, outcome) in outcomes {
+        if let SendOutcome::Finished(status) = outcome {
+            by_status.entry(*status).or_default().push(*id);
+        }
+    }
+    let now = Utc::now();
+    for (status, ids) in by_status {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            notifications::Entity::update_many()
+                .col_expr(notifications::Column::Status, Expr::value(status.as_str()))
+                .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
+                .filter(notifications::Column::Id.is_in(chunk.iter().copied()))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Delivers a batch of notifications to every endpoint that still needs them, with a
+/// handful of statements for the whole batch: the notifications, their endpoints and
+/// their earlier deliveries are read at once, and the records and statuses written at
+/// once when every delivery of the batch is done.
+pub async fn send_notifications<C: ConnectionTrait>(
+    db: &C,
+    channel: &dyn Channel,
+    policy: &DeliveryPolicy,
+    limits: &DeliveryLimits,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, SendOutcome)>, DbErr> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        rows.extend(
+            notifications::Entity::find()
+                .filter(notifications::Column::Id.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    let mut outcomes: Vec<(Uuid, SendOutcome)> = Vec::with_capacity(ids.len());
+    let found: HashSet<Uuid> = rows.iter().map(|r| r.id).collect();
+    // Gone (its client was deleted) or final already: nothing to do.
+    outcomes.extend(
+        ids.iter()
+            .filter(|id| !found.contains(id))
+            .map(|id| (*id, SendOutcome::Skipped)),
+    );
+    let (finished, rows): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| {
+        row.status == NotificationStatus::Sent.as_str()
+            || row.status == NotificationStatus::NoEndpoints.as_str()
+    });
+    outcomes.extend(finished.iter().map(|row| (row.id, SendOutcome::Skipped)));
+    if rows.is_empty() {
+        return Ok(outcomes);
+    }
+    let payloads: Vec<NotificationPayload> = rows.iter().map(payload).collect();
+    let rule_ids: BTreeSet<Uuid> = payloads
+        .iter()
+        .flat_map(|p| p.rule_ids.iter().copied())
+        .collect();
+    let endpoints = targets(db, &rule_ids).await?;
+    let mut earlier: Vec<deliveries::Model> = Vec::new();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        earlier.extend(
+            deliveries::Entity::find()
+                .filter(deliveries::Column::NotificationId.is_in(chunk.iter().map(|r| r.id)))
+                .all(db)
+                .await?,
+        );
+    }
+    let mut done: HashMap<Uuid, HashMap<Uuid, &deliveries::Model>> = HashMap::new();
+    for delivery in &earlier {
+        done.entry(delivery.notification_id)
+            .or_default()
+            .insert(delivery.endpoint_id, delivery);
+    }
+    let per_notification: Vec<Vec<Target>> = payloads
+        .iter()
+        .map(|p| endpoints.for_rules(&p.rule_ids))
+        .collect();
+    let none = HashMap::new();
+    let mut work = Vec::new();
+    for (payload, targets) in payloads.iter().zip(&per_notification) {
+        if targets.is_empty() {
+            outcomes.push((
+                payload.notification_id,
+                SendOutcome::Finished(NotificationStatus::NoEndpoints),
+            ));
+            continue;
+        }
+        let done = done.get(&payload.notification_id).unwrap_or(&none);
+        work.push(async move {
+            deliver_notification(db, channel, policy, limits, payload, targets, done)
+                .await
+                .map(|(status, records)| (payload.notification_id, status, records))
+        });
+    }
+    // What is finished is written every FLUSH_EVERY, so one slow receiver does not keep
+    // the rest of the batch's records and statuses unwritten.
+    let mut work: FuturesUnordered<_> = work.into_iter().collect();
+    let mut records = Vec::new();
+    let mut finished = Vec::new();
+    let mut written = 0;
+    let flush = tokio::time::sleep(FLUSH_EVERY);
+    tokio::pin!(flush);
+    loop {
+        tokio::select! {
+            next = work.next() => match next {
+                Some(result) => {
+                    let (id, status, mut more) = result?;
+                    records.append(&mut more);
+                    finished.push((id, SendOutcome::Finished(status)));
+                }
+                None => break,
+            },
+            () = &mut flush => {
+                record(db, &records).await?;
+                set_statuses(db, &finished[written..]).await?;
+                records.clear();
+                written = finished.len();
+                flush.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
+            }
+        }
+    }
+    record(db, &records).await?;
+    set_statuses(db, &finished[written..]).await?;
+    // Those without endpoints.
+    set_statuses(db, &outcomes).await?;
+    outcomes.append(&mut finished);
+    Ok(outcomes)
+}
+
+/// Delivers one notification to every endpoint that still needs it.
+pub async fn send_notification<C: ConnectionTrait>(
+    db: &C,
+    channel: &dyn Channel,
+    policy: &DeliveryPolicy,
+    limits: &DeliveryLimits,
+    notification_id: Uuid,
+) -> Result<SendOutcome, DbErr> {
+    let outcomes = send_notifications(db, channel, policy, limits, &[notification_id]).await?;
+    Ok(outcomes
+        .into_iter()
+        .next()
+        .map_or(SendOutcome::Skipped, |(_, outcome)| outcome))
 }
 
 #[cfg(test)]

@@ -458,10 +458,21 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
     })
     .await;
     let rows = stored().await;
-    assert!(
-        settled.is_ok(),
-        "not every notification was sent: {rows} stored"
-    );
+    if settled.is_err() {
+        let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
+        for row in alerting_entities::notifications::Entity::find()
+            .all(&db)
+            .await
+            .expect("rows")
+        {
+            *by_status.entry(row.status).or_default() += 1;
+        }
+        let (_, output) = sender.terminate().await;
+        let tail = &output[output.len().saturating_sub(40)..];
+        panic!(
+            "not every notification was sent: {rows} stored, {by_status:?}; the sender said {tail:#?}"
+        );
+    }
     assert_eq!(
         rows, TOTAL,
         "one notification per alert, none missing, none twice"

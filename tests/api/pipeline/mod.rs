@@ -84,6 +84,7 @@ impl Isolation {
         KafkaConfig {
             brokers: Some(test_broker()),
             session_timeout_ms: 6_000,
+            fetch_wait_max_ms: 500,
             topic_prefix: format!("{}.", self.id),
             group_prefix: format!("{}-", self.id),
             replication_factor: 1,
@@ -251,7 +252,7 @@ impl Pipeline {
             database: DatabaseConfig {
                 database_url: Some(database_url.clone()),
                 data_dir: data_dir.path().to_owned(),
-                database_max_connections: 5,
+                database_max_connections: Some(5),
             },
             rule_service: RuleServiceConfig {
                 rule_service_addr: "127.0.0.1:0".parse().expect("addr"),

@@ -1,0 +1,212 @@
+//! The platform under test as separate processes of this same binary, with their
+//! resident memory and CPU time read from /proc.
+
+use std::{path::Path, process::Stdio, sync::Arc, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, BufReader},
+    process::{Child, Command},
+    sync::Mutex,
+};
+
+/// Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// One service process and the log lines it printed.
+pub struct Service {
+    pub name: String,
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+/// What /proc says about a process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// User + system CPU seconds so far.
+    pub cpu_seconds: f64,
+    /// Peak resident set (VmHWM), bytes.
+    pub peak_rss_bytes: u64,
+    /// Resident set now (VmRSS), bytes.
+    pub rss_bytes: u64,
+}
+
+/// Reads /proc/<pid> (`self` for this process).
+pub fn usage(pid: &str) -> Usage {
+    let mut usage = Usage::default();
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The command name is in parentheses and may hold spaces: count after it.
+        if let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of the whole line; 12 and 13 here.
+            let ticks: f64 = [11, 12]
+                .iter()
+                .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+                .sum();
+            usage.cpu_seconds = ticks / TICKS_PER_SECOND;
+        }
+    }
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        for line in status.lines() {
+            let kib = |line: &str| {
+                line.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    * 1024
+            };
+            if line.starts_with("VmHWM:") {
+                usage.peak_rss_bytes = kib(line);
+            } else if line.starts_with("VmRSS:") {
+                usage.rss_bytes = kib(line);
+            }
+        }
+    }
+    usage
+}
+
+fn drain(pipe: impl AsyncRead + Unpin + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(pipe).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            lines.lock().await.push(line);
+        }
+    });
+}
+
+impl Service {
+    /// Starts `alerting <args>` with `env`; its output is read all along, so it never
+    /// blocks on a full pipe.
+    pub fn start(
+        name: &str,
+        args: &[&str],
+        env: &[(String, String)],
+        dir: &Path,
+    ) -> std::io::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let mut command = Command::new(exe);
+        command
+            .args(args)
+            .current_dir(dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("KAFKA_BROKERS")
+            .env_remove("REDIS_URL")
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env("LOG_FORMAT", "text")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn()?;
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        if let Some(out) = child.stdout.take() {
+            drain(out, lines.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            drain(err, lines.clone());
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            child,
+            lines,
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub fn usage(&self) -> Usage {
+        self.pid()
+            .map(|pid| usage(&pid.to_string()))
+            .unwrap_or_default()
+    }
+
+    /// Waits for a log line containing `needle`; fails if the process exits first or
+    /// `patience` passes.
+    pub async fn wait_for_line(
+        &mut self,
+        needle: &str,
+        patience: Duration,
+    ) -> Result<String, String> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if let Some(line) = self.lines.lock().await.iter().find(|l| l.contains(needle)) {
+                return Ok(line.clone());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "{} exited ({status}) before saying {needle:?}:\n{}",
+                    self.name,
+                    self.tail(30).await
+                ));
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not say {needle:?} within {patience:?}:\n{}",
+                    self.name,
+                    self.tail(30).await
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The last `n` log lines.
+    pub async fn tail(&self, n: usize) -> String {
+        let lines = self.lines.lock().await;
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Some(success) once the process has exited.
+    pub fn exit_status(&mut self) -> Option<bool> {
+        self.child.try_wait().ok().flatten().map(|s| s.success())
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops the process (SIGKILL: the bench is done with it).
+    pub async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+/// The address after `marker` in a startup line such as
+/// `rule-service on http://127.0.0.1:41234, database …`.
+pub fn address_after(line: &str, marker: &str) -> Option<String> {
+    let start = line.find(marker)? + marker.len();
+    line[start..]
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .next()
+        .map(str::to_owned)
+}
+
+/// CPU seconds so far of every process whose command starts with one of `names` (the
+/// broker, Postgres and Redis the platform leans on), summed by name.
+pub fn cpu_by_command(names: &[&str]) -> Vec<(String, f64)> {
+    let mut totals: Vec<(String, f64)> = names.iter().map(|n| ((*n).to_owned(), 0.0)).collect();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return totals;
+    };
+    for entry in entries.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+            continue;
+        };
+        // The kernel keeps 15 characters of a command: `tansu-v0.6.0-51`.
+        if let Some(total) = totals
+            .iter_mut()
+            .find(|(name, _)| comm.trim().starts_with(name.as_str()))
+        {
+            total.1 += usage(&pid).cpu_seconds;
+        }
+    }
+    totals
+}

@@ -1,0 +1,228 @@
+//! What the bench sets up and sends: clients, a mix of exact and wildcard rules over a
+//! fixed space of (severity, source, name), and a seeded sequence of alerts. The
+//! matches each alert should produce are worked out here with the platform's own
+//! index, so the bench knows how many deliveries to wait for.
+
+use alerting_handlers::{
+    domain::{Alert, Severity},
+    matching::{MatchIndex, Snapshot, SnapshotRule},
+};
+use chrono::Utc;
+use uuid::Uuid;
+
+const SEVERITIES: [&str; 4] = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
+
+/// A small, fast, seeded generator (SplitMix64): the same seed gives the same rules
+/// and alerts on every run.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RuleSpec {
+    pub client: usize,
+    pub severity: String,
+    pub source: String,
+    pub name: String,
+}
+
+/// The alert space: 4 severities × `sources` × `names`. It grows with the number of
+/// rules so that an alert matches about the same number of rules at any size.
+#[derive(Debug, Clone, Copy)]
+pub struct Space {
+    pub sources: usize,
+    pub names: usize,
+}
+
+impl Space {
+    pub fn for_rules(rules: usize) -> Self {
+        let side = ((rules as f64).sqrt().ceil() as usize).max(10);
+        Self {
+            sources: side,
+            names: side,
+        }
+    }
+
+    pub fn source(&self, n: usize) -> String {
+        format!("svc-{n:04}")
+    }
+
+    pub fn name(&self, n: usize) -> String {
+        format!("check-{n:04}")
+    }
+}
+
+pub struct Workload {
+    pub clients: Vec<String>,
+    pub rules: Vec<RuleSpec>,
+    pub space: Space,
+    seed: u64,
+}
+
+/// One alert of the run, without its timestamp (set when it is sent).
+#[derive(Debug, Clone)]
+pub struct AlertSpec {
+    pub severity: &'static str,
+    pub source: String,
+    pub name: String,
+}
+
+impl Workload {
+    /// `wildcard_percent` of the rules have a `*`: nine in ten of those match any
+    /// severity, one in ten any name (the broadest kind: it matches 1 in 4 × sources
+    /// alerts). The rest are exact. A client never holds the same rule twice.
+    pub fn new(run: &str, clients: usize, rules: usize, wildcard_percent: u8, seed: u64) -> Self {
+        let clients: Vec<String> = (0..clients.max(1))
+            .map(|n| format!("bench-{run}-{n:05}"))
+            .collect();
+        let space = Space::for_rules(rules);
+        let mut rng = Rng::new(seed);
+        let mut seen = std::collections::HashSet::new();
+        let mut specs = Vec::with_capacity(rules);
+        let wildcards = rules * usize::from(wildcard_percent.min(100)) / 100;
+        while specs.len() < rules {
+            let n = specs.len();
+            let source = space.source(rng.below(space.sources));
+            let name = space.name(rng.below(space.names));
+            let severity = SEVERITIES[rng.below(4)].to_owned();
+            let (severity, name) = if n < wildcards {
+                if n % 10 == 9 {
+                    (severity, "*".to_owned())
+                } else {
+                    ("*".to_owned(), name)
+                }
+            } else {
+                (severity, name)
+            };
+            let spec = RuleSpec {
+                client: n % clients.len(),
+                severity,
+                source,
+                name,
+            };
+            if seen.insert(spec.clone()) {
+                specs.push(spec);
+            }
+        }
+        Self {
+            clients,
+            rules: specs,
+            space,
+            seed,
+        }
+    }
+
+    /// The alerts of the run, in order.
+    pub fn alerts(&self, count: usize) -> Vec<AlertSpec> {
+        let mut rng = Rng::new(self.seed ^ 0xA1E7);
+        (0..count)
+            .map(|_| AlertSpec {
+                severity: SEVERITIES[rng.below(4)],
+                source: self.space.source(rng.below(self.space.sources)),
+                name: self.space.name(rng.below(self.space.names)),
+            })
+            .collect()
+    }
+
+    /// The platform's own index over these rules.
+    pub fn index(&self) -> MatchIndex {
+        let snapshot = Snapshot {
+            version: 1,
+            built_at: Utc::now(),
+            rules: self
+                .rules
+                .iter()
+                .map(|rule| SnapshotRule {
+                    rule_id: Uuid::new_v4(),
+                    client_id: self.clients[rule.client].clone(),
+                    severity: rule.severity.clone(),
+                    source: rule.source.clone(),
+                    name: rule.name.clone(),
+                    version: 1,
+                })
+                .collect(),
+        };
+        MatchIndex::build(&snapshot)
+    }
+
+    /// How many clients each alert matches: the notifications it should produce.
+    pub fn expected(&self, index: &MatchIndex, alerts: &[AlertSpec]) -> Vec<u32> {
+        alerts
+            .iter()
+            .map(|spec| index.matches(&to_alert(spec)).len() as u32)
+            .collect()
+    }
+}
+
+pub fn to_alert(spec: &AlertSpec) -> Alert {
+    Alert {
+        alert_id: String::new(),
+        event_ts: Utc::now(),
+        severity: spec.severity.parse().unwrap_or(Severity::Low),
+        source: spec.source.clone(),
+        name: spec.name.clone(),
+        context: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_workload() {
+        let first = Workload::new("a", 10, 500, 10, 7);
+        let second = Workload::new("a", 10, 500, 10, 7);
+        assert_eq!(first.rules, second.rules);
+        let alerts: Vec<_> = first.alerts(50).into_iter().map(|a| a.source).collect();
+        let again: Vec<_> = second.alerts(50).into_iter().map(|a| a.source).collect();
+        assert_eq!(alerts, again);
+    }
+
+    #[test]
+    fn rules_are_distinct_and_the_wildcard_share_is_kept() {
+        let workload = Workload::new("a", 7, 1_000, 10, 3);
+        assert_eq!(workload.rules.len(), 1_000);
+        let distinct: std::collections::HashSet<_> = workload.rules.iter().collect();
+        assert_eq!(distinct.len(), 1_000);
+        let any_severity = workload.rules.iter().filter(|r| r.severity == "*").count();
+        let any_name = workload.rules.iter().filter(|r| r.name == "*").count();
+        assert_eq!((any_severity, any_name), (90, 10));
+    }
+
+    #[test]
+    fn expected_matches_agree_with_a_rule_by_rule_check() {
+        let workload = Workload::new("a", 5, 300, 20, 11);
+        let alerts = workload.alerts(400);
+        let expected = workload.expected(&workload.index(), &alerts);
+        for (alert, expected) in alerts.iter().zip(expected) {
+            let clients: std::collections::HashSet<usize> = workload
+                .rules
+                .iter()
+                .filter(|r| {
+                    (r.severity == "*" || r.severity == alert.severity)
+                        && r.source == alert.source
+                        && (r.name == "*" || r.name == alert.name)
+                })
+                .map(|r| r.client)
+                .collect();
+            assert_eq!(clients.len() as u32, expected);
+        }
+    }
+}
