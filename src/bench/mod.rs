@@ -352,7 +352,7 @@ async fn set_up(
                 )
                 .await?;
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % 10_000 == 0 || n == total {
+                if n.is_multiple_of(10_000) || n == total {
                     eprintln!(
                         "  {n}/{total} rules with endpoints ({:.0}/s)",
                         n as f64 / started.elapsed().as_secs_f64().max(1e-9)

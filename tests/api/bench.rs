@@ -5,23 +5,11 @@
 
 use std::time::Duration;
 
-use tokio::process::Command;
-
-use crate::process::{alerting, test_broker};
+use crate::process::{alerting, run_within, test_broker};
 
 /// A bench starts a whole platform and waits for Kafka consumer groups to form: longer
 /// than the other commands' patience, and still only a hung run reaches it.
 const PATIENCE: Duration = Duration::from_secs(240);
-
-async fn run(mut command: Command) -> (Option<i32>, String) {
-    let output = tokio::time::timeout(PATIENCE, command.output())
-        .await
-        .expect("the bench finishes")
-        .expect("runs");
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    (output.status.code(), text)
-}
 
 const SMALL: [&str; 8] = [
     "--clients",
@@ -83,7 +71,7 @@ async fn bench_runs_embedded_and_accounts_for_every_notification() {
         .args(SMALL)
         .arg("--json")
         .arg(&json);
-    let (code, output) = run(command).await;
+    let (code, output) = run_within(command, PATIENCE).await;
     check(code, &output, &json, "embedded");
     assert!(output.contains("up (embedded)"), "{output}");
 }
@@ -99,7 +87,7 @@ async fn bench_runs_on_kafka_with_every_service_its_own_process() {
         .args(SMALL)
         .arg("--json")
         .arg(&json);
-    let (code, output) = run(command).await;
+    let (code, output) = run_within(command, PATIENCE).await;
     check(code, &output, &json, "kafka");
     for service in [
         "rule-service",
@@ -120,7 +108,7 @@ async fn bench_on_kafka_without_brokers_says_what_is_missing() {
     command
         .env_remove("KAFKA_BROKERS")
         .args(["bench", "--mode", "kafka"]);
-    let (code, output) = run(command).await;
+    let (code, output) = run_within(command, PATIENCE).await;
     assert_ne!(code, Some(0), "{output}");
     assert!(output.contains("KAFKA_BROKERS"), "{output}");
 }
