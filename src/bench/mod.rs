@@ -175,7 +175,10 @@ impl Platform {
         .collect();
         for args in [&["migrate"][..], &["topics", "create"]] {
             let mut one_off = Service::start(&args.join(" "), args, &env, &platform.dir)?;
-            one_off.wait_for_exit(START_PATIENCE).await?;
+            one_off
+                .wait_for_exit(START_PATIENCE)
+                .await
+                .map_err(|e| anyhow!(e))?;
         }
         let instances = args.instances as usize;
         let mut start = |name: String, args: &[&str]| -> anyhow::Result<usize> {
@@ -235,7 +238,7 @@ impl Platform {
     async fn check_running(&mut self) -> anyhow::Result<()> {
         for service in &mut self.services {
             if !service.running() {
-                bail!("{} stopped:\n{}", service.name, service.tail(30).await);
+                bail!("{} stopped:\n{}", service.name, service.tail(30));
             }
         }
         Ok(())
@@ -259,26 +262,6 @@ impl Platform {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Service {
-    /// For one-off commands: waits for a successful exit.
-    async fn wait_for_exit(&mut self, patience: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + patience;
-        loop {
-            if !self.running() {
-                let status = self.exit_status();
-                if status == Some(true) {
-                    return Ok(());
-                }
-                bail!("`alerting {}` failed:\n{}", self.name, self.tail(30).await);
-            }
-            if Instant::now() > deadline {
-                bail!("`alerting {}` did not finish in {patience:?}", self.name);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 }
 
@@ -475,13 +458,10 @@ async fn warm_up(
             .iter()
             .map(|(n, spec)| alert_json(format!("w-{run}-{n}-{round}"), spec))
             .collect();
+        // Sent again after a while if it matched nothing: the snapshot was not there yet.
+        let changed = arrivals.changed.notified();
         post(http, &url, &serde_json::to_value(&batch)?).await?;
-        let _ = tokio::time::timeout(Duration::from_millis(500), async {
-            loop {
-                arrivals.changed.notified().await;
-            }
-        })
-        .await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), changed).await;
     }
     Ok(())
 }
@@ -817,22 +797,21 @@ async fn measure(
         args.connections,
     )
     .await;
-    let mut measured = Vec::new();
     let complete = wait_for(arrivals, patience, || {
-        if arrivals.count() < expected_total {
-            return false;
+        // Counting distinct deliveries is the costly part; only once there may be enough.
+        arrivals.count() >= expected_total && {
+            let measured = arrivals.with_prefix(&prefix);
+            let distinct: HashSet<(&str, &str)> = measured
+                .iter()
+                .map(|a| (a.alert_id.as_str(), a.client_id.as_str()))
+                .collect();
+            distinct.len() >= expected_total
         }
-        measured = arrivals.with_prefix(&prefix);
-        let distinct: HashSet<(&str, &str)> = measured
-            .iter()
-            .map(|a| (a.alert_id.as_str(), a.client_id.as_str()))
-            .collect();
-        distinct.len() >= expected_total
     })
     .await;
     let elapsed = clock.elapsed().as_secs_f64();
     let after = usage_now(platform);
-    measured = arrivals.with_prefix(&prefix);
+    let measured = arrivals.with_prefix(&prefix);
     let mut seen = HashSet::new();
     let mut first_arrivals = Vec::new();
     for arrival in &measured {

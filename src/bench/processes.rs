@@ -1,12 +1,18 @@
 //! The platform under test as separate processes of this same binary, with their
 //! resident memory and CPU time read from /proc.
 
-use std::{path::Path, process::Stdio, sync::Arc, time::Duration};
+use std::{
+    path::Path,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, BufReader},
     process::{Child, Command},
-    sync::Mutex,
+    sync::Notify,
+    task::JoinHandle,
 };
 
 /// Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux).
@@ -16,7 +22,26 @@ const TICKS_PER_SECOND: f64 = 100.0;
 pub struct Service {
     pub name: String,
     child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+    output: Arc<Output>,
+    drains: Vec<JoinHandle<()>>,
+}
+
+/// A process's log lines (stdout and stderr), and a signal on each new one.
+#[derive(Default)]
+struct Output {
+    lines: Mutex<Vec<String>>,
+    changed: Notify,
+}
+
+impl Output {
+    fn find(&self, needle: &str) -> Option<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|l| l.contains(needle))
+            .cloned()
+    }
 }
 
 /// What /proc says about a process.
@@ -64,13 +89,18 @@ pub fn usage(pid: &str) -> Usage {
     usage
 }
 
-fn drain(pipe: impl AsyncRead + Unpin + Send + 'static, lines: Arc<Mutex<Vec<String>>>) {
+fn drain(pipe: impl AsyncRead + Unpin + Send + 'static, output: Arc<Output>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut reader = BufReader::new(pipe).lines();
         while let Ok(Some(line)) = reader.next_line().await {
-            lines.lock().await.push(line);
+            output
+                .lines
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line);
+            output.changed.notify_waiters();
         }
-    });
+    })
 }
 
 impl Service {
@@ -98,17 +128,19 @@ impl Service {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = command.spawn()?;
-        let lines = Arc::new(Mutex::new(Vec::new()));
+        let output = Arc::new(Output::default());
+        let mut drains = Vec::new();
         if let Some(out) = child.stdout.take() {
-            drain(out, lines.clone());
+            drains.push(drain(out, output.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            drain(err, lines.clone());
+            drains.push(drain(err, output.clone()));
         }
         Ok(Self {
             name: name.to_owned(),
             child,
-            lines,
+            output,
+            drains,
         })
     }
 
@@ -122,6 +154,18 @@ impl Service {
             .unwrap_or_default()
     }
 
+    /// Waits for the process to exit and for its last lines to be read.
+    async fn exited(&mut self) -> String {
+        let status = self.child.wait().await;
+        for drain in self.drains.drain(..) {
+            let _ = drain.await;
+        }
+        match status {
+            Ok(status) => status.to_string(),
+            Err(err) => err.to_string(),
+        }
+    }
+
     /// Waits for a log line containing `needle`; fails if the process exits first or
     /// `patience` passes.
     pub async fn wait_for_line(
@@ -129,38 +173,59 @@ impl Service {
         needle: &str,
         patience: Duration,
     ) -> Result<String, String> {
-        let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            if let Some(line) = self.lines.lock().await.iter().find(|l| l.contains(needle)) {
-                return Ok(line.clone());
+        let output = self.output.clone();
+        let found = tokio::time::timeout(patience, async {
+            loop {
+                let changed = output.changed.notified();
+                if let Some(line) = output.find(needle) {
+                    return Ok(line);
+                }
+                tokio::select! {
+                    () = changed => {}
+                    status = self.exited() => {
+                        return output.find(needle).ok_or_else(|| format!(
+                            "{} exited ({status}) before saying {needle:?}:\n{}",
+                            self.name,
+                            self.tail(30)
+                        ));
+                    }
+                }
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "{} exited ({status}) before saying {needle:?}:\n{}",
-                    self.name,
-                    self.tail(30).await
-                ));
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(format!(
-                    "{} did not say {needle:?} within {patience:?}:\n{}",
-                    self.name,
-                    self.tail(30).await
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        })
+        .await;
+        found.unwrap_or_else(|_| {
+            Err(format!(
+                "{} did not say {needle:?} within {patience:?}:\n{}",
+                self.name,
+                self.tail(30)
+            ))
+        })
+    }
+
+    /// For one-off commands: waits for a successful exit.
+    pub async fn wait_for_exit(&mut self, patience: Duration) -> Result<(), String> {
+        let exited = tokio::time::timeout(patience, self.child.wait()).await;
+        for drain in self.drains.drain(..) {
+            let _ = drain.await;
+        }
+        match exited {
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(_) => Err(format!(
+                "`alerting {}` failed:\n{}",
+                self.name,
+                self.tail(30)
+            )),
+            Err(_) => Err(format!(
+                "`alerting {}` did not finish in {patience:?}",
+                self.name
+            )),
         }
     }
 
     /// The last `n` log lines.
-    pub async fn tail(&self, n: usize) -> String {
-        let lines = self.lines.lock().await;
+    pub fn tail(&self, n: usize) -> String {
+        let lines = self.output.lines.lock().unwrap_or_else(|e| e.into_inner());
         lines[lines.len().saturating_sub(n)..].join("\n")
-    }
-
-    /// Some(success) once the process has exited.
-    pub fn exit_status(&mut self) -> Option<bool> {
-        self.child.try_wait().ok().flatten().map(|s| s.success())
     }
 
     /// Whether the process is still running.

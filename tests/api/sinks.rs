@@ -2,7 +2,7 @@
 //! request and answers as scripted, and an SMTP server that records every message.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -133,6 +133,28 @@ impl HttpSink {
             .filter(|r| r.path == path)
             .cloned()
             .collect()
+    }
+
+    /// The idempotency keys each notification was delivered to `path` with: one per
+    /// notification, however often it was delivered.
+    pub fn keys_by_notification(&self, path: &str) -> BTreeMap<String, BTreeSet<String>> {
+        let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for request in self.received(path) {
+            keys.entry(
+                request.json()["notification_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+            .or_default()
+            .insert(
+                request
+                    .header("idempotency-key")
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        keys
     }
 
     pub fn all(&self) -> Vec<Received> {

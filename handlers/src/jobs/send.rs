@@ -411,11 +411,15 @@ pub async fn send_notifications<C: ConnectionTrait>(
             .filter(|id| !found.contains(id))
             .map(|id| (*id, SendOutcome::Skipped)),
     );
-    let (finished, rows): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| {
+    let (already_final, rows): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| {
         row.status == NotificationStatus::Sent.as_str()
             || row.status == NotificationStatus::NoEndpoints.as_str()
     });
-    outcomes.extend(finished.iter().map(|row| (row.id, SendOutcome::Skipped)));
+    outcomes.extend(
+        already_final
+            .iter()
+            .map(|row| (row.id, SendOutcome::Skipped)),
+    );
     if rows.is_empty() {
         return Ok(outcomes);
     }
@@ -445,10 +449,12 @@ pub async fn send_notifications<C: ConnectionTrait>(
         .map(|p| endpoints.for_rules(&p.rule_ids))
         .collect();
     let none = HashMap::new();
+    // Statuses to write: those without endpoints at once, the others as they finish.
+    let mut finished = Vec::new();
     let mut work = Vec::new();
     for (payload, targets) in payloads.iter().zip(&per_notification) {
         if targets.is_empty() {
-            outcomes.push((
+            finished.push((
                 payload.notification_id,
                 SendOutcome::Finished(NotificationStatus::NoEndpoints),
             ));
@@ -465,7 +471,6 @@ pub async fn send_notifications<C: ConnectionTrait>(
     // the rest of the batch's records and statuses unwritten.
     let mut work: FuturesUnordered<_> = work.into_iter().collect();
     let mut records = Vec::new();
-    let mut finished = Vec::new();
     let mut written = 0;
     let flush = tokio::time::sleep(FLUSH_EVERY);
     tokio::pin!(flush);
@@ -490,25 +495,8 @@ pub async fn send_notifications<C: ConnectionTrait>(
     }
     record(db, &records).await?;
     set_statuses(db, &finished[written..]).await?;
-    // Those without endpoints.
-    set_statuses(db, &outcomes).await?;
     outcomes.append(&mut finished);
     Ok(outcomes)
-}
-
-/// Delivers one notification to every endpoint that still needs it.
-pub async fn send_notification<C: ConnectionTrait>(
-    db: &C,
-    channel: &dyn Channel,
-    policy: &DeliveryPolicy,
-    limits: &DeliveryLimits,
-    notification_id: Uuid,
-) -> Result<SendOutcome, DbErr> {
-    let outcomes = send_notifications(db, channel, policy, limits, &[notification_id]).await?;
-    Ok(outcomes
-        .into_iter()
-        .next()
-        .map_or(SendOutcome::Skipped, |(_, outcome)| outcome))
 }
 
 #[cfg(test)]

@@ -482,9 +482,7 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
         "the sender died mid-stream ({delivered_at_kill} delivered)"
     );
 
-    let mut keys: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
     for request in sink.received("kill") {
-        let body = request.json();
         let timestamp: i64 = request
             .header("x-alerting-timestamp")
             .unwrap_or_default()
@@ -499,20 +497,8 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
             ),
             "every delivery is signed"
         );
-        keys.entry(
-            body["notification_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        )
-        .or_default()
-        .insert(
-            request
-                .header("idempotency-key")
-                .unwrap_or_default()
-                .to_owned(),
-        );
     }
+    let keys = sink.keys_by_notification("kill");
     assert_eq!(keys.len(), TOTAL, "every notification reached the endpoint");
     let conflicting: Vec<_> = keys.iter().filter(|(_, k)| k.len() != 1).take(5).collect();
     assert!(

@@ -4,7 +4,7 @@
 //! repeat of a delivery carrying the same idempotency key.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -353,22 +353,7 @@ impl Rig {
             "not every notification was sent ({rows} stored of {total})"
         );
         assert_eq!(rows, total, "one notification per alert");
-        let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for request in self.sink.received("faults") {
-            keys.entry(
-                request.json()["notification_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-            .or_default()
-            .insert(
-                request
-                    .header("idempotency-key")
-                    .unwrap_or_default()
-                    .to_owned(),
-            );
-        }
+        let keys = self.sink.keys_by_notification("faults");
         assert_eq!(keys.len(), total, "every notification was delivered");
         assert!(
             keys.values().all(|k| k.len() == 1),
