@@ -104,6 +104,12 @@ pub struct KafkaConfig {
           value_parser = clap::value_parser!(u32).range(1..=60_000))]
     pub fetch_wait_max_ms: u32,
 
+    /// Messages a consumer fetches ahead of its work, in KiB. librdkafka's default
+    /// (64 MiB) would be most of a small task's memory whenever a topic has a backlog.
+    #[arg(long, env = "KAFKA_CONSUMER_QUEUE_KB", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1024..=2_097_151))]
+    pub consumer_queue_kb: u32,
+
     /// Prepended to every topic name (to share a cluster between environments).
     #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]
     pub topic_prefix: String,
@@ -229,7 +235,7 @@ pub struct DeliveryConfig {
     pub sender_concurrency_per_endpoint: u32,
 
     /// Batches of notifications a sender works on at once (committed in order).
-    #[arg(long, env = "SENDER_BATCHES_IN_FLIGHT", default_value_t = 8,
+    #[arg(long, env = "SENDER_BATCHES_IN_FLIGHT", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub sender_batches_in_flight: u32,
 

@@ -99,9 +99,15 @@ pub async fn connect(
     Ok((db, backend))
 }
 
+const STATEMENT_CACHE: usize = 16;
+
 /// Connects to a database URL. SQLite runs in WAL mode, so readers never wait for the
 /// writer, with `synchronous = NORMAL` on every connection: a commit survives a crash
 /// of the process (not a power cut) without an fsync per transaction.
+///
+/// Each connection keeps few prepared statements: most of ours are multi-row batches
+/// whose text changes with the batch size, and sqlx's default cache (100 per
+/// connection) filled up with one-off statements of thousands of parameters each.
 pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut options = ConnectOptions::new(url.to_owned());
@@ -111,8 +117,10 @@ pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConn
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
+        .map_sqlx_postgres_opts(|postgres| postgres.statement_cache_capacity(STATEMENT_CACHE))
         .map_sqlx_sqlite_opts(|sqlite| {
             sqlite
+                .statement_cache_capacity(STATEMENT_CACHE)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))

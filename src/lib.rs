@@ -6,6 +6,7 @@ pub mod bench;
 pub mod config;
 pub mod db;
 pub mod http_client;
+pub mod memory;
 pub mod platform;
 pub mod produce;
 pub mod runners;

@@ -26,6 +26,7 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   KAFKA_BROKERS                Kafka bootstrap servers; unset: in-process bus
   KAFKA_SESSION_TIMEOUT_MS     consumer group session timeout [default: 10000]
   KAFKA_FETCH_WAIT_MAX_MS      longest a consumer's fetch waits [default: 500]
+  KAFKA_CONSUMER_QUEUE_KB      messages a consumer fetches ahead, KiB [default: 4096]
   KAFKA_TOPIC_PREFIX           prepended to topic names [default: none]
   KAFKA_CONSUMER_GROUP_PREFIX  prepended to consumer groups [default: alerting-]
   KAFKA_REPLICATION_FACTOR     for `topics create` [default: 1]
@@ -43,7 +44,7 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   DELIVERY_MAX_BACKOFF_MS      longest retry delay and Retry-After [default: 60000]
   SENDER_CONCURRENCY           deliveries in flight per sender [default: 64]
   SENDER_CONCURRENCY_PER_ENDPOINT  deliveries in flight to one address [default: 8]
-  SENDER_BATCHES_IN_FLIGHT     batches a sender works on at once [default: 8]
+  SENDER_BATCHES_IN_FLIGHT     batches a sender works on at once [default: 4]
   SMTP_URL                     smtp://host:25 or smtps://user:pass@host:465; unset: no email
   EMAIL_FROM                   From of notification emails [default: Alerting <alerting@localhost>]
   REDRIVE_AFTER                re-announce notifications PENDING this long [default: 5m]

@@ -134,19 +134,16 @@ fn snapshots(c: &mut Criterion) {
     let mut group = c.benchmark_group("snapshot_100000_rules");
     group.sample_size(10);
     let snapshot = snapshot(100_000, 0);
-    let bytes = serde_json::to_vec(&snapshot).expect("encodes");
+    let encoded = snapshot.encode();
     group.throughput(Throughput::Elements(snapshot.rules.len() as u64));
     group.bench_function("build_index", |b| {
         b.iter(|| MatchIndex::build(black_box(&snapshot)))
     });
     group.bench_function("encode", |b| {
-        b.iter(|| serde_json::to_vec(black_box(&snapshot)).map(|v| v.len()))
+        b.iter(|| black_box(&snapshot).encode().as_bytes().len())
     });
     group.bench_function("load (decode and build)", |b| {
-        b.iter(|| {
-            let decoded: Snapshot = serde_json::from_slice(black_box(&bytes)).expect("decodes");
-            MatchIndex::build(&decoded)
-        })
+        b.iter(|| MatchIndex::from_encoded(black_box(&encoded)).expect("decodes"))
     });
     group.finish();
 }

@@ -10,3 +10,4 @@ pub mod jobs;
 pub mod matching;
 pub mod ports;
 pub mod signature;
+pub mod snapshot_format;

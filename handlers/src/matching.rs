@@ -1,8 +1,9 @@
 //! The rule snapshot and the index the evaluator matches alerts against.
 //!
-//! The index is inverted on all three fields at once: by severity, then source, then
-//! name, each level with its `*` list beside the exact values. An alert visits at most
-//! 2 × 2 × 2 lists, whatever the number of rules, and every rule found matches.
+//! The index is inverted on all three fields at once: one list per (severity, source,
+//! name) pattern, `*` being a value like any other. An alert looks up at most
+//! 2 × 2 × 2 patterns (each field's own value and `*`), whatever the number of rules,
+//! and every rule found matches.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{Alert, Severity, WILDCARD};
+use crate::{
+    domain::{Alert, Severity, WILDCARD},
+    snapshot_format::{
+        EncodedSnapshot, RuleFields, SnapshotFormatError, SnapshotWriter, parse_severity,
+    },
+};
 
 /// Every enabled rule, as distributed to evaluators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,36 +39,114 @@ pub struct SnapshotRule {
     pub version: i32,
 }
 
+impl Snapshot {
+    /// The rules as the stored form carries them. A rule with an unknown severity is
+    /// left out: snapshots are written by our own rule-updater from validated rows, and
+    /// one bad row must never stop matching.
+    fn fields(&self) -> impl Iterator<Item = RuleFields<'_>> {
+        self.rules.iter().filter_map(|rule| {
+            Some(RuleFields {
+                rule_id: rule.rule_id,
+                client_id: &rule.client_id,
+                severity: parse_severity(&rule.severity).ok()?,
+                source: &rule.source,
+                name: &rule.name,
+                version: rule.version,
+            })
+        })
+    }
+
+    pub fn encode(&self) -> EncodedSnapshot {
+        let mut writer = SnapshotWriter::new();
+        for rule in self.fields() {
+            writer.push(rule);
+        }
+        writer.finish(self.version, self.built_at)
+    }
+
+    pub fn decode(encoded: &EncodedSnapshot) -> Result<Self, SnapshotFormatError> {
+        let decoded = encoded.decode()?;
+        let rules = decoded
+            .rules()
+            .map(|rule| {
+                rule.map(|rule| SnapshotRule {
+                    rule_id: rule.rule_id,
+                    client_id: rule.client_id.to_owned(),
+                    severity: rule.severity.map_or(WILDCARD, Severity::as_str).to_owned(),
+                    source: rule.source.to_owned(),
+                    name: rule.name.to_owned(),
+                    version: rule.version,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            version: decoded.version,
+            built_at: decoded.built_at,
+            rules,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct RuleRef {
     rule_id: Uuid,
     client: u32,
 }
 
-#[derive(Debug, Default)]
-struct NameLevel {
-    exact: HashMap<Box<str>, Vec<RuleRef>>,
-    any: Vec<RuleRef>,
-}
-
-#[derive(Debug, Default)]
-struct SourceLevel {
-    exact: HashMap<Box<str>, NameLevel>,
-    any: NameLevel,
-}
-
 /// Slots 0–3 are the severities in order, slot 4 is `*`.
-const ANY_SEVERITY: usize = 4;
+const ANY_SEVERITY: u8 = 4;
+/// The string id of `*` in a source or name position.
+const ANY: u32 = u32::MAX;
 
+/// Severity slot, source id, name id: one list of rules per combination in use.
+type Pattern = (u8, u32, u32);
+
+/// Patterns are our own small numbers, never input, so they need no protection from
+/// chosen collisions (the strings map, which alerts reach, keeps std's SipHash). The
+/// FxHash step: matching does eight of these lookups per alert.
+#[derive(Default)]
+struct PatternHasher(u64);
+
+impl std::hash::Hasher for PatternHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type PatternMap = HashMap<Pattern, (u32, u32), std::hash::BuildHasherDefault<PatternHasher>>;
+
+/// Every rule sits in one flat array, grouped by pattern; a pattern maps to its range.
+/// Source and name strings are stored once and patterns refer to them by number, so an
+/// index of 100,000 rules is a few megabytes and two of them (the serving one and the
+/// next, during a swap) fit beside each other in a small task.
 #[derive(Debug, Default)]
 pub struct MatchIndex {
     version: u64,
-    rules: usize,
-    by_severity: [SourceLevel; 5],
+    strings: HashMap<Box<str>, u32>,
+    patterns: PatternMap,
+    rules: Vec<RuleRef>,
     clients: Vec<Box<str>>,
 }
 
-fn severity_slot(severity: Severity) -> usize {
+fn severity_slot(severity: Severity) -> u8 {
     match severity {
         Severity::Low => 0,
         Severity::Medium => 1,
@@ -78,49 +162,95 @@ pub struct ClientMatch<'a> {
     pub rule_ids: Vec<Uuid>,
 }
 
-impl MatchIndex {
-    pub fn build(snapshot: &Snapshot) -> Self {
-        let mut index = Self {
-            version: snapshot.version,
-            ..Self::default()
-        };
-        let mut client_slots: HashMap<&str, u32> = HashMap::new();
-        for rule in &snapshot.rules {
-            let slot = if rule.severity == WILDCARD {
-                ANY_SEVERITY
-            } else {
-                match rule.severity.parse() {
-                    Ok(severity) => severity_slot(severity),
-                    // Written by our own rule-updater from validated rows; skip, never crash.
-                    Err(_) => continue,
-                }
-            };
-            let next = index.clients.len() as u32;
-            let client = *client_slots.entry(&rule.client_id).or_insert_with(|| {
-                index.clients.push(rule.client_id.as_str().into());
-                next
-            });
-            let by_source = &mut index.by_severity[slot];
-            let by_name = if rule.source == WILDCARD {
-                &mut by_source.any
-            } else {
-                by_source
-                    .exact
-                    .entry(rule.source.as_str().into())
-                    .or_default()
-            };
-            let list = if rule.name == WILDCARD {
-                &mut by_name.any
-            } else {
-                by_name.exact.entry(rule.name.as_str().into()).or_default()
-            };
-            list.push(RuleRef {
+/// Collects rules with their patterns, interning strings as it goes, then sorts them
+/// into the index's flat array.
+struct IndexBuilder<'a> {
+    version: u64,
+    strings: HashMap<&'a str, u32>,
+    clients: HashMap<&'a str, u32>,
+    entries: Vec<(Pattern, RuleRef)>,
+}
+
+impl<'a> IndexBuilder<'a> {
+    fn new(version: u64, rules: usize) -> Self {
+        Self {
+            version,
+            strings: HashMap::new(),
+            clients: HashMap::new(),
+            entries: Vec::with_capacity(rules),
+        }
+    }
+
+    fn string(&mut self, value: &'a str) -> u32 {
+        if value == WILDCARD {
+            return ANY;
+        }
+        let next = self.strings.len() as u32;
+        *self.strings.entry(value).or_insert(next)
+    }
+
+    fn add(&mut self, rule: RuleFields<'a>) {
+        let next = self.clients.len() as u32;
+        let client = *self.clients.entry(rule.client_id).or_insert(next);
+        let pattern = (
+            rule.severity.map_or(ANY_SEVERITY, severity_slot),
+            self.string(rule.source),
+            self.string(rule.name),
+        );
+        self.entries.push((
+            pattern,
+            RuleRef {
                 rule_id: rule.rule_id,
                 client,
-            });
-            index.rules += 1;
+            },
+        ));
+    }
+
+    fn finish(mut self) -> MatchIndex {
+        self.entries.sort_unstable_by_key(|(pattern, _)| *pattern);
+        let mut patterns = PatternMap::default();
+        let mut rules = Vec::with_capacity(self.entries.len());
+        for (pattern, rule) in self.entries {
+            let at = rules.len() as u32;
+            patterns.entry(pattern).or_insert((at, 0)).1 += 1;
+            rules.push(rule);
         }
-        index
+        let mut clients = vec![Box::<str>::default(); self.clients.len()];
+        for (client, slot) in self.clients {
+            clients[slot as usize] = client.into();
+        }
+        MatchIndex {
+            version: self.version,
+            strings: self
+                .strings
+                .into_iter()
+                .map(|(value, id)| (value.into(), id))
+                .collect(),
+            patterns,
+            rules,
+            clients,
+        }
+    }
+}
+
+impl MatchIndex {
+    pub fn build(snapshot: &Snapshot) -> Self {
+        let mut builder = IndexBuilder::new(snapshot.version, snapshot.rules.len());
+        for rule in snapshot.fields() {
+            builder.add(rule);
+        }
+        builder.finish()
+    }
+
+    /// Builds the index straight from the stored form, with no copy of the rules
+    /// between: the bytes, the index, and nothing else.
+    pub fn from_encoded(encoded: &EncodedSnapshot) -> Result<Self, SnapshotFormatError> {
+        let decoded = encoded.decode()?;
+        let mut builder = IndexBuilder::new(decoded.version, decoded.len());
+        for rule in decoded.rules() {
+            builder.add(rule?);
+        }
+        Ok(builder.finish())
     }
 
     pub fn version(&self) -> u64 {
@@ -128,30 +258,26 @@ impl MatchIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.rules
+        self.rules.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rules == 0
+        self.rules.is_empty()
     }
 
     /// Every client with a matching rule, each with all of its matching rules.
     pub fn matches(&self, alert: &Alert) -> Vec<ClientMatch<'_>> {
+        // A value no rule names can still match the rules with `*` there.
+        let id = |value: &str| self.strings.get(value).copied();
+        let sources = [id(alert.source.as_str()), Some(ANY)];
+        let names = [id(alert.name.as_str()), Some(ANY)];
         let mut found: Vec<RuleRef> = Vec::new();
         for slot in [severity_slot(alert.severity), ANY_SEVERITY] {
-            let by_source = &self.by_severity[slot];
-            for by_name in [
-                by_source.exact.get(alert.source.as_str()),
-                Some(&by_source.any),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                for list in [by_name.exact.get(alert.name.as_str()), Some(&by_name.any)]
-                    .into_iter()
-                    .flatten()
-                {
-                    found.extend_from_slice(list);
+            for source in sources.into_iter().flatten() {
+                for name in names.into_iter().flatten() {
+                    if let Some(&(at, count)) = self.patterns.get(&(slot, source, name)) {
+                        found.extend_from_slice(&self.rules[at as usize..(at + count) as usize]);
+                    }
                 }
             }
         }
@@ -236,12 +362,23 @@ mod tests {
         }
         let snapshot = Snapshot {
             version: 7,
-            built_at: Utc::now(),
+            // The stored form keeps milliseconds.
+            built_at: DateTime::from_timestamp_millis(Utc::now().timestamp_millis())
+                .expect("now is representable"),
             rules: rules.clone(),
         };
-        let index = MatchIndex::build(&snapshot);
-        assert_eq!(index.len(), rules.len());
-        assert_eq!(index.version(), 7);
+        let built = MatchIndex::build(&snapshot);
+        let encoded = snapshot.encode();
+        assert_eq!(Snapshot::decode(&encoded).expect("decodes"), snapshot);
+        let from_encoded = MatchIndex::from_encoded(&encoded).expect("decodes");
+        for index in [built, from_encoded] {
+            assert_eq!(index.len(), rules.len());
+            assert_eq!(index.version(), 7);
+            agrees_with_the_definition(&index, &rules);
+        }
+    }
+
+    fn agrees_with_the_definition(index: &MatchIndex, rules: &[SnapshotRule]) {
         for severity in Severity::ALL {
             for source in ["a", "b", "c"] {
                 for name in ["a", "b", "c"] {
@@ -256,7 +393,7 @@ mod tests {
                         })
                         .collect();
                     got.sort();
-                    assert_eq!(got, naive(&rules, &alert), "{severity} {source} {name}");
+                    assert_eq!(got, naive(rules, &alert), "{severity} {source} {name}");
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::matching::Snapshot;
+use crate::snapshot_format::EncodedSnapshot;
 
 /// A message to publish. `topic` is the logical name; adapters may prefix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,12 +68,15 @@ pub enum StoreOutcome {
 /// anyone else is refused (fencing), so a paused-then-resumed old writer cannot go back.
 #[async_trait]
 pub trait SnapshotStore: Send + Sync + 'static {
-    async fn load(&self) -> Result<Option<Snapshot>, SnapshotError>;
+    async fn load(&self) -> Result<Option<EncodedSnapshot>, SnapshotError>;
     async fn version(&self) -> Result<Option<u64>, SnapshotError>;
     /// Writes the snapshot atomically if `holder` holds the lease and it is newer, and
     /// announces the new version to subscribers.
-    async fn store(&self, holder: &str, snapshot: &Snapshot)
-    -> Result<StoreOutcome, SnapshotError>;
+    async fn store(
+        &self,
+        holder: &str,
+        snapshot: &EncodedSnapshot,
+    ) -> Result<StoreOutcome, SnapshotError>;
     async fn try_acquire_lease(&self, holder: &str, ttl: Duration) -> Result<bool, SnapshotError>;
     /// Extends the lease; false when `holder` no longer holds it.
     async fn renew_lease(&self, holder: &str, ttl: Duration) -> Result<bool, SnapshotError>;

@@ -204,6 +204,15 @@ impl KafkaSubscription {
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", session.to_string())
             .set("fetch.wait.max.ms", config.fetch_wait_max_ms.to_string())
+            // Also caps one fetch's size (librdkafka lowers `fetch.max.bytes` to it).
+            .set(
+                "queued.max.messages.kbytes",
+                config.consumer_queue_kb.to_string(),
+            )
+            // Per partition. librdkafka's 100,000 let small messages (a
+            // `notifications.ready` is 60 bytes) pile up by the hundred thousand, each
+            // with ~150 bytes of bookkeeping that the kilobyte cap does not count.
+            .set("queued.min.messages", "2000")
             .set("heartbeat.interval.ms", (session / 3).max(100).to_string())
             .create()
             .map_err(|source| KafkaSetupError::Client {

@@ -4,8 +4,8 @@
 use std::{sync::Mutex, time::Duration};
 
 use alerting_handlers::{
-    matching::Snapshot,
     ports::{SnapshotError, SnapshotStore, StoreOutcome},
+    snapshot_format::EncodedSnapshot,
 };
 use async_trait::async_trait;
 use tokio::{
@@ -20,7 +20,7 @@ pub struct MemorySnapshotStore {
 
 #[derive(Default)]
 struct State {
-    snapshot: Option<Snapshot>,
+    snapshot: Option<EncodedSnapshot>,
     lease: Option<(String, Instant)>,
 }
 
@@ -41,18 +41,18 @@ impl MemorySnapshotStore {
 
 #[async_trait]
 impl SnapshotStore for MemorySnapshotStore {
-    async fn load(&self) -> Result<Option<Snapshot>, SnapshotError> {
+    async fn load(&self) -> Result<Option<EncodedSnapshot>, SnapshotError> {
         Ok(self.state().snapshot.clone())
     }
 
     async fn version(&self) -> Result<Option<u64>, SnapshotError> {
-        Ok(self.state().snapshot.as_ref().map(|s| s.version))
+        Ok(self.state().snapshot.as_ref().map(EncodedSnapshot::version))
     }
 
     async fn store(
         &self,
         holder: &str,
-        snapshot: &Snapshot,
+        snapshot: &EncodedSnapshot,
     ) -> Result<StoreOutcome, SnapshotError> {
         let mut state = self.state();
         let holds =
@@ -61,14 +61,14 @@ impl SnapshotStore for MemorySnapshotStore {
             return Ok(StoreOutcome::NotLeaseHolder);
         }
         if let Some(current) = &state.snapshot
-            && current.version >= snapshot.version
+            && current.version() >= snapshot.version()
         {
             return Ok(StoreOutcome::NotNewer {
-                current: current.version,
+                current: current.version(),
             });
         }
         state.snapshot = Some(snapshot.clone());
-        self.announcements.send_replace(snapshot.version);
+        self.announcements.send_replace(snapshot.version());
         Ok(StoreOutcome::Written)
     }
 

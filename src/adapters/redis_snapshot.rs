@@ -5,8 +5,8 @@
 use std::{sync::LazyLock, time::Duration};
 
 use alerting_handlers::{
-    matching::Snapshot,
     ports::{SnapshotError, SnapshotStore, StoreOutcome},
+    snapshot_format::EncodedSnapshot,
 };
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -91,7 +91,7 @@ impl RedisSnapshotStore {
 
 #[async_trait]
 impl SnapshotStore for RedisSnapshotStore {
-    async fn load(&self) -> Result<Option<Snapshot>, SnapshotError> {
+    async fn load(&self) -> Result<Option<EncodedSnapshot>, SnapshotError> {
         let mut connection = self.connection.clone();
         let bytes: Option<Vec<u8>> = redis::cmd("GET")
             .arg(&self.snapshot_key)
@@ -100,7 +100,7 @@ impl SnapshotStore for RedisSnapshotStore {
             .map_err(unavailable)?;
         bytes
             .map(|bytes| {
-                serde_json::from_slice(&bytes)
+                EncodedSnapshot::from_bytes(bytes)
                     .map_err(|err| SnapshotError::Corrupt(err.to_string()))
             })
             .transpose()
@@ -118,10 +118,8 @@ impl SnapshotStore for RedisSnapshotStore {
     async fn store(
         &self,
         holder: &str,
-        snapshot: &Snapshot,
+        snapshot: &EncodedSnapshot,
     ) -> Result<StoreOutcome, SnapshotError> {
-        let bytes =
-            serde_json::to_vec(snapshot).map_err(|err| SnapshotError::Corrupt(err.to_string()))?;
         let mut connection = self.connection.clone();
         let outcome: i64 = store_script()
             .key(&self.lease_key)
@@ -129,8 +127,8 @@ impl SnapshotStore for RedisSnapshotStore {
             .key(&self.snapshot_key)
             .key(&self.channel)
             .arg(holder)
-            .arg(snapshot.version)
-            .arg(bytes)
+            .arg(snapshot.version())
+            .arg(snapshot.as_bytes())
             .invoke_async(&mut connection)
             .await
             .map_err(unavailable)?;

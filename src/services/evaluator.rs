@@ -56,7 +56,13 @@ const WAITING_LOG_EVERY: Duration = Duration::from_secs(30);
 
 async fn load_index(store: &dyn SnapshotStore) -> Option<MatchIndex> {
     match store.load().await {
-        Ok(Some(snapshot)) => Some(MatchIndex::build(&snapshot)),
+        Ok(Some(snapshot)) => match MatchIndex::from_encoded(&snapshot) {
+            Ok(index) => Some(index),
+            Err(err) => {
+                tracing::warn!(error = %err, version = snapshot.version(), "cannot read the rule snapshot");
+                None
+            }
+        },
         Ok(None) => None,
         Err(err) => {
             tracing::warn!(error = %err, "cannot load the rule snapshot");
@@ -125,7 +131,10 @@ async fn follow_snapshots(
                         rules = next.len(),
                         "evaluator: new rule snapshot"
                     );
-                    index.store(Arc::new(next));
+                    drop(index.swap(Arc::new(next)));
+                    // The old index is gone unless a batch still holds it (then the
+                    // next swap returns it).
+                    crate::memory::release_freed();
                 }
             }
             Ok(_) => {}

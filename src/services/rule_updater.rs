@@ -223,7 +223,10 @@ impl RuleUpdater {
     async fn write(&self, rules: &RuleSet, version: &mut u64) -> bool {
         for _ in 0..3 {
             let next = next_version(*version);
-            match self.store.store(&self.holder, &rules.snapshot(next)).await {
+            let written = self.store.store(&self.holder, &rules.encode(next)).await;
+            // The encoded snapshot and the request that carried it are freed by now.
+            crate::memory::release_freed();
+            match written {
                 Ok(StoreOutcome::Written) => {
                     *version = next;
                     tracing::info!(version = next, rules = rules.len(), "rule snapshot written");
@@ -267,7 +270,7 @@ pub async fn rebuild_once(
         for _ in 0..3 {
             version = next_version(version);
             match store
-                .store(&holder, &rules.snapshot(version))
+                .store(&holder, &rules.encode(version))
                 .await
                 .map_err(|err| err.to_string())?
             {

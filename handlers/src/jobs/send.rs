@@ -302,7 +302,9 @@ async fn deliver_to<'a, C: ConnectionTrait>(
             } => {
                 let delay = policy.delay(attempt, retry_after);
                 tracing::debug!(notification_id = %payload.notification_id, %error, retry_in_ms = delay.as_millis() as u64, "delivery will be retried");
-                record(db, &[make(outcome.clone())]).await?;
+                // Boxed: inline, this rarely taken write would make every delivery's
+                // future several KiB, and a batch holds hundreds of them at once.
+                Box::pin(record(db, &[make(outcome.clone())])).await?;
                 tokio::time::sleep(delay).await;
             }
             Attempt::Permanent { ref error, .. } => {

@@ -1,30 +1,39 @@
 //! Building the rule snapshot from SQL: in full (at start and on a timer, healing any
 //! drift) or for a few rules (as `rule.changed` events arrive).
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
+};
 
 use alerting_entities::rules;
 use chrono::Utc;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::matching::{Snapshot, SnapshotRule};
+use crate::{
+    domain::Severity,
+    snapshot_format::{EncodedSnapshot, RuleFields, SnapshotWriter, parse_severity},
+};
+
+/// A rule as the set keeps it: its strings shared with every other rule that has the
+/// same client, source or name (100,000 rules often have a few thousand distinct ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HeldRule {
+    client_id: Arc<str>,
+    /// `None` is `*`.
+    severity: Option<Severity>,
+    source: Arc<str>,
+    name: Arc<str>,
+    version: i32,
+}
 
 /// The enabled rules, by id: the state a snapshot is made from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleSet {
-    rules: BTreeMap<Uuid, SnapshotRule>,
-}
-
-fn to_snapshot_rule(rule: rules::Model) -> SnapshotRule {
-    SnapshotRule {
-        rule_id: rule.id,
-        client_id: rule.client_id,
-        severity: rule.severity,
-        source: rule.source,
-        name: rule.name,
-        version: rule.version,
-    }
+    rules: BTreeMap<Uuid, HeldRule>,
+    /// Strings of removed rules stay until the next full load replaces the set.
+    strings: HashSet<Arc<str>>,
 }
 
 /// Rules read per query while loading, so memory stays flat with 100k rules.
@@ -34,7 +43,7 @@ impl RuleSet {
     /// Every enabled rule.
     pub async fn load<C: ConnectionTrait>(db: &C) -> Result<Self, DbErr> {
         use sea_orm::QuerySelect;
-        let mut rules = BTreeMap::new();
+        let mut set = Self::default();
         let mut after: Option<Uuid> = None;
         loop {
             let mut query = rules::Entity::find()
@@ -48,10 +57,10 @@ impl RuleSet {
             let done = (page.len() as u64) < LOAD_PAGE;
             after = page.last().map(|rule| rule.id);
             for rule in page {
-                rules.insert(rule.id, to_snapshot_rule(rule));
+                set.insert(rule);
             }
             if done {
-                return Ok(Self { rules });
+                return Ok(set);
             }
         }
     }
@@ -72,7 +81,7 @@ impl RuleSet {
         }
         for rule in current {
             if rule.enabled {
-                self.rules.insert(rule.id, to_snapshot_rule(rule));
+                self.insert(rule);
             }
         }
         Ok(())
@@ -86,11 +95,44 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
-    pub fn snapshot(&self, version: u64) -> Snapshot {
-        Snapshot {
-            version,
-            built_at: Utc::now(),
-            rules: self.rules.values().cloned().collect(),
+    fn intern(&mut self, value: String) -> Arc<str> {
+        if let Some(held) = self.strings.get(value.as_str()) {
+            return held.clone();
         }
+        let held: Arc<str> = value.into();
+        self.strings.insert(held.clone());
+        held
+    }
+
+    fn insert(&mut self, rule: rules::Model) {
+        let Ok(severity) = parse_severity(&rule.severity) else {
+            // The API validates severities; a row that slipped past it must not crash us.
+            tracing::warn!(rule_id = %rule.id, severity = %rule.severity, "rule with an unknown severity left out of the snapshot");
+            return;
+        };
+        let held = HeldRule {
+            client_id: self.intern(rule.client_id),
+            severity,
+            source: self.intern(rule.source),
+            name: self.intern(rule.name),
+            version: rule.version,
+        };
+        self.rules.insert(rule.id, held);
+    }
+
+    /// The set in the stored form, written straight from the held rules.
+    pub fn encode(&self, version: u64) -> EncodedSnapshot {
+        let mut writer = SnapshotWriter::new();
+        for (rule_id, rule) in &self.rules {
+            writer.push(RuleFields {
+                rule_id: *rule_id,
+                client_id: &rule.client_id,
+                severity: rule.severity,
+                source: &rule.source,
+                name: &rule.name,
+                version: rule.version,
+            });
+        }
+        writer.finish(version, Utc::now())
     }
 }

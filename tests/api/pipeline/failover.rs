@@ -15,6 +15,7 @@ use alerting::adapters::{
 use alerting_handlers::{
     domain::{Alert, Severity},
     events::{AlertEvent, AlertMatchedEvent, topics},
+    matching::Snapshot,
     ports::{Bus, SnapshotStore},
 };
 use serde_json::json;
@@ -102,7 +103,9 @@ fn service(
 pub(super) async fn wait_for_snapshot(store: &RedisSnapshotStore, rule_ids: &[&str]) {
     let found = tokio::time::timeout(PATIENCE, async {
         loop {
-            if let Ok(Some(snapshot)) = store.load().await {
+            if let Ok(Some(encoded)) = store.load().await
+                && let Ok(snapshot) = Snapshot::decode(&encoded)
+            {
                 let ids: BTreeSet<String> = snapshot
                     .rules
                     .iter()
@@ -286,11 +289,15 @@ async fn a_standby_rule_updater_takes_over_and_the_snapshot_never_goes_back() {
     assert!(versions.last() > versions.first(), "{versions:?}");
 
     // A write by anyone but the holder is refused (fencing).
-    let mut stale = store.load().await.expect("load").expect("a snapshot");
+    let encoded = store.load().await.expect("load").expect("a snapshot");
+    let mut stale = Snapshot::decode(&encoded).expect("decodes");
     stale.version += 100;
     stale.rules.clear();
     assert_eq!(
-        store.store("an-old-writer", &stale).await.expect("store"),
+        store
+            .store("an-old-writer", &stale.encode())
+            .await
+            .expect("store"),
         alerting_handlers::ports::StoreOutcome::NotLeaseHolder
     );
     let (status, output) = second.terminate().await;

@@ -85,6 +85,7 @@ impl Isolation {
             brokers: Some(test_broker()),
             session_timeout_ms: 6_000,
             fetch_wait_max_ms: 500,
+            consumer_queue_kb: 4096,
             topic_prefix: format!("{}.", self.id),
             group_prefix: format!("{}-", self.id),
             replication_factor: 1,
@@ -388,8 +389,10 @@ impl Pipeline {
         let store = &self.running.as_ref().expect("running").backends.store;
         let found = tokio::time::timeout(PATIENCE, async {
             loop {
-                if let Ok(Some(snapshot)) = store.load().await
-                    && snapshot.rules.len() == rules
+                if let Ok(Some(encoded)) = store.load().await
+                    && encoded
+                        .decode()
+                        .is_ok_and(|snapshot| snapshot.len() == rules)
                 {
                     return;
                 }
