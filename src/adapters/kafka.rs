@@ -211,8 +211,9 @@ impl KafkaSubscription {
             )
             // Per partition. librdkafka's 100,000 let small messages (a
             // `notifications.ready` is 60 bytes) pile up by the hundred thousand, each
-            // with ~150 bytes of bookkeeping that the kilobyte cap does not count.
-            .set("queued.min.messages", "2000")
+            // with ~150 bytes of bookkeeping that the kilobyte cap does not count; 2,000
+            // starved the consumers on a backlog, 10,000 did not (docs/PERFORMANCE.md).
+            .set("queued.min.messages", "10000")
             .set("heartbeat.interval.ms", (session / 3).max(100).to_string())
             .create()
             .map_err(|source| KafkaSetupError::Client {
