@@ -51,6 +51,7 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   REDRIVE_INTERVAL             how often `up` runs the redrive [default: 1m]
   SINK_ADDR, SINK_SECRET       `sink`: where to listen, and the secret to check
   LOG_FORMAT                   text or json [default: text]
+  HEALTH_URL                   what `alerting health` asks [default: http://127.0.0.1:8080/health]
   RUST_LOG                     log filter, e.g. info or alerting=debug [default: info]
 
 With nothing set, `alerting up` runs the whole platform embedded, in one process.";
@@ -154,6 +155,20 @@ enum Command {
     /// webhook receiver, and report throughput, latency by stage, and each process's
     /// memory and CPU (`--mode embedded` or `--mode kafka`; build with --release).
     Bench(Box<BenchArgs>),
+    /// Exit 0 if an HTTP service answers its health check, 1 if not: the container
+    /// image's HEALTHCHECK (the image has no curl).
+    Health {
+        /// The health URL to ask.
+        #[arg(
+            long,
+            env = "HEALTH_URL",
+            default_value = "http://127.0.0.1:8080/health"
+        )]
+        url: String,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "3s", value_parser = alerting::config::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -310,6 +325,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => produce::produce(args).await?,
         Command::Sink(args) => sink::run(args, stop()).await?,
         Command::Bench(args) => bench::run(*args).await?,
+        Command::Health { url, timeout } => {
+            let response = alerting::http_client::builder()
+                .timeout(timeout)
+                .build()?
+                .get(&url)
+                .send()
+                .await
+                .map_err(|err| anyhow::anyhow!("unhealthy: {url} did not answer: {err}"))?;
+            let status = response.status();
+            anyhow::ensure!(status.is_success(), "unhealthy: {url} answered {status}");
+            println!("healthy: {url} answered {status}");
+        }
     }
     Ok(())
 }

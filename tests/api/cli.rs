@@ -36,12 +36,23 @@ async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm() {
         .expect("sent");
     assert_eq!(created.status().as_u16(), 201);
 
+    // The container image's HEALTHCHECK.
+    let mut check = alerting(dir.path());
+    check.args(["health", "--url", &format!("http://{address}/health")]);
+    let (code, said) = run(check).await;
+    assert_eq!(code, Some(0), "{said}");
+
     let (status, output) = up.terminate().await;
     assert!(status.success(), "exit {status:?}: {output:#?}");
     assert!(
         output.iter().any(|l| l.contains("SIGTERM received")),
         "{output:#?}"
     );
+    let mut check = alerting(dir.path());
+    check.args(["health", "--url", &format!("http://{address}/health")]);
+    let (code, said) = run(check).await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("unhealthy"), "{said}");
     assert!(
         dir.path().join("data/alerting.db").is_file(),
         "DATA_DIR defaults to ./data"

@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1.7
+#
+# One image for every service; its arguments pick the one to run:
+#   docker run IMAGE serve rule-service      (or alert-producer)
+#   docker run IMAGE run evaluator           (rule-updater, aggregator, sender)
+#   docker run IMAGE job redrive             (snapshot-rebuild), migrate, topics create
+# Configuration comes from the environment (`docker run IMAGE --help` lists it).
+
+ARG RUST_VERSION=1.95
+ARG DEBIAN=bookworm
+
+# Dependencies are built in their own layer (cargo-chef), so a change to our code
+# rebuilds only our crates.
+FROM rust:${RUST_VERSION}-slim-${DEBIAN} AS chef
+# librdkafka is built from source (C and C++, with make); zlib is linked from the system.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ make pkg-config python3 zlib1g-dev \
+    && rm -rf /var/lib/apt/lists/*
+RUN cargo install cargo-chef --version 0.1.78 --locked
+WORKDIR /src
+
+FROM chef AS plan
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS build
+COPY --from=plan /src/recipe.json recipe.json
+RUN cargo chef cook --release --locked --bin alerting --recipe-path recipe.json
+COPY . .
+RUN cargo build --release --locked --bin alerting \
+    && cp target/release/alerting /usr/local/bin/alerting
+
+# The binary links only glibc, libgcc, libm and zlib, all in debian-slim; it needs CA
+# certificates to reach HTTPS webhooks, Slack and SMTPS.
+FROM debian:${DEBIAN}-slim AS runtime
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin alerting
+COPY --from=build /usr/local/bin/alerting /usr/local/bin/alerting
+USER 10001:10001
+# Listen on every interface inside the container (the defaults are loopback only).
+ENV RULE_SERVICE_ADDR=0.0.0.0:8080 \
+    ALERT_PRODUCER_ADDR=0.0.0.0:8081 \
+    LOG_FORMAT=json \
+    DATA_DIR=/tmp/alerting
+EXPOSE 8080 8081
+# For the HTTP services: set HEALTH_URL=http://127.0.0.1:8081/health for the
+# alert-producer. The consumers serve no HTTP; their ECS task definitions turn it off.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["alerting", "health"]
+ENTRYPOINT ["alerting"]
+CMD ["--help"]
