@@ -202,6 +202,9 @@ pub async fn ingest(
         .publish(messages)
         .await
         .map_err(|err| ApiError::BusUnavailable(err.to_string()))?;
+    for alert in &alerts {
+        tracing::debug!(alert_id = %alert.alert_id, "alert accepted");
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {

@@ -88,7 +88,10 @@ pub async fn aggregate<C: ConnectionTrait>(
     let mut announcements: Vec<OutgoingMessage> = models
         .iter()
         .filter(|m| inserted.contains(&m.id))
-        .map(|m| NotificationReadyEvent::message(m.id, &m.client_id, &m.alert_id))
+        .map(|m| {
+            tracing::debug!(notification_id = %m.id, alert_id = %m.alert_id, client_id = %m.client_id, "notification created");
+            NotificationReadyEvent::message(m.id, &m.client_id, &m.alert_id)
+        })
         .collect();
 
     // Rows stored before (a redelivered match): announce those still undelivered.

@@ -6,8 +6,11 @@ use crate::{
 };
 
 pub fn evaluate(index: &MatchIndex, alert: &Alert) -> Vec<OutgoingMessage> {
-    index
-        .matches(alert)
+    let matches = index.matches(alert);
+    // Debug level: one line per alert is too many for production's info level, but it
+    // lets an operator follow one alert through every service by its id.
+    tracing::debug!(alert_id = %alert.alert_id, clients = matches.len(), "alert evaluated");
+    matches
         .into_iter()
         .map(|found| AlertMatchedEvent::message(alert, found.client_id, found.rule_ids))
         .collect()

@@ -289,7 +289,7 @@ async fn deliver_to<'a, C: ConnectionTrait>(
             Attempt::Retryable {
                 error, http_status, ..
             } if last => {
-                tracing::warn!(notification_id = %payload.notification_id, endpoint_id = %target.endpoint_id, %error, attempts, "delivery gave up");
+                tracing::warn!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, %error, attempts, "delivery gave up");
                 return Ok(make(Attempt::Permanent {
                     error: format!("gave up after {} attempts: {error}", policy.max_attempts),
                     http_status,
@@ -308,10 +308,13 @@ async fn deliver_to<'a, C: ConnectionTrait>(
                 tokio::time::sleep(delay).await;
             }
             Attempt::Permanent { ref error, .. } => {
-                tracing::warn!(notification_id = %payload.notification_id, endpoint_id = %target.endpoint_id, %error, "delivery failed for good");
+                tracing::warn!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, %error, "delivery failed for good");
                 return Ok(make(outcome));
             }
-            Attempt::Delivered { .. } => return Ok(make(outcome)),
+            Attempt::Delivered { .. } => {
+                tracing::debug!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, attempts, "delivered");
+                return Ok(make(outcome));
+            }
         }
         attempt += 1;
     }

@@ -356,46 +356,90 @@ fn random_between(low: f64, high: f64) -> f64 {
     low + (high - low) * (uuid::Uuid::new_v4().as_u128() % 1_000) as f64 / 1_000.0
 }
 
+/// Topics, a rule-service on a fresh database, and a webhook sink, with client `acme`
+/// and one rule matching everything that delivers to `sink.url(path)`; services start
+/// as processes with the isolation's environment plus `env`.
+struct OneRuleStack {
+    isolation: Isolation,
+    kafka_config: alerting::config::KafkaConfig,
+    rules: Rules,
+    sink: crate::sinks::HttpSink,
+    rule: String,
+    dir: tempfile::TempDir,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+impl OneRuleStack {
+    async fn start(path: &str, secret: Option<&str>, env: &[(&'static str, &'static str)]) -> Self {
+        let isolation = Isolation::new();
+        let kafka_config = isolation.kafka();
+        kafka::create_topics(&kafka_config).await.expect("topics");
+        let rules = Rules::start().await;
+        let sink = crate::sinks::HttpSink::start().await;
+        rules
+            .post("/api/v1/clients", json!({"client_id": "acme"}))
+            .await;
+        let rule = rules.rule("acme", "*", "*", "*").await;
+        let mut endpoint = json!({"type": "webhook", "value": sink.url(path)});
+        if let Some(secret) = secret {
+            endpoint["secret"] = json!(secret);
+        }
+        rules
+            .post(&format!("/api/v1/rules/{rule}/endpoints"), endpoint)
+            .await;
+        Self {
+            isolation,
+            kafka_config,
+            rules,
+            sink,
+            rule,
+            dir: tempfile::tempdir().expect("dir"),
+            env: env.to_vec(),
+        }
+    }
+
+    fn service(&self, args: &[&str]) -> Running {
+        let mut command = alerting(self.dir.path());
+        command
+            .envs(self.isolation.env(&self.rules.url))
+            .envs(self.env.iter().copied())
+            .args(args);
+        Running::start(command)
+    }
+
+    /// rule-updater (once the snapshot holds the rule), evaluator, aggregator, sender.
+    async fn services(&self) -> [Running; 4] {
+        let updater = self.service(&["run", "rule-updater"]);
+        let store = RedisSnapshotStore::new(&redis_url(), &self.isolation.id).expect("store");
+        wait_for_snapshot(&store, &[&self.rule]).await;
+        let mut evaluator = self.service(&["run", "evaluator"]);
+        evaluator.wait_for_line("matching with rule snapshot").await;
+        let mut aggregator = self.service(&["run", "aggregator"]);
+        aggregator.wait_for_line("aggregator started").await;
+        let mut sender = self.service(&["run", "sender"]);
+        sender.wait_for_line("sender started").await;
+        [updater, evaluator, aggregator, sender]
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothing() {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     const TOTAL: usize = 3_000;
-    let isolation = Isolation::new();
-    let kafka_config = isolation.kafka();
-    kafka::create_topics(&kafka_config).await.expect("topics");
-    let rules = Rules::start().await;
-    let sink = crate::sinks::HttpSink::start().await;
-    let dir = tempfile::tempdir().expect("dir");
-    let start = |args: &[&str]| {
-        let mut command = alerting(dir.path());
-        command
-            .envs(isolation.env(&rules.url))
-            .env("DELIVERY_BACKOFF_MS", "50")
-            .env("DELIVERY_TIMEOUT_MS", "2000")
-            .args(args);
-        Running::start(command)
-    };
-    rules
-        .post("/api/v1/clients", json!({"client_id": "acme"}))
-        .await;
-    let rule = rules.rule("acme", "*", "*", "*").await;
-    rules
-        .post(
-            &format!("/api/v1/rules/{rule}/endpoints"),
-            json!({"type": "webhook", "value": sink.url("kill"), "secret": "k"}),
-        )
-        .await;
-    let updater = start(&["run", "rule-updater"]);
-    let store = RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store");
-    wait_for_snapshot(&store, &[&rule]).await;
-    let mut evaluator = start(&["run", "evaluator"]);
-    evaluator.wait_for_line("matching with rule snapshot").await;
-    let mut aggregator = start(&["run", "aggregator"]);
-    aggregator.wait_for_line("aggregator started").await;
-    let mut sender = start(&["run", "sender"]);
-    sender.wait_for_line("sender started").await;
+    let stack = OneRuleStack::start(
+        "kill",
+        Some("k"),
+        &[
+            ("DELIVERY_BACKOFF_MS", "50"),
+            ("DELIVERY_TIMEOUT_MS", "2000"),
+        ],
+    )
+    .await;
+    let (kafka_config, rules, sink) = (&stack.kafka_config, &stack.rules, &stack.sink);
+    let start = |args: &[&str]| stack.service(args);
+    let [updater, evaluator, mut aggregator, mut sender] = stack.services().await;
 
-    let bus = KafkaBus::new(&kafka_config).expect("producer");
+    let bus = KafkaBus::new(kafka_config).expect("producer");
     let producer = tokio::spawn(async move {
         for start in (0..TOTAL).step_by(100) {
             let batch = (start..start + 100)
@@ -519,6 +563,56 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
     );
 
     for service in [sender, aggregator, evaluator, updater] {
+        let (status, output) = service.terminate().await;
+        assert!(status.success(), "{output:#?}");
+    }
+}
+
+/// With `LOG_FORMAT=json` and debug logs for the platform, one alert can be followed
+/// through every service by its id, and its notification by id and client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_alert_is_followed_through_every_service_in_the_json_logs() {
+    let stack = OneRuleStack::start(
+        "followed",
+        None,
+        &[
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "info,alerting=debug,alerting_handlers=debug"),
+        ],
+    )
+    .await;
+    let [updater, mut evaluator, mut aggregator, mut sender] = stack.services().await;
+
+    let mut followed = alert(0);
+    followed.alert_id = "follow-me-7".into();
+    KafkaBus::new(&stack.kafka_config)
+        .expect("producer")
+        .publish(vec![AlertEvent::message(&followed)])
+        .await
+        .expect("published");
+
+    let fields = |line: String| -> serde_json::Value {
+        let record: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|err| panic!("not a JSON log line ({err}): {line}"));
+        record["fields"].clone()
+    };
+    let evaluated = fields(evaluator.wait_for_line("follow-me-7").await);
+    assert_eq!(evaluated["message"], "alert evaluated", "{evaluated}");
+    assert_eq!(evaluated["alert_id"], "follow-me-7");
+    assert_eq!(evaluated["clients"], 1);
+    let created = fields(aggregator.wait_for_line("follow-me-7").await);
+    assert_eq!(created["message"], "notification created", "{created}");
+    assert_eq!(created["client_id"], "acme");
+    let notification_id = created["notification_id"].clone();
+    assert!(notification_id.is_string(), "{created}");
+    let delivered = fields(sender.wait_for_line("follow-me-7").await);
+    assert_eq!(delivered["message"], "delivered", "{delivered}");
+    assert_eq!(delivered["alert_id"], "follow-me-7");
+    assert_eq!(delivered["client_id"], "acme");
+    assert_eq!(delivered["notification_id"], notification_id);
+    assert_eq!(stack.sink.received("followed").len(), 1);
+
+    for service in [updater, evaluator, aggregator, sender] {
         let (status, output) = service.terminate().await;
         assert!(status.success(), "{output:#?}");
     }
