@@ -1,5 +1,5 @@
-# The alerting platform on AWS: wiring of the modules. This is the first slice (network
-# and image repositories); the ECS cluster, RDS, Redis, Kafka, load balancer and
+# The alerting platform on AWS: wiring of the modules. So far the network, the image
+# repositories and the ECS cluster; RDS, Redis, Kafka, the load balancer and the
 # services follow (issue 7).
 
 locals {
@@ -25,4 +25,17 @@ module "ecr" {
   keep_images  = var.ecr_keep_images
   force_delete = var.environment != "production"
   tags         = local.tags
+}
+
+module "ecs_cluster" {
+  source = "./modules/ecs-cluster"
+  name   = local.name
+  vpc_id = module.vpc.vpc_id
+  # Without a NAT gateway, hosts need public addresses to reach ECS and ECR.
+  subnet_ids         = var.create_nat_gateway ? module.vpc.private_subnet_ids : module.vpc.public_subnet_ids
+  instance_type      = var.instance_type
+  min_instances      = var.min_instances
+  max_instances      = var.max_instances
+  container_insights = var.container_insights
+  tags               = local.tags
 }

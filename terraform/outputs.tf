@@ -10,3 +10,8 @@ output "private_subnet_ids" {
 output "ecr_repository_urls" {
   value = module.ecr.repository_urls
 }
+
+output "ecs_cluster_name" {
+  description = "The deploy workflow's cluster (alerting-platform-<environment>)"
+  value       = module.ecs_cluster.cluster_name
+}

@@ -22,6 +22,30 @@ variable "create_nat_gateway" {
   default     = false
 }
 
+variable "instance_type" {
+  description = "Cost knob: EC2 type of the ECS hosts"
+  type        = string
+  default     = "t3.micro"
+}
+
+variable "min_instances" {
+  description = "Cost knob: ECS hosts always running"
+  type        = number
+  default     = 1
+}
+
+variable "max_instances" {
+  description = "ECS hosts at most"
+  type        = number
+  default     = 4
+}
+
+variable "container_insights" {
+  description = "Cost knob: CloudWatch Container Insights"
+  type        = bool
+  default     = false
+}
+
 variable "ecr_keep_images" {
   description = "Images kept per ECR repository"
   type        = number
