@@ -14,7 +14,8 @@ use uuid::Uuid;
 use crate::{
     domain::{Alert, Severity, WILDCARD},
     snapshot_format::{
-        EncodedSnapshot, RuleFields, SnapshotFormatError, SnapshotWriter, parse_severity,
+        ANY_SEVERITY, EncodedSnapshot, RuleFields, SnapshotFormatError, SnapshotWriter,
+        parse_severity, severity_code,
     },
 };
 
@@ -93,8 +94,6 @@ struct RuleRef {
     client: u32,
 }
 
-/// Slots 0–3 are the severities in order, slot 4 is `*`.
-const ANY_SEVERITY: u8 = 4;
 /// The string id of `*` in a source or name position.
 const ANY: u32 = u32::MAX;
 
@@ -146,15 +145,6 @@ pub struct MatchIndex {
     clients: Vec<Box<str>>,
 }
 
-fn severity_slot(severity: Severity) -> u8 {
-    match severity {
-        Severity::Low => 0,
-        Severity::Medium => 1,
-        Severity::High => 2,
-        Severity::Critical => 3,
-    }
-}
-
 /// One client's matches of an alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientMatch<'a> {
@@ -193,7 +183,7 @@ impl<'a> IndexBuilder<'a> {
         let next = self.clients.len() as u32;
         let client = *self.clients.entry(rule.client_id).or_insert(next);
         let pattern = (
-            rule.severity.map_or(ANY_SEVERITY, severity_slot),
+            severity_code(rule.severity),
             self.string(rule.source),
             self.string(rule.name),
         );
@@ -272,7 +262,7 @@ impl MatchIndex {
         let sources = [id(alert.source.as_str()), Some(ANY)];
         let names = [id(alert.name.as_str()), Some(ANY)];
         let mut found: Vec<RuleRef> = Vec::new();
-        for slot in [severity_slot(alert.severity), ANY_SEVERITY] {
+        for slot in [severity_code(Some(alert.severity)), ANY_SEVERITY] {
             for source in sources.into_iter().flatten() {
                 for name in names.into_iter().flatten() {
                     if let Some(&(at, count)) = self.patterns.get(&(slot, source, name)) {

@@ -133,10 +133,7 @@ impl<'a> SnapshotWriter<'a> {
         let client = self.string(rule.client_id);
         let source = self.string(rule.source);
         let name = self.string(rule.name);
-        let severity = match rule.severity {
-            Some(severity) => severity_code(severity),
-            None => ANY_SEVERITY,
-        };
+        let severity = severity_code(rule.severity);
         self.rules.extend_from_slice(rule.rule_id.as_bytes());
         self.rules.extend_from_slice(&client.to_le_bytes());
         self.rules.push(severity);
@@ -160,12 +157,15 @@ impl<'a> SnapshotWriter<'a> {
     }
 }
 
-fn severity_code(severity: Severity) -> u8 {
+/// 0–3 for the levels in order, [`ANY_SEVERITY`] for `*`: the stored code, and the
+/// match index's slot.
+pub fn severity_code(severity: Option<Severity>) -> u8 {
     match severity {
-        Severity::Low => 0,
-        Severity::Medium => 1,
-        Severity::High => 2,
-        Severity::Critical => 3,
+        Some(Severity::Low) => 0,
+        Some(Severity::Medium) => 1,
+        Some(Severity::High) => 2,
+        Some(Severity::Critical) => 3,
+        None => ANY_SEVERITY,
     }
 }
 

@@ -202,8 +202,10 @@ pub async fn ingest(
         .publish(messages)
         .await
         .map_err(|err| ApiError::BusUnavailable(err.to_string()))?;
-    for alert in &alerts {
-        tracing::debug!(alert_id = %alert.alert_id, "alert accepted");
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for alert in &alerts {
+            tracing::debug!(alert_id = %alert.alert_id, "alert accepted");
+        }
     }
     Ok((
         StatusCode::ACCEPTED,
