@@ -42,11 +42,13 @@ USER 10001:10001
 # Listen on every interface inside the container (the defaults are loopback only).
 ENV RULE_SERVICE_ADDR=0.0.0.0:8080 \
     ALERT_PRODUCER_ADDR=0.0.0.0:8081 \
+    METRICS_ADDR=0.0.0.0:9090 \
     LOG_FORMAT=json \
     DATA_DIR=/tmp/alerting
-EXPOSE 8080 8081
-# For the HTTP services: set HEALTH_URL=http://127.0.0.1:8081/health for the
-# alert-producer. The consumers serve no HTTP; their ECS task definitions turn it off.
+# 8080 rule-service, 8081 alert-producer, 9090 a consumer's /health and /metrics.
+EXPOSE 8080 8081 9090
+# Asks the rule-service's /health by default: set HEALTH_URL to
+# http://127.0.0.1:8081/health for the alert-producer, :9090 for the consumers.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["alerting", "health"]
 ENTRYPOINT ["alerting"]

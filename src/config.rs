@@ -183,6 +183,38 @@ pub struct MatchingConfig {
     pub consumer_batch_size: u32,
 }
 
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Metrics")]
+pub struct MetricsConfig {
+    /// Where a consumer service (`run …`) serves /health and /metrics. Unset: it serves
+    /// no HTTP. The HTTP services serve /metrics on their own address.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Also push metrics to CloudWatch (PutMetricData), with credentials and region
+    /// from the usual AWS variables or the ECS task role.
+    #[arg(long, env = "CLOUDWATCH_METRICS", default_value = "false",
+          action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub cloudwatch_metrics: bool,
+
+    /// The CloudWatch namespace.
+    #[arg(long, env = "CLOUDWATCH_NAMESPACE", default_value = "AlertingPlatform")]
+    pub cloudwatch_namespace: String,
+
+    /// How often metrics are pushed to CloudWatch.
+    #[arg(long, env = "CLOUDWATCH_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub cloudwatch_interval: std::time::Duration,
+
+    /// Another CloudWatch endpoint (a VPC endpoint, or a test server).
+    #[arg(long, env = "CLOUDWATCH_ENDPOINT_URL")]
+    pub cloudwatch_endpoint_url: Option<String>,
+
+    /// The Environment dimension of every metric.
+    #[arg(long, env = "ENVIRONMENT", default_value = "local")]
+    pub environment: String,
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

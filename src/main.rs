@@ -5,11 +5,14 @@ use alerting::{
     bench::{self, BenchArgs},
     config::{
         AlertProducerConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, LogConfig, LogFormat,
-        MatchingConfig, RedisConfig, RuleServiceConfig,
+        MatchingConfig, MetricsConfig, RedisConfig, RuleServiceConfig,
     },
     platform::{self, PlatformConfig},
     produce::{self, ProduceArgs},
-    runners::shutdown::{self, Shutdown},
+    runners::{
+        metrics as exporter,
+        shutdown::{self, Shutdown},
+    },
     sink::{self, SinkArgs},
 };
 use clap::{Parser, Subcommand, ValueEnum};
@@ -50,6 +53,12 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   REDRIVE_AFTER                re-announce notifications PENDING this long [default: 5m]
   REDRIVE_INTERVAL             how often `up` runs the redrive [default: 1m]
   SINK_ADDR, SINK_SECRET       `sink`: where to listen, and the secret to check
+  METRICS_ADDR                 a consumer's /health and /metrics listener; unset: none
+  CLOUDWATCH_METRICS           true: also push metrics to CloudWatch [default: false]
+  CLOUDWATCH_NAMESPACE         [default: AlertingPlatform]
+  CLOUDWATCH_INTERVAL          how often metrics are pushed [default: 60s]
+  CLOUDWATCH_ENDPOINT_URL      another CloudWatch endpoint (VPC endpoint, test server)
+  ENVIRONMENT                  the metrics' Environment dimension [default: local]
   LOG_FORMAT                   text or json [default: text]
   HEALTH_URL                   what `alerting health` asks [default: http://127.0.0.1:8080/health]
   RUST_LOG                     log filter, e.g. info or alerting=debug [default: info]
@@ -88,6 +97,8 @@ enum Command {
         matching: MatchingConfig,
         #[command(flatten)]
         delivery: DeliveryConfig,
+        #[command(flatten)]
+        metrics: MetricsConfig,
     },
     /// Serve one HTTP service on its own, as its ECS service does.
     Serve {
@@ -103,6 +114,8 @@ enum Command {
         kafka: KafkaConfig,
         #[command(flatten)]
         redis: RedisConfig,
+        #[command(flatten)]
+        metrics: MetricsConfig,
     },
     /// Run one consumer service on its own (needs KAFKA_BROKERS; the evaluator and
     /// rule-updater REDIS_URL; all but the evaluator DATABASE_URL).
@@ -119,6 +132,8 @@ enum Command {
         matching: MatchingConfig,
         #[command(flatten)]
         delivery: DeliveryConfig,
+        #[command(flatten)]
+        metrics: MetricsConfig,
     },
     /// Run a one-shot job and exit (an ECS scheduled task).
     Job {
@@ -191,6 +206,26 @@ enum Consumer {
     Sender,
 }
 
+impl HttpService {
+    fn name(self) -> &'static str {
+        match self {
+            Self::RuleService => "rule-service",
+            Self::AlertProducer => "alert-producer",
+        }
+    }
+}
+
+impl Consumer {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Evaluator => "evaluator",
+            Self::RuleUpdater => "rule-updater",
+            Self::Aggregator => "aggregator",
+            Self::Sender => "sender",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Job {
     /// Rebuild the rule snapshot from SQL once.
@@ -229,6 +264,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             redis,
             matching,
             delivery,
+            metrics,
         } => {
             let config = PlatformConfig {
                 database,
@@ -239,7 +275,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 matching,
                 delivery,
             };
-            platform::up(&config, stop()).await?;
+            let exporter = exporter::start(&metrics, "platform", false).await?;
+            let result = platform::up(&config, stop()).await;
+            exporter.finish().await;
+            result?;
         }
         Command::Serve {
             service,
@@ -248,16 +287,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             alert_producer,
             kafka,
             redis,
-        } => match service {
-            HttpService::RuleService => {
-                platform::serve_rule_service_from_config(&database, &rule_service, &kafka, stop())
-                    .await?
-            }
-            HttpService::AlertProducer => {
-                platform::serve_alert_producer_from_config(&alert_producer, &kafka, &redis, stop())
-                    .await?
-            }
-        },
+            metrics,
+        } => {
+            let exporter = exporter::start(&metrics, service.name(), false).await?;
+            let result = match service {
+                HttpService::RuleService => {
+                    platform::serve_rule_service_from_config(
+                        &database,
+                        &rule_service,
+                        &kafka,
+                        stop(),
+                    )
+                    .await
+                }
+                HttpService::AlertProducer => {
+                    platform::serve_alert_producer_from_config(
+                        &alert_producer,
+                        &kafka,
+                        &redis,
+                        stop(),
+                    )
+                    .await
+                }
+            };
+            exporter.finish().await;
+            result?;
+        }
         Command::Run {
             service,
             database,
@@ -265,20 +320,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             redis,
             matching,
             delivery,
-        } => match service {
-            Consumer::Evaluator => {
-                platform::run_evaluator(&kafka, &redis, &matching, stop()).await?
-            }
-            Consumer::RuleUpdater => {
-                platform::run_rule_updater(&database, &kafka, &redis, &matching, stop()).await?
-            }
-            Consumer::Aggregator => {
-                platform::run_aggregator(&database, &kafka, &matching, stop()).await?
-            }
-            Consumer::Sender => {
-                platform::run_sender(&database, &kafka, &matching, &delivery, stop()).await?
-            }
-        },
+            metrics,
+        } => {
+            let exporter = exporter::start(&metrics, service.name(), true).await?;
+            let result = match service {
+                Consumer::Evaluator => {
+                    platform::run_evaluator(&kafka, &redis, &matching, stop()).await
+                }
+                Consumer::RuleUpdater => {
+                    platform::run_rule_updater(&database, &kafka, &redis, &matching, stop()).await
+                }
+                Consumer::Aggregator => {
+                    platform::run_aggregator(&database, &kafka, &matching, stop()).await
+                }
+                Consumer::Sender => {
+                    platform::run_sender(&database, &kafka, &matching, &delivery, stop()).await
+                }
+            };
+            exporter.finish().await;
+            result?;
+        }
         Command::Job {
             job,
             database,

@@ -1,6 +1,8 @@
-# The alerting platform on AWS: wiring of the modules. So far the network, the image
-# repositories and the ECS cluster; RDS, Redis, Kafka, the load balancer and the
-# services follow (issue 7).
+# The alerting platform on AWS: wiring of the modules. A VPC; one ECR repository per
+# service; an ECS cluster on EC2 hosts; Postgres (RDS), Redis (ElastiCache) and Kafka
+# (one broker on the cluster, or MSK given by `kafka_brokers`) in the private subnets,
+# reachable only from the hosts; an ALB in front of the two HTTP services; the six
+# services, the one-off `migrate` and `topics` tasks, and the scheduled jobs.
 
 locals {
   name = "alerting-platform-${var.environment}"
@@ -9,6 +11,75 @@ locals {
     Environment = var.environment
   })
   services = ["rule-service", "alert-producer", "rule-updater", "evaluator", "aggregator", "sender"]
+
+  log_group_prefix = "/ecs/alerting-platform/${var.environment}"
+
+  # Where Docker takes the HTTP services' dynamic host ports from (bridge networking):
+  # the kernel's 32768–60999 or the ECS agent's 49153–65535, whichever applies.
+  host_ports = [32768, 65535]
+
+  # The first revision of every task definition; the deploy workflow registers the
+  # later ones, tagged by commit. One image runs everything, so the one-off and
+  # scheduled tasks take the rule-service's repository.
+  images    = { for service, url in module.ecr.repository_urls : service => "${url}:${var.image_tag}" }
+  job_image = local.images["rule-service"]
+
+  # one(): the module has no instance when another Kafka is named.
+  kafka_brokers = coalesce(var.kafka_brokers, one(module.kafka[*].bootstrap_servers))
+
+  # What each service runs and where its /health is: the HTTP services on their own
+  # port, the consumers on METRICS_ADDR's.
+  service_settings = {
+    "rule-service"   = { command = ["serve", "rule-service"], port = 8080, health_port = 8080, database = true }
+    "alert-producer" = { command = ["serve", "alert-producer"], port = 8081, health_port = 8081, database = true }
+    "evaluator"      = { command = ["run", "evaluator"], port = null, health_port = 9090, database = false }
+    "aggregator"     = { command = ["run", "aggregator"], port = null, health_port = 9090, database = true }
+    "sender"         = { command = ["run", "sender"], port = null, health_port = 9090, database = true }
+    "rule-updater"   = { command = ["run", "rule-updater"], port = null, health_port = 9090, database = true }
+  }
+
+  # One-off tasks (run by hand or by the deploy workflow) and scheduled jobs: task
+  # definitions only, no services.
+  one_off_tasks = {
+    "migrate" = ["migrate"]
+    "topics"  = ["topics", "create"]
+  }
+  scheduled_jobs = {
+    "snapshot-rebuild" = { command = ["job", "snapshot-rebuild"], schedule = var.snapshot_rebuild_schedule }
+    "redrive"          = { command = ["job", "redrive"], schedule = var.redrive_schedule }
+  }
+  tasks = merge(local.one_off_tasks, { for job, settings in local.scheduled_jobs : job => settings.command })
+
+  # Per service or task: the defaults, overridden by `service_sizing`.
+  default_sizing = {
+    cpu                = var.task_cpu
+    memory             = var.task_memory
+    memory_reservation = var.task_memory_reservation
+    min_tasks          = var.service_min_tasks
+    max_tasks          = var.service_max_tasks
+  }
+  sizing = {
+    for name in concat(local.services, keys(local.tasks)) : name => {
+      for key, value in local.default_sizing : key => coalesce(try(var.service_sizing[name][key], null), value)
+    }
+  }
+
+  common_environment = {
+    KAFKA_BROKERS            = local.kafka_brokers
+    KAFKA_REPLICATION_FACTOR = tostring(var.kafka_replication_factor)
+    REDIS_URL                = module.redis.url
+    DATABASE_MAX_CONNECTIONS = tostring(var.database_max_connections)
+    LOG_FORMAT               = "json"
+    RUST_LOG                 = var.rust_log
+    RULE_SERVICE_ADDR        = "0.0.0.0:8080"
+    ALERT_PRODUCER_ADDR      = "0.0.0.0:8081"
+    METRICS_ADDR             = "0.0.0.0:9090"
+    CLOUDWATCH_METRICS       = tostring(var.cloudwatch_metrics)
+    CLOUDWATCH_NAMESPACE     = var.metrics_namespace
+    ENVIRONMENT              = var.environment
+    AWS_REGION               = var.region
+  }
+  database_secret = { DATABASE_URL = module.rds.database_url_secret_arn }
 }
 
 module "vpc" {
@@ -38,4 +109,301 @@ module "ecs_cluster" {
   max_instances      = var.max_instances
   container_insights = var.container_insights
   tags               = local.tags
+}
+
+module "rds" {
+  source                      = "./modules/rds"
+  name                        = local.name
+  vpc_id                      = module.vpc.vpc_id
+  subnet_ids                  = module.vpc.private_subnet_ids
+  client_security_group_id    = module.ecs_cluster.host_security_group_id
+  instance_class              = var.db_instance_class
+  allocated_storage           = var.db_allocated_storage
+  backup_retention_days       = var.db_backup_retention_days
+  multi_az                    = var.db_multi_az
+  deletion_protection         = var.environment == "production"
+  skip_final_snapshot         = var.environment != "production"
+  secret_recovery_window_days = var.environment == "production" ? 30 : 0
+  tags                        = local.tags
+}
+
+module "redis" {
+  source                   = "./modules/redis"
+  name                     = local.name
+  vpc_id                   = module.vpc.vpc_id
+  subnet_ids               = module.vpc.private_subnet_ids
+  client_security_group_id = module.ecs_cluster.host_security_group_id
+  node_type                = var.redis_node_type
+  snapshot_retention_days  = var.redis_snapshot_retention_days
+  tags                     = local.tags
+}
+
+# Not created when `kafka_brokers` names another Kafka (MSK).
+module "kafka" {
+  source                   = "./modules/kafka"
+  count                    = var.kafka_brokers == "" ? 1 : 0
+  name                     = local.name
+  vpc_id                   = module.vpc.vpc_id
+  subnet_ids               = module.vpc.private_subnet_ids
+  client_security_group_id = module.ecs_cluster.host_security_group_id
+  cluster_arn              = module.ecs_cluster.cluster_arn
+  capacity_provider        = module.ecs_cluster.capacity_provider
+  region                   = var.region
+  image_tag                = var.kafka_image_tag
+  cpu                      = var.kafka_cpu
+  memory                   = var.kafka_memory
+  heap_mb                  = var.kafka_heap_mb
+  log_retention_hours      = var.kafka_log_retention_hours
+  log_group_name           = "${local.log_group_prefix}/kafka"
+  log_retention_days       = var.log_retention_days
+  tags                     = local.tags
+}
+
+module "alb" {
+  source                   = "./modules/alb"
+  name                     = local.name
+  vpc_id                   = module.vpc.vpc_id
+  subnet_ids               = module.vpc.public_subnet_ids
+  target_security_group_id = module.ecs_cluster.host_security_group_id
+  host_port_range          = local.host_ports
+  certificate_arn          = var.certificate_arn
+  deletion_protection      = var.environment == "production"
+  tags                     = local.tags
+}
+
+# The hosts' only inbound traffic: the load balancer, to the dynamic host ports.
+resource "aws_security_group_rule" "hosts_from_alb" {
+  type                     = "ingress"
+  description              = "Load balancer to the dynamic host ports of the HTTP services"
+  security_group_id        = module.ecs_cluster.host_security_group_id
+  from_port                = local.host_ports[0]
+  to_port                  = local.host_ports[1]
+  protocol                 = "tcp"
+  source_security_group_id = module.alb.security_group_id
+}
+
+# --- IAM shared by every task ---------------------------------------------------------
+
+data "aws_iam_policy_document" "assume_ecs_tasks" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+# ECS itself, starting a task: pull from ECR, write to CloudWatch Logs, read the one
+# secret the tasks get.
+resource "aws_iam_role" "execution" {
+  name               = "${local.name}-task-execution"
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "execution_secrets" {
+  statement {
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [module.rds.database_url_secret_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  name   = "${local.name}-database-url"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution_secrets.json
+}
+
+# The application's own AWS calls: metrics into its namespace, nothing else.
+# PutMetricData has no resource to scope, hence the namespace condition.
+data "aws_iam_policy_document" "task" {
+  statement {
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metrics_namespace]
+    }
+  }
+}
+
+# The task role of the one-off and scheduled tasks (each service has its own, from
+# the same policy, in modules/ecs-service).
+resource "aws_iam_role" "job_task" {
+  name               = "${local.name}-job-task"
+  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "job_task" {
+  name   = "${local.name}-job-task"
+  role   = aws_iam_role.job_task.id
+  policy = data.aws_iam_policy_document.task.json
+}
+
+# --- the services -----------------------------------------------------------------------
+
+module "service" {
+  source   = "./modules/ecs-service"
+  for_each = local.service_settings
+
+  name              = each.key
+  prefix            = local.name
+  cluster_name      = module.ecs_cluster.cluster_name
+  cluster_arn       = module.ecs_cluster.cluster_arn
+  capacity_provider = module.ecs_cluster.capacity_provider
+  region            = var.region
+  image             = local.images[each.key]
+  command           = each.value.command
+  environment       = merge(local.common_environment, { HEALTH_URL = "http://127.0.0.1:${each.value.health_port}/health" })
+  secrets           = each.value.database ? local.database_secret : {}
+
+  cpu                = local.sizing[each.key].cpu
+  memory             = local.sizing[each.key].memory
+  memory_reservation = local.sizing[each.key].memory_reservation
+
+  # The rule-updater runs as exactly one task: a second would only wait as a standby
+  # for the writer lease (DESIGN invariant 5), and during a deploy the old task stops
+  # before the new one starts, so two never overlap.
+  autoscaling                        = each.key != "rule-updater"
+  desired_count                      = each.key == "rule-updater" ? 1 : local.sizing[each.key].min_tasks
+  min_count                          = each.key == "rule-updater" ? 1 : local.sizing[each.key].min_tasks
+  max_count                          = each.key == "rule-updater" ? 1 : local.sizing[each.key].max_tasks
+  deployment_minimum_healthy_percent = each.key == "rule-updater" ? 0 : 100
+  deployment_maximum_percent         = each.key == "rule-updater" ? 100 : 200
+
+  target_group_arn = lookup(module.alb.target_group_arns, each.key, null)
+  container_port   = each.value.port
+
+  log_group_name        = "${local.log_group_prefix}/${each.key}"
+  log_retention_days    = var.log_retention_days
+  execution_role_arn    = aws_iam_role.execution.arn
+  task_role_policy_json = data.aws_iam_policy_document.task.json
+  tags                  = local.tags
+}
+
+# --- one-off and scheduled tasks --------------------------------------------------------
+
+resource "aws_cloudwatch_log_group" "task" {
+  for_each          = local.tasks
+  name              = "${local.log_group_prefix}/${each.key}"
+  retention_in_days = var.log_retention_days
+  tags              = local.tags
+}
+
+# Bridge networking like the services (see modules/ecs-service), so `aws ecs run-task`
+# needs no network configuration.
+resource "aws_ecs_task_definition" "task" {
+  for_each                 = local.tasks
+  family                   = "${local.name}-${each.key}"
+  network_mode             = "bridge"
+  requires_compatibilities = ["EC2"]
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.job_task.arn
+
+  container_definitions = jsonencode([{
+    name              = each.key
+    image             = local.job_image
+    command           = each.value
+    essential         = true
+    cpu               = local.sizing[each.key].cpu
+    memory            = local.sizing[each.key].memory
+    memoryReservation = local.sizing[each.key].memory_reservation
+    environment       = [for key, value in local.common_environment : { name = key, value = value }]
+    secrets           = [for key, arn in local.database_secret : { name = key, valueFrom = arn }]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.task[each.key].name
+        awslogs-region        = var.region
+        awslogs-stream-prefix = each.key
+      }
+    }
+  }])
+
+  tags = local.tags
+}
+
+data "aws_iam_policy_document" "assume_events" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+  }
+}
+
+# EventBridge starting the scheduled jobs: run their task definitions (any revision:
+# the deploy workflow registers new ones) on this cluster, and hand ECS the two roles
+# those tasks use.
+data "aws_iam_policy_document" "events" {
+  statement {
+    actions = ["ecs:RunTask"]
+    resources = flatten([for job in keys(local.scheduled_jobs) : [
+      aws_ecs_task_definition.task[job].arn_without_revision,
+      "${aws_ecs_task_definition.task[job].arn_without_revision}:*",
+    ]])
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [module.ecs_cluster.cluster_arn]
+    }
+  }
+  statement {
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.execution.arn, aws_iam_role.job_task.arn]
+    condition {
+      test     = "StringLike"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "events" {
+  name               = "${local.name}-scheduled-jobs"
+  assume_role_policy = data.aws_iam_policy_document.assume_events.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "events" {
+  name   = "${local.name}-scheduled-jobs"
+  role   = aws_iam_role.events.id
+  policy = data.aws_iam_policy_document.events.json
+}
+
+resource "aws_cloudwatch_event_rule" "job" {
+  for_each            = local.scheduled_jobs
+  name                = "${local.name}-${each.key}"
+  description         = "alerting ${join(" ", each.value.command)}"
+  schedule_expression = each.value.schedule
+  tags                = local.tags
+}
+
+# The task definition without a revision: RunTask then takes the latest one, the one
+# the deploy workflow registered with the running commit's image.
+resource "aws_cloudwatch_event_target" "job" {
+  for_each  = local.scheduled_jobs
+  rule      = aws_cloudwatch_event_rule.job[each.key].name
+  target_id = each.key
+  arn       = module.ecs_cluster.cluster_arn
+  role_arn  = aws_iam_role.events.arn
+  ecs_target {
+    task_definition_arn = aws_ecs_task_definition.task[each.key].arn_without_revision
+    task_count          = 1
+    # The capacity provider, not launch type EC2: a task that does not fit waits for
+    # the provider to add a host instead of failing.
+    capacity_provider_strategy {
+      capacity_provider = module.ecs_cluster.capacity_provider
+      weight            = 1
+    }
+  }
 }

@@ -3,7 +3,7 @@ output "vpc_id" {
 }
 
 output "private_subnet_ids" {
-  description = "The deploy workflow's PRIVATE_SUBNETS"
+  description = "Where Postgres, Redis and the Kafka broker live"
   value       = module.vpc.private_subnet_ids
 }
 
@@ -14,4 +14,59 @@ output "ecr_repository_urls" {
 output "ecs_cluster_name" {
   description = "The deploy workflow's cluster (alerting-platform-<environment>)"
   value       = module.ecs_cluster.cluster_name
+}
+
+output "capacity_provider" {
+  description = "For `aws ecs run-task --capacity-provider-strategy capacityProvider=…`"
+  value       = module.ecs_cluster.capacity_provider
+}
+
+output "host_security_group_id" {
+  description = "Security group of the ECS hosts, where all tasks but Kafka run; an MSK cluster given by kafka_brokers must admit it"
+  value       = module.ecs_cluster.host_security_group_id
+}
+
+output "alb_dns_name" {
+  value = module.alb.dns_name
+}
+
+output "api_url" {
+  description = "Base URL of the API (with a certificate, point its domain at alb_dns_name and use that instead)"
+  value       = "${module.alb.https ? "https" : "http"}://${module.alb.dns_name}"
+}
+
+output "service_names" {
+  description = "ECS services by service"
+  value       = { for service, module_service in module.service : service => module_service.service_name }
+}
+
+output "task_definition_families" {
+  description = "By service, one-off task (migrate, topics) and scheduled job"
+  value = merge(
+    { for service, module_service in module.service : service => module_service.task_definition_family },
+    { for task, definition in aws_ecs_task_definition.task : task => definition.family },
+  )
+}
+
+output "log_group_names" {
+  description = "CloudWatch log groups by service, task and the Kafka broker"
+  value = merge(
+    { for service, module_service in module.service : service => module_service.log_group_name },
+    { for task, group in aws_cloudwatch_log_group.task : task => group.name },
+    { for broker in module.kafka : "kafka" => broker.log_group_name },
+  )
+}
+
+output "database_url_secret_arn" {
+  description = "Secrets Manager secret holding DATABASE_URL"
+  value       = module.rds.database_url_secret_arn
+}
+
+output "kafka_bootstrap_servers" {
+  description = "KAFKA_BROKERS of the services"
+  value       = local.kafka_brokers
+}
+
+output "redis_url" {
+  value = module.redis.url
 }

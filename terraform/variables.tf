@@ -8,6 +8,11 @@ variable "environment" {
   description = "Name of the environment (production, staging, …); part of every name"
   type        = string
   default     = "production"
+  validation {
+    # alerting-platform-<environment> names the load balancer, which takes 32 characters.
+    condition     = can(regex("^[a-z][a-z0-9-]{0,13}$", var.environment))
+    error_message = "Lower-case letters, digits and hyphens, at most 14 characters."
+  }
 }
 
 variable "vpc_cidr" {
@@ -17,10 +22,18 @@ variable "vpc_cidr" {
 }
 
 variable "create_nat_gateway" {
-  description = "Cost knob: a NAT gateway for the private subnets (about 32 USD a month)"
+  description = "Cost knob: a NAT gateway for the private subnets (about 35 USD a month in eu-west-1, plus traffic)"
   type        = bool
   default     = false
 }
+
+variable "tags" {
+  description = "Extra tags for every resource"
+  type        = map(string)
+  default     = {}
+}
+
+# --- ECS hosts ----------------------------------------------------------------------------
 
 variable "instance_type" {
   description = "Cost knob: EC2 type of the ECS hosts"
@@ -52,8 +65,186 @@ variable "ecr_keep_images" {
   default     = 20
 }
 
-variable "tags" {
-  description = "Extra tags for every resource"
-  type        = map(string)
-  default     = {}
+# --- services and tasks ---------------------------------------------------------------------
+
+variable "image_tag" {
+  description = "Image tag of the task definitions Terraform registers (the deploy workflow registers one per commit after that); set it to the deployed commit"
+  type        = string
+  default     = "latest"
+}
+
+variable "task_cpu" {
+  description = "Cost knob: CPU units reserved per app task (1024 = one vCPU; a t3.micro has 2048)"
+  type        = number
+  default     = 128
+}
+
+variable "task_memory" {
+  description = "Hard memory limit per app task in MiB"
+  type        = number
+  default     = 160
+}
+
+variable "task_memory_reservation" {
+  description = "Cost knob: memory reserved per app task in MiB (what decides how many hosts the tasks need)"
+  type        = number
+  default     = 64
+}
+
+variable "service_min_tasks" {
+  description = "Cost knob: fewest tasks of each auto-scaled service"
+  type        = number
+  default     = 1
+}
+
+variable "service_max_tasks" {
+  description = "Cost knob: most tasks of each auto-scaled service"
+  type        = number
+  default     = 3
+}
+
+variable "service_sizing" {
+  description = "Overrides of task_cpu, task_memory, task_memory_reservation, service_min_tasks and service_max_tasks by service or task (migrate, topics, snapshot-rebuild, redrive); the rule-updater always runs exactly one task"
+  type = map(object({
+    cpu                = optional(number)
+    memory             = optional(number)
+    memory_reservation = optional(number)
+    min_tasks          = optional(number)
+    max_tasks          = optional(number)
+  }))
+  default = {}
+}
+
+variable "log_retention_days" {
+  description = "Cost knob: days CloudWatch keeps the logs of every service and task"
+  type        = number
+  default     = 14
+}
+
+variable "rust_log" {
+  description = "Log filter of every service (RUST_LOG); more logs cost more ingestion"
+  type        = string
+  default     = "info"
+}
+
+variable "cloudwatch_metrics" {
+  description = "Cost knob: services send their metrics to CloudWatch (CLOUDWATCH_METRICS); /metrics serves them either way"
+  type        = bool
+  default     = true
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the services' metrics, the only one their role may write to"
+  type        = string
+  default     = "AlertingPlatform"
+}
+
+variable "snapshot_rebuild_schedule" {
+  description = "When `alerting job snapshot-rebuild` runs (EventBridge schedule expression)"
+  type        = string
+  default     = "rate(5 minutes)"
+}
+
+variable "redrive_schedule" {
+  description = "When `alerting job redrive` runs (EventBridge schedule expression)"
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+# --- load balancer --------------------------------------------------------------------------
+
+variable "certificate_arn" {
+  description = "ACM certificate of the load balancer's HTTPS listener; empty serves plain HTTP"
+  type        = string
+  default     = ""
+}
+
+# --- Postgres -------------------------------------------------------------------------------
+
+variable "db_instance_class" {
+  description = "Cost knob: RDS instance class"
+  type        = string
+  default     = "db.t3.micro"
+}
+
+variable "db_allocated_storage" {
+  description = "Cost knob: RDS gp3 storage in GB"
+  type        = number
+  default     = 20
+}
+
+variable "db_backup_retention_days" {
+  description = "Cost knob: days of automated RDS backups"
+  type        = number
+  default     = 7
+}
+
+variable "db_multi_az" {
+  description = "Cost knob: an RDS standby in a second availability zone (doubles the RDS price)"
+  type        = bool
+  default     = false
+}
+
+variable "database_max_connections" {
+  description = "Connection pool size per task (DATABASE_MAX_CONNECTIONS); all tasks together must stay under the instance's max_connections (about 80 on a db.t3.micro)"
+  type        = number
+  default     = 5
+}
+
+# --- Redis ----------------------------------------------------------------------------------
+
+variable "redis_node_type" {
+  description = "Cost knob: ElastiCache node type"
+  type        = string
+  default     = "cache.t3.micro"
+}
+
+variable "redis_snapshot_retention_days" {
+  description = "Cost knob: days of daily Redis snapshots (0: none; the snapshot is rebuilt from Postgres)"
+  type        = number
+  default     = 0
+}
+
+# --- Kafka ----------------------------------------------------------------------------------
+
+variable "kafka_brokers" {
+  description = "Bootstrap servers of an existing Kafka (e.g. MSK); empty runs one broker on the ECS cluster instead"
+  type        = string
+  default     = ""
+}
+
+variable "kafka_replication_factor" {
+  description = "Replication factor `topics create` uses (1 for the single broker; 3 on a three-broker MSK)"
+  type        = number
+  default     = 1
+}
+
+variable "kafka_image_tag" {
+  description = "Tag of the apache/kafka image of the single broker"
+  type        = string
+  default     = "3.9.1"
+}
+
+variable "kafka_cpu" {
+  description = "Cost knob: CPU units reserved for the single broker"
+  type        = number
+  default     = 512
+}
+
+variable "kafka_memory" {
+  description = "Cost knob: memory of the single broker in MiB (hard limit and reservation)"
+  type        = number
+  default     = 512
+}
+
+variable "kafka_heap_mb" {
+  description = "JVM heap of the single broker in MiB (about half of kafka_memory)"
+  type        = number
+  default     = 256
+}
+
+variable "kafka_log_retention_hours" {
+  description = "Hours the single broker keeps messages (on the host's root volume)"
+  type        = number
+  default     = 24
 }

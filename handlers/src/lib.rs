@@ -8,6 +8,7 @@ pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod matching;
+pub mod metrics;
 pub mod ports;
 pub mod signature;
 pub mod snapshot_format;

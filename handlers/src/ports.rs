@@ -1,12 +1,13 @@
 //! The few traits with two real implementations each: the message bus (Kafka or
-//! in-process) and the rule snapshot store (Redis or in-process).
+//! in-process), the rule snapshot store (Redis or in-process), delivery channels, and
+//! the metrics sink (CloudWatch; Prometheus is pulled from `/metrics` instead).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::snapshot_format::EncodedSnapshot;
+use crate::{metrics::Reading, snapshot_format::EncodedSnapshot};
 
 /// A message to publish. `topic` is the logical name; adapters may prefix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,4 +145,15 @@ pub trait Channel: Send + Sync + 'static {
         target: &Target,
         idempotency_key: &str,
     ) -> Attempt;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("sending metrics failed: {0}")]
+pub struct MetricsError(pub String);
+
+/// Where metrics are pushed, once per interval. A sink keeps what it needs of the last
+/// reading it sent (a push service wants what happened since, not totals).
+#[async_trait]
+pub trait MetricsSink: Send + Sync + 'static {
+    async fn send(&self, reading: &Reading) -> Result<(), MetricsError>;
 }

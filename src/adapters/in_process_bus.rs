@@ -10,7 +10,10 @@ use std::{
     },
 };
 
-use alerting_handlers::ports::{Bus, BusError, OutgoingMessage};
+use alerting_handlers::{
+    metrics::metrics,
+    ports::{Bus, BusError, OutgoingMessage},
+};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
@@ -43,7 +46,10 @@ impl InProcessBus {
         let subscribers = groups.entry(topic.to_owned()).or_default();
         subscribers.retain(|(name, _)| name != group);
         subscribers.push((group.to_owned(), sender));
-        InProcessSubscription { receiver }
+        InProcessSubscription {
+            receiver,
+            group: group.to_owned(),
+        }
     }
 }
 
@@ -77,6 +83,7 @@ impl Bus for InProcessBus {
 
 pub struct InProcessSubscription {
     receiver: mpsc::Receiver<Delivery>,
+    group: String,
 }
 
 #[async_trait]
@@ -93,6 +100,7 @@ impl Subscription for InProcessSubscription {
                 Err(_) => break,
             }
         }
+        metrics().set_consumer_lag(&self.group, self.receiver.len() as u64);
         Ok(batch)
     }
 

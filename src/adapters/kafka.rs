@@ -10,6 +10,7 @@ use std::{
 
 use alerting_handlers::{
     events::topics,
+    metrics::metrics,
     ports::{Bus, BusError, OutgoingMessage},
 };
 use async_trait::async_trait;
@@ -17,8 +18,8 @@ use futures_util::{FutureExt, future::join_all};
 use rdkafka::{
     ClientConfig, Message,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
-    consumer::{CommitMode, Consumer, StreamConsumer},
+    client::{ClientContext, DefaultClientContext},
+    consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer},
     error::{KafkaError, RDKafkaErrorCode},
     message::{Header, Headers, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
@@ -185,9 +186,70 @@ impl Bus for KafkaBus {
     }
 }
 
+/// How often librdkafka reports a consumer's statistics (its lag, for the metrics).
+const STATISTICS_INTERVAL_MS: u32 = 5_000;
+
+/// A consumer's librdkafka context: turns its periodic statistics into the
+/// `consumer_lag` metric of its service.
+pub struct LagReporter {
+    service: String,
+}
+
+/// The few fields of librdkafka's statistics that the lag needs (the rest is ignored,
+/// so a broker that leaves some out does not break it).
+#[derive(Debug, serde::Deserialize)]
+struct Statistics {
+    #[serde(default)]
+    topics: HashMap<String, TopicStatistics>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TopicStatistics {
+    #[serde(default)]
+    partitions: HashMap<String, PartitionStatistics>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PartitionStatistics {
+    /// High watermark minus the offset stored after the work was done; -1 when the
+    /// partition is not this consumer's.
+    #[serde(default = "unknown_lag")]
+    consumer_lag_stored: i64,
+}
+
+fn unknown_lag() -> i64 {
+    -1
+}
+
+/// Messages on this consumer's partitions that are not done yet.
+fn lag_of(statistics: &[u8]) -> Option<u64> {
+    let statistics: Statistics = serde_json::from_slice(statistics).ok()?;
+    Some(
+        statistics
+            .topics
+            .values()
+            .flat_map(|topic| topic.partitions.iter())
+            // "-1" is librdkafka's placeholder for messages not yet given a partition.
+            .filter(|(partition, _)| partition.as_str() != "-1")
+            .map(|(_, p)| u64::try_from(p.consumer_lag_stored).unwrap_or(0))
+            .sum(),
+    )
+}
+
+impl ClientContext for LagReporter {
+    fn stats_raw(&self, statistics: &[u8]) {
+        match lag_of(statistics) {
+            Some(lag) => metrics().set_consumer_lag(&self.service, lag),
+            None => tracing::debug!("unreadable librdkafka statistics"),
+        }
+    }
+}
+
+impl ConsumerContext for LagReporter {}
+
 /// A consumer in group `{KAFKA_CONSUMER_GROUP_PREFIX}{service}`.
 pub struct KafkaSubscription {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<LagReporter>,
     prefix: String,
 }
 
@@ -195,7 +257,7 @@ impl KafkaSubscription {
     pub fn new(config: &KafkaConfig, service: &str, topic: &str) -> Result<Self, KafkaSetupError> {
         let group = format!("{}{service}", config.group_prefix);
         let session = config.session_timeout_ms;
-        let consumer: StreamConsumer = base_config(config)?
+        let consumer: StreamConsumer<LagReporter> = base_config(config)?
             .set("group.id", &group)
             .set("enable.auto.commit", "true")
             // Offsets are stored by `commit` only, after the work is done.
@@ -215,7 +277,10 @@ impl KafkaSubscription {
             // starved the consumers on a backlog, 10,000 did not (docs/PERFORMANCE.md).
             .set("queued.min.messages", "10000")
             .set("heartbeat.interval.ms", (session / 3).max(100).to_string())
-            .create()
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS.to_string())
+            .create_with_context(LagReporter {
+                service: service.to_owned(),
+            })
             .map_err(|source| KafkaSetupError::Client {
                 brokers: config.brokers.clone().unwrap_or_default(),
                 source,
@@ -373,5 +438,29 @@ pub async fn require_topics(
         Ok(())
     } else {
         Err(KafkaSetupError::MissingTopics(missing))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_adds_up_the_partitions_this_consumer_owns() {
+        let statistics = br#"{
+            "name": "alerting#consumer-1", "type": "consumer",
+            "topics": {
+                "alerts.new": {"topic": "alerts.new", "partitions": {
+                    "0": {"partition": 0, "consumer_lag": 12, "consumer_lag_stored": 40},
+                    "1": {"partition": 1, "consumer_lag": -1, "consumer_lag_stored": -1},
+                    "2": {"partition": 2, "consumer_lag": 0, "consumer_lag_stored": 2},
+                    "-1": {"partition": -1, "consumer_lag": -1, "consumer_lag_stored": 7}
+                }},
+                "alerts.new.dlq": {"topic": "alerts.new.dlq", "partitions": {}}
+            }
+        }"#;
+        assert_eq!(lag_of(statistics), Some(42));
+        assert_eq!(lag_of(br#"{"name": "no topics yet"}"#), Some(0));
+        assert_eq!(lag_of(b"not json"), None);
     }
 }

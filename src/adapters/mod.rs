@@ -2,6 +2,7 @@
 //! the consumer runner: Kafka and Redis in distributed mode, in-process in embedded mode.
 
 pub mod channels;
+pub mod cloudwatch;
 pub mod in_process_bus;
 pub mod kafka;
 pub mod memory_snapshot;

@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 
 use alerting_handlers::{
     events::topics,
+    metrics::metrics,
     ports::{Bus, OutgoingMessage},
 };
 use async_trait::async_trait;
@@ -84,6 +85,9 @@ async fn process(
                 bus.publish(letters)
                     .await
                     .map_err(|err| Retry(err.to_string()))
+                    .map(|()| {
+                        metrics().messages_dead_lettered.add(rejected.len() as u64);
+                    })
             }
             Err(err) => Err(err),
         };

@@ -2,4 +2,5 @@
 
 pub mod consumer;
 pub mod http;
+pub mod metrics;
 pub mod shutdown;

@@ -8,6 +8,7 @@ use alerting_handlers::{
     events::AlertEvent,
     jobs::evaluate::evaluate,
     matching::MatchIndex,
+    metrics::metrics,
     ports::{Bus, SnapshotStore},
 };
 use arc_swap::ArcSwap;
@@ -32,9 +33,19 @@ impl BatchHandler for Evaluate {
         let index = self.index.load();
         let mut matched = Vec::new();
         let mut rejected = Vec::new();
+        let mut unmatched_alerts: u64 = 0;
+        let mut matched_alerts: u64 = 0;
         for (position, delivery) in batch.iter().enumerate() {
             match AlertEvent::decode(&delivery.payload) {
-                Ok(alert) => matched.extend(evaluate(&index, &alert)),
+                Ok(alert) => {
+                    let matches = evaluate(&index, &alert);
+                    if matches.is_empty() {
+                        unmatched_alerts += 1;
+                    } else {
+                        matched_alerts += 1;
+                    }
+                    matched.extend(matches);
+                }
                 Err(err) => rejected.push(Rejected {
                     index: position,
                     reason: err.0,
@@ -47,6 +58,10 @@ impl BatchHandler for Evaluate {
                 .await
                 .map_err(|err| Retry(err.to_string()))?;
         }
+        // Counted once the batch is through: a retried batch is not counted twice.
+        let metrics = metrics();
+        metrics.alerts_matched.add(matched_alerts);
+        metrics.alerts_unmatched.add(unmatched_alerts);
         Ok(rejected)
     }
 }

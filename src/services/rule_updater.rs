@@ -9,6 +9,7 @@ use std::{sync::Arc, time::Duration};
 use alerting_handlers::{
     events::RuleChangedEvent,
     jobs::{relay::relay_outbox, snapshot::RuleSet},
+    metrics::metrics,
     ports::{Bus, SnapshotStore, StoreOutcome},
 };
 use sea_orm::DatabaseConnection;
@@ -195,6 +196,7 @@ impl RuleUpdater {
                             }
                         }
                     }
+                    let changes = ids.len() as u64;
                     if let Err(err) = rules.refresh(&self.db, &ids).await {
                         // Not committed: redelivered to the next writer, and the rebuild heals.
                         tracing::warn!(error = %err, "rule-updater: cannot apply rule changes");
@@ -203,12 +205,15 @@ impl RuleUpdater {
                     if !self.write(&rules, &mut version).await {
                         break Leadership::Lost;
                     }
+                    let dead_letters = letters.len() as u64;
                     if !letters.is_empty()
                         && let Err(err) = self.bus.publish(letters).await
                     {
                         tracing::warn!(error = %err, "rule-updater: dead letters not published");
                         continue;
                     }
+                    metrics().rule_changes_applied.add(changes);
+                    metrics().messages_dead_lettered.add(dead_letters);
                     if let Err(err) = subscription.commit(&batch).await {
                         tracing::warn!(error = %err, "rule-updater: commit failed");
                     }
@@ -229,6 +234,10 @@ impl RuleUpdater {
             match written {
                 Ok(StoreOutcome::Written) => {
                     *version = next;
+                    metrics().snapshots_written.inc();
+                    metrics()
+                        .snapshot_rules
+                        .set(i64::try_from(rules.len()).unwrap_or(i64::MAX));
                     tracing::info!(version = next, rules = rules.len(), "rule snapshot written");
                     return true;
                 }

@@ -202,6 +202,9 @@ pub async fn ingest(
         .publish(messages)
         .await
         .map_err(|err| ApiError::BusUnavailable(err.to_string()))?;
+    crate::metrics::metrics()
+        .alerts_received
+        .add(alerts.len() as u64);
     if tracing::enabled!(tracing::Level::DEBUG) {
         for alert in &alerts {
             tracing::debug!(alert_id = %alert.alert_id, "alert accepted");

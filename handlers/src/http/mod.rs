@@ -12,17 +12,51 @@ pub use error::ApiError;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request},
+    http::header,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
 };
 use tower_http::trace::TraceLayer;
 
-/// What every service's router shares: JSON answers for unknown routes and methods,
-/// the body limit, request tracing.
+use crate::metrics::metrics;
+
+/// What every service's router shares: `/metrics`, JSON answers for unknown routes and
+/// methods, the body limit, request tracing, answers counted by status class.
 pub(crate) fn finish<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
+        .route("/metrics", get(prometheus))
         .fallback(|request: Request| async move {
             ApiError::RouteNotFound(format!("{} {}", request.method(), request.uri().path()))
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(error::MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(count_response))
+}
+
+/// What a service without an HTTP API of its own serves (a consumer, on METRICS_ADDR):
+/// liveness and its metrics.
+pub fn metrics_router() -> Router {
+    finish(Router::new().route(
+        "/health",
+        get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+    ))
+}
+
+/// The process's metrics in the Prometheus text format.
+pub async fn prometheus() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics().read().to_prometheus(),
+    )
+}
+
+async fn count_response(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    metrics().http_response(response.status().as_u16());
+    response
 }

@@ -94,6 +94,16 @@ pub async fn aggregate<C: ConnectionTrait>(
         })
         .collect();
 
+    let metrics = crate::metrics::metrics();
+    metrics.notifications_created.add(inserted.len() as u64);
+    let stored_matches = matches
+        .iter()
+        .filter(|m| existing.contains(&m.client_id))
+        .count();
+    metrics
+        .notifications_deduplicated
+        .add(stored_matches.saturating_sub(inserted.len()) as u64);
+
     // Rows stored before (a redelivered match): announce those still undelivered.
     let earlier: Vec<&notifications::Model> = models
         .iter()

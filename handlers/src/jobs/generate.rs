@@ -348,7 +348,10 @@ where
         let batch: Vec<Alert> = (0..size).map(|_| generator.next_alert()).collect();
         drawn += size as u64;
         match send(batch).await {
-            Ok(()) => progress.sent.fetch_add(size as u64, Ordering::Relaxed),
+            Ok(()) => {
+                crate::metrics::metrics().alerts_received.add(size as u64);
+                progress.sent.fetch_add(size as u64, Ordering::Relaxed)
+            }
             Err(err) => {
                 tracing::warn!(error = %err, alerts = size, "load generation: a batch failed");
                 progress.errors.fetch_add(size as u64, Ordering::Relaxed)

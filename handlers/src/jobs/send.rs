@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::{
     domain::{EndpointKind, NotificationStatus},
     events::AlertBody,
+    metrics::metrics,
     ports::{Attempt, Channel, NotificationPayload, Target},
 };
 
@@ -289,6 +290,7 @@ async fn deliver_to<'a, C: ConnectionTrait>(
             Attempt::Retryable {
                 error, http_status, ..
             } if last => {
+                metrics().deliveries_failed.inc();
                 tracing::warn!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, %error, attempts, "delivery gave up");
                 return Ok(make(Attempt::Permanent {
                     error: format!("gave up after {} attempts: {error}", policy.max_attempts),
@@ -300,6 +302,7 @@ async fn deliver_to<'a, C: ConnectionTrait>(
                 retry_after,
                 ..
             } => {
+                metrics().deliveries_retried.inc();
                 let delay = policy.delay(attempt, retry_after);
                 tracing::debug!(notification_id = %payload.notification_id, %error, retry_in_ms = delay.as_millis() as u64, "delivery will be retried");
                 // Boxed: inline, this rarely taken write would make every delivery's
@@ -308,10 +311,17 @@ async fn deliver_to<'a, C: ConnectionTrait>(
                 tokio::time::sleep(delay).await;
             }
             Attempt::Permanent { ref error, .. } => {
+                metrics().deliveries_failed.inc();
                 tracing::warn!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, %error, "delivery failed for good");
                 return Ok(make(outcome));
             }
             Attempt::Delivered { .. } => {
+                let metrics = metrics();
+                metrics.deliveries_delivered.inc();
+                let waited = (Utc::now() - payload.created_at)
+                    .to_std()
+                    .unwrap_or_default();
+                metrics.delivery_latency.observe(waited);
                 tracing::debug!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, attempts, "delivered");
                 return Ok(make(outcome));
             }

@@ -46,8 +46,10 @@ resource "aws_iam_instance_profile" "host" {
   role = aws_iam_role.host.name
 }
 
-# Hosts take no inbound traffic of their own: tasks use awsvpc networking with their
-# own security groups.
+# The app tasks use bridge networking (see modules/ecs-service), so this group is
+# theirs too: Postgres, Redis and Kafka admit it. Its only inbound rule, the load
+# balancer to the dynamic host ports, is added by the root module (the two groups refer
+# to each other).
 resource "aws_security_group" "host" {
   name_prefix = "${var.name}-host-"
   vpc_id      = var.vpc_id

@@ -8,6 +8,8 @@ output "cluster_arn" {
 
 output "capacity_provider" {
   value = aws_ecs_capacity_provider.hosts.name
+  # Services and tasks may use it only once the cluster has it.
+  depends_on = [aws_ecs_cluster_capacity_providers.this]
 }
 
 output "host_security_group_id" {

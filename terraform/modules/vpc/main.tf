@@ -1,7 +1,7 @@
 # A VPC with two public and two private subnets in two availability zones. Private
-# subnets reach the internet through one NAT gateway when `create_nat_gateway` is
-# true (about 32 USD a month); without it, tasks in private subnets reach AWS services
-# only through VPC endpoints, and the ECS hosts run in the public subnets.
+# subnets reach the internet through one NAT gateway when `create_nat_gateway` is true
+# (about 35 USD a month in eu-west-1); without it, only what needs no internet lives
+# there (Postgres, Redis, the Kafka broker) and the ECS hosts run in the public subnets.
 
 data "aws_availability_zones" "available" {
   state = "available"

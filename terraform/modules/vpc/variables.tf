@@ -10,7 +10,7 @@ variable "cidr_block" {
 }
 
 variable "create_nat_gateway" {
-  description = "One NAT gateway for the private subnets (about 32 USD a month plus traffic)"
+  description = "One NAT gateway for the private subnets (about 35 USD a month in eu-west-1, plus traffic)"
   type        = bool
   default     = false
 }

@@ -30,6 +30,7 @@ mod delivery;
 mod failover;
 mod faults;
 mod matching;
+mod metrics;
 mod produce;
 
 use std::{collections::BTreeSet, time::Duration};

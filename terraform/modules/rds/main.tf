@@ -1,0 +1,81 @@
+# Postgres 15 for rules, clients, endpoints, notifications and deliveries: one
+# instance in the private subnets, reachable only from the ECS hosts. The application
+# reads one DATABASE_URL, so the secret holds the whole URL, password included; the
+# password is therefore also in Terraform's state, which must be remote and encrypted.
+
+# Letters and digits only: the password goes into a URL unescaped.
+resource "random_password" "master" {
+  length  = 32
+  special = false
+}
+
+resource "aws_db_subnet_group" "this" {
+  name       = var.name
+  subnet_ids = var.subnet_ids
+  tags       = var.tags
+}
+
+resource "aws_security_group" "db" {
+  name_prefix = "${var.name}-db-"
+  description = "Postgres, from the ECS hosts only"
+  vpc_id      = var.vpc_id
+  ingress {
+    description     = "Postgres from the ECS hosts (bridge-networked tasks use the host's address)"
+    from_port       = 5432
+    to_port         = 5432
+    protocol        = "tcp"
+    security_groups = [var.client_security_group_id]
+  }
+  # No egress rule: the database answers connections and opens none.
+  tags = merge(var.tags, { Name = "${var.name}-db" })
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_db_instance" "this" {
+  identifier     = var.name
+  engine         = "postgres"
+  engine_version = var.engine_version
+  # Minor versions follow AWS's recommended one in the maintenance window.
+  auto_minor_version_upgrade = true
+  instance_class             = var.instance_class
+  allocated_storage          = var.allocated_storage
+  storage_type               = "gp3"
+  storage_encrypted          = true
+  multi_az                   = var.multi_az
+
+  db_name  = "alerting"
+  username = "alerting"
+  password = random_password.master.result
+  port     = 5432
+
+  db_subnet_group_name   = aws_db_subnet_group.this.name
+  vpc_security_group_ids = [aws_security_group.db.id]
+  publicly_accessible    = false
+
+  backup_retention_period = var.backup_retention_days
+  backup_window           = "02:00-03:00"
+  maintenance_window      = "sun:03:30-sun:04:30"
+  copy_tags_to_snapshot   = true
+
+  deletion_protection       = var.deletion_protection
+  skip_final_snapshot       = var.skip_final_snapshot
+  final_snapshot_identifier = var.skip_final_snapshot ? null : "${var.name}-final"
+
+  tags = var.tags
+}
+
+# A secret scheduled for deletion blocks its name for the recovery window, so outside
+# production it is deleted at once and `terraform destroy && terraform apply` works.
+resource "aws_secretsmanager_secret" "database_url" {
+  name                    = "${var.name}/database-url"
+  description             = "DATABASE_URL of the alerting platform (postgres://alerting:…@host:5432/alerting)"
+  recovery_window_in_days = var.secret_recovery_window_days
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "database_url" {
+  secret_id     = aws_secretsmanager_secret.database_url.id
+  secret_string = "postgres://alerting:${random_password.master.result}@${aws_db_instance.this.address}:${aws_db_instance.this.port}/alerting"
+}
