@@ -198,7 +198,7 @@ fn sender_loop(c: &mut Criterion) {
     let url = rt.block_on(receiver());
     let rule_id = rt.block_on(client_with_rule(&database.db, Some(&url)));
     let config = Delivery::parse_from(["bench"]).config;
-    let channels = Channels::new(&config).expect("channels");
+    let channels = Channels::new(&config, true).expect("channels");
     let limits = DeliveryLimits::new(64, 64);
     let policy = config.policy();
     let next = AtomicU64::new(0);

@@ -184,6 +184,32 @@ pub struct MatchingConfig {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Authentication")]
+pub struct AuthConfig {
+    /// The admin token: `Authorization: Bearer <token>` for everything, including
+    /// clients and their API keys. At least 32 characters. `up` makes one when it is
+    /// unset (kept in $DATA_DIR/admin-token); `serve` refuses to start without it.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Alert ingestion requests per second per token or key, per alert-producer
+    /// (429 with Retry-After above it); 0 for no limit.
+    #[arg(long, env = "INGEST_RATE_LIMIT", default_value_t = 100)]
+    pub ingest_rate_limit: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Delivery targets")]
+pub struct TargetConfig {
+    /// Let webhook and Slack endpoints name loopback, private and link-local addresses
+    /// (a laptop, tests). Off, they are refused when saved and when delivered to.
+    #[arg(long, env = "ALLOW_PRIVATE_ENDPOINTS", default_value = "false",
+          action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_private_endpoints: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Metrics")]
 pub struct MetricsConfig {
     /// Where a consumer service (`run …`) serves /health and /metrics. Unset: it serves

@@ -2,6 +2,7 @@
 //! database connection, and the runners that host the handlers of `alerting-handlers`.
 
 pub mod adapters;
+pub mod admin_token;
 pub mod bench;
 pub mod config;
 pub mod db;

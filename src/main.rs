@@ -4,8 +4,8 @@ use alerting::{
     adapters::kafka,
     bench::{self, BenchArgs},
     config::{
-        AlertProducerConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, LogConfig, LogFormat,
-        MatchingConfig, MetricsConfig, RedisConfig, RuleServiceConfig,
+        AlertProducerConfig, AuthConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, LogConfig,
+        LogFormat, MatchingConfig, MetricsConfig, RedisConfig, RuleServiceConfig, TargetConfig,
     },
     platform::{self, PlatformConfig},
     produce::{self, ProduceArgs},
@@ -53,6 +53,10 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   REDRIVE_AFTER                re-announce notifications PENDING this long [default: 5m]
   REDRIVE_INTERVAL             how often `up` runs the redrive [default: 1m]
   SINK_ADDR, SINK_SECRET       `sink`: where to listen, and the secret to check
+  ADMIN_TOKEN                  admin bearer token (32+ chars); unset: `up` makes one in $DATA_DIR/admin-token
+  INGEST_RATE_LIMIT            alert ingestion requests/s per key, per alert-producer [default: 100]
+  ALLOW_PRIVATE_ENDPOINTS      true: webhooks may reach loopback/private addresses [default: false]
+  ALERTING_TOKEN               the token `produce` sends
   METRICS_ADDR                 a consumer's /health and /metrics listener; unset: none
   CLOUDWATCH_METRICS           true: also push metrics to CloudWatch [default: false]
   CLOUDWATCH_NAMESPACE         [default: AlertingPlatform]
@@ -98,6 +102,10 @@ enum Command {
         #[command(flatten)]
         delivery: DeliveryConfig,
         #[command(flatten)]
+        auth: AuthConfig,
+        #[command(flatten)]
+        targets: TargetConfig,
+        #[command(flatten)]
         metrics: MetricsConfig,
     },
     /// Serve one HTTP service on its own, as its ECS service does.
@@ -114,6 +122,10 @@ enum Command {
         kafka: KafkaConfig,
         #[command(flatten)]
         redis: RedisConfig,
+        #[command(flatten)]
+        auth: AuthConfig,
+        #[command(flatten)]
+        targets: TargetConfig,
         #[command(flatten)]
         metrics: MetricsConfig,
     },
@@ -132,6 +144,8 @@ enum Command {
         matching: MatchingConfig,
         #[command(flatten)]
         delivery: DeliveryConfig,
+        #[command(flatten)]
+        targets: TargetConfig,
         #[command(flatten)]
         metrics: MetricsConfig,
     },
@@ -264,6 +278,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             redis,
             matching,
             delivery,
+            auth,
+            targets,
             metrics,
         } => {
             let config = PlatformConfig {
@@ -274,6 +290,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 redis,
                 matching,
                 delivery,
+                auth,
+                targets,
             };
             let exporter = exporter::start(&metrics, "platform", false).await?;
             let result = platform::up(&config, stop()).await;
@@ -287,6 +305,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             alert_producer,
             kafka,
             redis,
+            auth,
+            targets,
             metrics,
         } => {
             let exporter = exporter::start(&metrics, service.name(), false).await?;
@@ -296,6 +316,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         &database,
                         &rule_service,
                         &kafka,
+                        &auth,
+                        &targets,
                         stop(),
                     )
                     .await
@@ -303,8 +325,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 HttpService::AlertProducer => {
                     platform::serve_alert_producer_from_config(
                         &alert_producer,
+                        &database,
                         &kafka,
                         &redis,
+                        &auth,
                         stop(),
                     )
                     .await
@@ -320,6 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             redis,
             matching,
             delivery,
+            targets,
             metrics,
         } => {
             let exporter = exporter::start(&metrics, service.name(), true).await?;
@@ -334,7 +359,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     platform::run_aggregator(&database, &kafka, &matching, stop()).await
                 }
                 Consumer::Sender => {
-                    platform::run_sender(&database, &kafka, &matching, &delivery, stop()).await
+                    platform::run_sender(&database, &kafka, &matching, &delivery, &targets, stop())
+                        .await
                 }
             };
             exporter.finish().await;

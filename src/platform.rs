@@ -5,6 +5,10 @@ use std::{net::SocketAddr, sync::Arc};
 
 use alerting_handlers::{
     events::topics,
+    http::{
+        alert_producer::AlertProducerSettings,
+        rule_service::{RuleServiceSettings, TargetPolicy},
+    },
     ports::{Bus, SnapshotStore},
 };
 use sea_orm::DatabaseConnection;
@@ -20,8 +24,8 @@ use crate::{
         redis_snapshot::RedisSnapshotStore,
     },
     config::{
-        AlertProducerConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, MatchingConfig,
-        RedisConfig, RuleServiceConfig,
+        AlertProducerConfig, AuthConfig, DatabaseConfig, DeliveryConfig, KafkaConfig,
+        MatchingConfig, RedisConfig, RuleServiceConfig, TargetConfig,
     },
     db::{self, Backend, DbSetupError},
     runners::{self, shutdown::Shutdown},
@@ -61,6 +65,8 @@ pub enum StartError {
     },
     #[error("{0}")]
     Job(String),
+    #[error("{0}")]
+    AdminToken(String),
 }
 
 /// In-process queue length per topic and consumer group in embedded mode.
@@ -157,6 +163,8 @@ pub struct PlatformConfig {
     pub redis: RedisConfig,
     pub matching: MatchingConfig,
     pub delivery: DeliveryConfig,
+    pub auth: AuthConfig,
+    pub targets: TargetConfig,
 }
 
 /// A started platform: where it listens, and its tasks.
@@ -246,8 +254,11 @@ pub async fn start(
     let evaluations = backends.subscription("evaluator", topics::ALERTS_NEW)?;
     let aggregations = backends.subscription("aggregator", topics::ALERTS_MATCHED)?;
     let sends = backends.subscription("sender", topics::NOTIFICATIONS_READY)?;
-    let channels: Arc<dyn alerting_handlers::ports::Channel> =
-        Arc::new(Channels::new(&config.delivery)?);
+    let channels: Arc<dyn alerting_handlers::ports::Channel> = Arc::new(Channels::new(
+        &config.delivery,
+        config.targets.allow_private_endpoints,
+    )?);
+    let admin_token = crate::admin_token::for_up(&config.auth, &config.database)?;
 
     let rule_service = local_addr(&rule_listener);
     let alert_producer = local_addr(&producer_listener);
@@ -265,12 +276,21 @@ pub async fn start(
     tasks.spawn(serve_rule_service(
         rule_listener,
         db.clone(),
-        Some(backends.bus.clone()),
+        RuleServiceSettings {
+            admin_token: admin_token.clone(),
+            targets: target_policy(&config.targets),
+            bus: Some(backends.bus.clone()),
+        },
         shutdown.clone(),
     ));
     tasks.spawn(serve_alert_producer(
         producer_listener,
         backends.bus.clone(),
+        AlertProducerSettings {
+            admin_token,
+            keys: Some(db.clone()),
+            ingest_rate_limit: config.auth.ingest_rate_limit,
+        },
         shutdown.clone(),
     ));
     let updater = RuleUpdater {
@@ -345,8 +365,11 @@ pub async fn serve_rule_service_from_config(
     database: &DatabaseConfig,
     rule_service: &RuleServiceConfig,
     kafka: &KafkaConfig,
+    auth: &AuthConfig,
+    targets: &TargetConfig,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
+    let admin_token = crate::admin_token::required("rule-service", auth)?;
     let (db, backend) = db::connect(database).await?;
     db::require_current_schema(&db).await?;
     // Retrying a notification announces it on the bus; without Kafka that route says so.
@@ -359,17 +382,50 @@ pub async fn serve_rule_service_from_config(
         "rule-service on http://{}, database {backend}",
         local_addr(&listener)
     );
-    serve_rule_service(listener, db, bus, shutdown).await
+    let settings = RuleServiceSettings {
+        admin_token,
+        targets: target_policy(targets),
+        bus,
+    };
+    serve_rule_service(listener, db, settings, shutdown).await
+}
+
+fn target_policy(config: &TargetConfig) -> TargetPolicy {
+    if config.allow_private_endpoints {
+        tracing::warn!(
+            "ALLOW_PRIVATE_ENDPOINTS is on: endpoints may name loopback and private addresses"
+        );
+    }
+    TargetPolicy {
+        allow_private: config.allow_private_endpoints,
+    }
 }
 
 /// The alert-producer alone.
 pub async fn serve_alert_producer_from_config(
     config: &AlertProducerConfig,
+    database: &DatabaseConfig,
     kafka: &KafkaConfig,
     redis: &RedisConfig,
+    auth: &AuthConfig,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
     require_kafka("alert-producer", kafka)?;
+    let admin_token = crate::admin_token::required("alert-producer", auth)?;
+    // Client keys live in the database; without one, only the admin token is taken.
+    let keys = match &database.database_url {
+        Some(_) => {
+            let (db, _) = db::connect(database).await?;
+            db::require_current_schema(&db).await?;
+            Some(db)
+        }
+        None => {
+            tracing::warn!(
+                "alert-producer: no DATABASE_URL, so client API keys cannot be checked; only the admin token is taken"
+            );
+            None
+        }
+    };
     let backends = Backends::from_config(kafka, redis)?;
     backends.require_topics(&[topics::ALERTS_NEW]).await?;
     let listener = bind(config.alert_producer_addr, "ALERT_PRODUCER_ADDR").await?;
@@ -378,7 +434,12 @@ pub async fn serve_alert_producer_from_config(
         local_addr(&listener),
         backends.describe(redis)
     );
-    serve_alert_producer(listener, backends.bus.clone(), shutdown).await
+    let settings = AlertProducerSettings {
+        admin_token,
+        keys,
+        ingest_rate_limit: auth.ingest_rate_limit,
+    };
+    serve_alert_producer(listener, backends.bus.clone(), settings, shutdown).await
 }
 
 fn require_kafka(service: &'static str, kafka: &KafkaConfig) -> Result<(), StartError> {
@@ -492,6 +553,7 @@ pub async fn run_sender(
     kafka: &KafkaConfig,
     matching: &MatchingConfig,
     delivery: &DeliveryConfig,
+    targets: &TargetConfig,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
     require_kafka("sender", kafka)?;
@@ -502,7 +564,7 @@ pub async fn run_sender(
         .require_topics(&[topics::NOTIFICATIONS_READY])
         .await?;
     let subscription = backends.subscription("sender", topics::NOTIFICATIONS_READY)?;
-    let channels = Arc::new(Channels::new(delivery)?);
+    let channels = Arc::new(Channels::new(delivery, targets.allow_private_endpoints)?);
     tracing::info!(
         "sender started, database {database}, {}",
         backends.describe(&RedisConfig::none())
@@ -592,10 +654,10 @@ fn local_addr(listener: &TcpListener) -> SocketAddr {
 async fn serve_rule_service(
     listener: TcpListener,
     db: DatabaseConnection,
-    bus: Option<Arc<dyn Bus>>,
+    settings: RuleServiceSettings,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
-    let router = alerting_handlers::http::rule_service::router_with_bus(db.clone(), bus);
+    let router = alerting_handlers::http::rule_service::router(db.clone(), settings);
     runners::http::serve(listener, router, shutdown.wait())
         .await
         .map_err(|source| StartError::Serve {
@@ -610,9 +672,10 @@ async fn serve_rule_service(
 async fn serve_alert_producer(
     listener: TcpListener,
     bus: Arc<dyn Bus>,
+    settings: AlertProducerSettings,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
-    let router = alerting_handlers::http::alert_producer::router(bus);
+    let router = alerting_handlers::http::alert_producer::router(bus, settings);
     runners::http::serve(listener, router, shutdown.wait())
         .await
         .map_err(|source| StartError::Serve {

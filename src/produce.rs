@@ -49,6 +49,30 @@ pub struct ProduceArgs {
     /// Print the alerts as JSON lines instead of sending them.
     #[arg(long)]
     pub stdout: bool,
+    /// The bearer token: the admin token or a client key with the `ingest` scope.
+    /// Unset: the admin token `alerting up` keeps in $DATA_DIR/admin-token, if any.
+    #[arg(long, env = "ALERTING_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// How many times a batch is sent again after a 429 before it counts as failed.
+const RATE_LIMITED_RETRIES: u32 = 20;
+
+/// The token to send: --token / ALERTING_TOKEN, else `up`'s kept admin token.
+fn token(args: &ProduceArgs) -> anyhow::Result<String> {
+    if let Some(token) = &args.token {
+        return Ok(token.trim().to_owned());
+    }
+    let data_dir = std::env::var_os("DATA_DIR").unwrap_or_else(|| "./data".into());
+    let kept = std::path::Path::new(&data_dir).join("admin-token");
+    std::fs::read_to_string(&kept)
+        .map(|token| token.trim().to_owned())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no token: set ALERTING_TOKEN (or --token) to the admin token or a client key with the `ingest` scope ({} does not exist)",
+                kept.display()
+            )
+        })
 }
 
 fn weights(field: &str, values: &[String]) -> anyhow::Result<Option<BTreeMap<String, u32>>> {
@@ -116,6 +140,7 @@ pub async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} alerts, {per_sec}, eta {eta} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let token = token(&args)?;
     let client = crate::http_client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
@@ -123,11 +148,33 @@ pub async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
     generate::run(plan, progress.clone(), |alerts| {
         let request = client
             .post(&url)
+            .bearer_auth(&token)
             .json(&alerts.iter().map(AlertBody::from).collect::<Vec<_>>());
         let bar = bar.clone();
         let size = alerts.len() as u64;
         async move {
-            let response = request.send().await.map_err(|err| err.to_string())?;
+            let mut retries = 0;
+            let response = loop {
+                let attempt = request
+                    .try_clone()
+                    .ok_or_else(|| "the request cannot be sent again".to_owned())?;
+                let response = attempt.send().await.map_err(|err| err.to_string())?;
+                if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS
+                    || retries >= RATE_LIMITED_RETRIES
+                {
+                    break response;
+                }
+                // Over the key's rate: wait as told, then send the same batch again.
+                let wait = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(1);
+                bar.set_message(format!("rate limited, waiting {wait} s"));
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                retries += 1;
+            };
             let status = response.status();
             bar.inc(size);
             if status.is_success() {

@@ -30,12 +30,12 @@ locals {
   # What each service runs and where its /health is: the HTTP services on their own
   # port, the consumers on METRICS_ADDR's.
   service_settings = {
-    "rule-service"   = { command = ["serve", "rule-service"], port = 8080, health_port = 8080, database = true }
-    "alert-producer" = { command = ["serve", "alert-producer"], port = 8081, health_port = 8081, database = true }
-    "evaluator"      = { command = ["run", "evaluator"], port = null, health_port = 9090, database = false }
-    "aggregator"     = { command = ["run", "aggregator"], port = null, health_port = 9090, database = true }
-    "sender"         = { command = ["run", "sender"], port = null, health_port = 9090, database = true }
-    "rule-updater"   = { command = ["run", "rule-updater"], port = null, health_port = 9090, database = true }
+    "rule-service"   = { command = ["serve", "rule-service"], port = 8080, health_port = 8080, database = true, admin = true }
+    "alert-producer" = { command = ["serve", "alert-producer"], port = 8081, health_port = 8081, database = true, admin = true }
+    "evaluator"      = { command = ["run", "evaluator"], port = null, health_port = 9090, database = false, admin = false }
+    "aggregator"     = { command = ["run", "aggregator"], port = null, health_port = 9090, database = true, admin = false }
+    "sender"         = { command = ["run", "sender"], port = null, health_port = 9090, database = true, admin = false }
+    "rule-updater"   = { command = ["run", "rule-updater"], port = null, health_port = 9090, database = true, admin = false }
   }
 
   # One-off tasks (run by hand or by the deploy workflow) and scheduled jobs: task
@@ -77,9 +77,32 @@ locals {
     CLOUDWATCH_METRICS       = tostring(var.cloudwatch_metrics)
     CLOUDWATCH_NAMESPACE     = var.metrics_namespace
     ENVIRONMENT              = var.environment
+    INGEST_RATE_LIMIT        = tostring(var.ingest_rate_limit)
     AWS_REGION               = var.region
   }
   database_secret = { DATABASE_URL = module.rds.database_url_secret_arn }
+  # The HTTP services refuse to start without it; the consumers do not take requests.
+  admin_secret = { ADMIN_TOKEN = aws_secretsmanager_secret.admin_token.arn }
+}
+
+# The API's admin token (`Authorization: Bearer …`), made here and kept in Secrets
+# Manager; read it with `aws secretsmanager get-secret-value --secret-id
+# $(terraform output -raw admin_token_secret_arn) --query SecretString --output text`.
+resource "random_password" "admin_token" {
+  length  = 48
+  special = false
+}
+
+resource "aws_secretsmanager_secret" "admin_token" {
+  name                    = "${local.name}/admin-token"
+  description             = "ADMIN_TOKEN of the rule-service and alert-producer"
+  recovery_window_in_days = var.environment == "production" ? 30 : 0
+  tags                    = local.tags
+}
+
+resource "aws_secretsmanager_secret_version" "admin_token" {
+  secret_id     = aws_secretsmanager_secret.admin_token.id
+  secret_string = "alerting_admin_${random_password.admin_token.result}"
 }
 
 module "vpc" {
@@ -210,7 +233,7 @@ resource "aws_iam_role_policy_attachment" "execution" {
 data "aws_iam_policy_document" "execution_secrets" {
   statement {
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [module.rds.database_url_secret_arn]
+    resources = [module.rds.database_url_secret_arn, aws_secretsmanager_secret.admin_token.arn]
   }
 }
 
@@ -263,7 +286,10 @@ module "service" {
   image             = local.images[each.key]
   command           = each.value.command
   environment       = merge(local.common_environment, { HEALTH_URL = "http://127.0.0.1:${each.value.health_port}/health" })
-  secrets           = each.value.database ? local.database_secret : {}
+  secrets = merge(
+    each.value.database ? local.database_secret : {},
+    each.value.admin ? local.admin_secret : {},
+  )
 
   cpu                = local.sizing[each.key].cpu
   memory             = local.sizing[each.key].memory

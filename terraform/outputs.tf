@@ -70,3 +70,8 @@ output "kafka_bootstrap_servers" {
 output "redis_url" {
   value = module.redis.url
 }
+
+output "admin_token_secret_arn" {
+  description = "The Secrets Manager secret holding the API's admin token"
+  value       = aws_secretsmanager_secret.admin_token.arn
+}

@@ -248,3 +248,9 @@ variable "kafka_log_retention_hours" {
   type        = number
   default     = 24
 }
+
+variable "ingest_rate_limit" {
+  description = "Alert ingestion requests per second per API key, per alert-producer task (INGEST_RATE_LIMIT); 0 for no limit"
+  type        = number
+  default     = 100
+}

@@ -1,6 +1,7 @@
 //! sea-orm entities, one module per table. They mirror the schema that
 //! `alerting-migration` creates; domain rules live in `alerting-handlers`.
 
+pub mod api_keys;
 pub mod clients;
 pub mod deliveries;
 pub mod endpoints;

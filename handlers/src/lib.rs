@@ -10,5 +10,6 @@ pub mod jobs;
 pub mod matching;
 pub mod metrics;
 pub mod ports;
+pub mod safe_targets;
 pub mod signature;
 pub mod snapshot_format;

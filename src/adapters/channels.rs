@@ -6,6 +6,7 @@ use std::time::Duration;
 use alerting_handlers::{
     domain::EndpointKind,
     ports::{Attempt, Channel, NotificationPayload, Target},
+    safe_targets,
     signature::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign},
 };
 use async_trait::async_trait;
@@ -32,11 +33,52 @@ pub struct Channels {
     http: reqwest::Client,
     smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
+    /// ALLOW_PRIVATE_ENDPOINTS: webhooks and Slack may reach non-public addresses.
+    allow_private: bool,
+}
+
+/// Resolves names like the system does, keeping only public addresses: the address
+/// checked is the address connected to, so a name that changed to a private address
+/// since the endpoint was saved (or that answers differently each time) gets nowhere.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let all: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> = all
+                .iter()
+                .copied()
+                .filter(|address| safe_targets::allowed(address.ip()))
+                .collect();
+            if public.is_empty() {
+                let refused = match all.first() {
+                    Some(address) => safe_targets::RefusedTarget::Resolves {
+                        host,
+                        ip: address.ip(),
+                        kind: safe_targets::private_kind(address.ip()).unwrap_or("private"),
+                    },
+                    None => safe_targets::RefusedTarget::Unresolvable {
+                        host,
+                        reason: "no addresses".to_owned(),
+                    },
+                };
+                return Err(Box::new(refused) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 impl Channels {
-    pub fn new(config: &DeliveryConfig) -> Result<Self, ChannelSetupError> {
-        let http = crate::http_client::builder()
+    pub fn new(config: &DeliveryConfig, allow_private: bool) -> Result<Self, ChannelSetupError> {
+        let mut http = crate::http_client::builder();
+        if !allow_private {
+            http = http.dns_resolver(PublicOnly);
+        }
+        let http = http
             .timeout(config.delivery_timeout())
             .connect_timeout(config.delivery_timeout())
             // A redirect is the receiver's mistake to fix, not a place to follow blindly.
@@ -59,8 +101,50 @@ impl Channels {
             .map_err(|err: lettre::address::AddressError| {
                 ChannelSetupError::From(err.to_string())
             })?;
-        Ok(Self { http, smtp, from })
+        Ok(Self {
+            http,
+            smtp,
+            from,
+            allow_private,
+        })
     }
+
+    /// Refuses a URL that names a non-public address outright (an address in the URL
+    /// is never resolved, so the resolver cannot catch it). For good: retrying would
+    /// not change the address.
+    fn refused(&self, target: &Target) -> Option<Attempt> {
+        if self.allow_private {
+            return None;
+        }
+        let url = reqwest::Url::parse(&target.value).ok()?;
+        let ip = match url.host()? {
+            url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
+            url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
+            url::Host::Domain(_) => return None,
+        };
+        let kind = safe_targets::private_kind(ip)?;
+        Some(Attempt::Permanent {
+            error: safe_targets::RefusedTarget::Address {
+                host: ip.to_string(),
+                kind,
+            }
+            .to_string(),
+            http_status: None,
+        })
+    }
+}
+
+/// Whether a failed request was refused by [`PublicOnly`]: a delivery to a private
+/// address, not a network failure worth retrying.
+fn refused_by_resolver(err: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = source {
+        if let Some(refused) = current.downcast_ref::<safe_targets::RefusedTarget>() {
+            return Some(refused.to_string());
+        }
+        source = current.source();
+    }
+    None
 }
 
 /// The JSON body a webhook receives.
@@ -115,6 +199,12 @@ fn classify(response: &reqwest::Response) -> Attempt {
 }
 
 fn transport_error(err: &reqwest::Error) -> Attempt {
+    if let Some(refused) = refused_by_resolver(err) {
+        return Attempt::Permanent {
+            error: refused,
+            http_status: None,
+        };
+    }
     let kind = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
@@ -312,6 +402,11 @@ impl Channels {
 #[async_trait]
 impl Channel for Channels {
     async fn deliver(&self, payload: &NotificationPayload, target: &Target, key: &str) -> Attempt {
+        if target.kind != EndpointKind::Email
+            && let Some(refused) = self.refused(target)
+        {
+            return refused;
+        }
         match target.kind {
             EndpointKind::Webhook => self.webhook(payload, target, key).await,
             EndpointKind::Slack => self.slack(payload, target).await,

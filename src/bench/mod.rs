@@ -265,8 +265,19 @@ impl Platform {
     }
 }
 
+/// The admin token of the platform the bench starts, made for this run.
+pub(crate) static ADMIN_TOKEN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    alerting_handlers::http::auth::new_secret(alerting_handlers::http::auth::ADMIN_TOKEN_PREFIX)
+});
+
 fn http_client(connections: usize) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", *ADMIN_TOKEN).parse()?,
+    );
     Ok(crate::http_client::builder()
+        .default_headers(headers)
         .timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(connections.max(32))
         .build()?)

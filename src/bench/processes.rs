@@ -122,6 +122,11 @@ impl Service {
             .env_remove("REDIS_URL")
             .env("RUST_LOG", "info,sqlx=warn")
             .env("LOG_FORMAT", "text")
+            // The bench measures the platform, not the ingestion limit; its webhook
+            // receiver is on loopback.
+            .env("ADMIN_TOKEN", super::ADMIN_TOKEN.as_str())
+            .env("INGEST_RATE_LIMIT", "0")
+            .env("ALLOW_PRIVATE_ENDPOINTS", "true")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -78,7 +78,7 @@ impl Platform {
                     alert_producer: format!("http://{alert_producer}"),
                     sink,
                     smtp,
-                    http: alerting::http_client::client(),
+                    http: crate::helpers::http(),
                     processes: vec![up],
                     _data_dir: dir,
                     _database: None,
@@ -140,7 +140,7 @@ impl Platform {
                     alert_producer: format!("http://{producer_address}"),
                     sink,
                     smtp,
-                    http: alerting::http_client::client(),
+                    http: crate::helpers::http(),
                     processes: vec![
                         rule_service,
                         alert_producer,

@@ -8,7 +8,7 @@ use crate::{
 };
 
 async fn health(address: &str) -> u16 {
-    alerting::http_client::client()
+    crate::helpers::http()
         .get(format!("http://{address}/health"))
         .send()
         .await
@@ -21,19 +21,30 @@ async fn health(address: &str) -> u16 {
 async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = alerting(dir.path());
-    command.env_remove("DATA_DIR").arg("up");
+    command
+        .env_remove("DATA_DIR")
+        .env_remove("ADMIN_TOKEN")
+        .arg("up");
     let mut up = Running::start(command);
     let address = up.address().await;
     let startup = up.seen.last().cloned().unwrap_or_default();
     assert!(startup.contains("embedded"), "{startup}");
     assert!(startup.contains("sqlite ./data/alerting.db"), "{startup}");
     assert_eq!(health(&address).await, 200);
-    let created = alerting::http_client::client()
-        .post(format!("http://{address}/api/v1/clients"))
-        .json(&serde_json::json!({"client_id": "survivor"}))
-        .send()
-        .await
-        .expect("sent");
+
+    // No ADMIN_TOKEN: `up` made one, printed it once and kept it for its owner.
+    let kept = std::fs::read_to_string(dir.path().join("data/admin-token")).expect("kept");
+    let token = kept.trim();
+    let printed = up.seen.iter().filter(|line| line.contains(token)).count();
+    assert_eq!(printed, 1, "printed once: {:#?}", up.seen);
+    let request = || {
+        alerting::http_client::client()
+            .post(format!("http://{address}/api/v1/clients"))
+            .json(&serde_json::json!({"client_id": "survivor"}))
+    };
+    let refused = request().send().await.expect("sent");
+    assert_eq!(refused.status().as_u16(), 401);
+    let created = request().bearer_auth(token).send().await.expect("sent");
     assert_eq!(created.status().as_u16(), 201);
 
     // The container image's HEALTHCHECK.
@@ -63,7 +74,7 @@ async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm() {
     command.env_remove("DATA_DIR").arg("up");
     let mut again = Running::start(command);
     let address = again.address().await;
-    let fetched = alerting::http_client::client()
+    let fetched = crate::helpers::http()
         .get(format!("http://{address}/api/v1/clients/survivor"))
         .send()
         .await
@@ -95,7 +106,7 @@ async fn up_uses_postgres_when_database_url_is_set() {
     );
     assert!(!startup.contains("hunter2"), "{startup}");
 
-    let created = alerting::http_client::client()
+    let created = crate::helpers::http()
         .post(format!("http://{address}/api/v1/clients"))
         .json(&serde_json::json!({"client_id": "in-postgres"}))
         .send()
@@ -131,7 +142,7 @@ async fn serve_needs_a_migrated_database_and_migrate_is_idempotent() {
     migrate.env("DATABASE_URL", &url).arg("migrate");
     let (code, output) = run(migrate).await;
     assert_eq!(code, Some(0), "{output}");
-    assert!(output.contains("applied 1 migration"), "{output}");
+    assert!(output.contains("applied 2 migration"), "{output}");
 
     let mut migrate = alerting(dir.path());
     migrate.env("DATABASE_URL", &url).arg("migrate");
@@ -183,6 +194,32 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
         "{output}"
     );
     assert!(output.contains("RULE_SERVICE_ADDR"), "{output}");
+
+    // A service on its own has no token to make: it refuses to start without one.
+    for service in ["rule-service", "alert-producer"] {
+        let mut command = alerting(dir.path());
+        command
+            .env_remove("ADMIN_TOKEN")
+            .env("KAFKA_BROKERS", "127.0.0.1:1")
+            .args(["serve", service]);
+        let (code, output) = run(command).await;
+        assert_eq!(code, Some(1), "{output}");
+        assert!(
+            output.contains(&format!("{service} needs ADMIN_TOKEN")),
+            "{output}"
+        );
+    }
+    let mut command = alerting(dir.path());
+    command
+        .env("ADMIN_TOKEN", "too-short")
+        .args(["serve", "rule-service"]);
+    let (code, output) = run(command).await;
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("at least 32 characters"), "{output}");
+    assert!(
+        !output.contains("too-short"),
+        "the token is not echoed: {output}"
+    );
 }
 
 #[tokio::test]

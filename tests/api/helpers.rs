@@ -9,6 +9,24 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::Value;
 use tokio::{net::TcpListener, sync::oneshot};
 
+/// The admin token of every platform the tests start.
+pub const ADMIN_TOKEN: &str = "alerting_admin_test_0123456789abcdef0123456789abcdef";
+
+/// An HTTP client that sends the test admin token with every request.
+pub fn http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_static(
+            "Bearer alerting_admin_test_0123456789abcdef0123456789abcdef",
+        ),
+    );
+    alerting::http_client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
 /// The Postgres server the tests create their databases on.
 pub fn postgres_admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -85,6 +103,8 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub db: DatabaseConnection,
     http: reqwest::Client,
+    /// Sent as `Authorization: Bearer` with every request (`as_token` changes it).
+    token: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     // Last, so the server and pool are gone before the database is dropped.
     _database: TestDatabase,
@@ -119,12 +139,20 @@ impl Reply {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, true).await
+    }
+
+    /// A rule-service that refuses private endpoint addresses unless `allow_private`.
+    pub async fn spawn_with(backend: Backend, allow_private: bool) -> Self {
         let (database, url) = TestDatabase::create(backend).await;
         let db = alerting::db::connect_url(&url, 5).await.expect("connect");
         alerting::db::migrate(&db).await.expect("migrate");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("local addr");
-        let router = alerting_handlers::http::rule_service::router(db.clone());
+        let mut settings =
+            alerting_handlers::http::rule_service::RuleServiceSettings::local(ADMIN_TOKEN);
+        settings.targets.allow_private = allow_private;
+        let router = alerting_handlers::http::rule_service::router(db.clone(), settings);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(alerting::runners::http::serve(
             listener,
@@ -137,6 +165,7 @@ impl TestApp {
             address,
             db,
             http: alerting::http_client::client(),
+            token: Some(ADMIN_TOKEN.to_owned()),
             stop: Some(stop),
             _database: database,
         }
@@ -146,8 +175,35 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
+    /// The same app, calling with `token` (or with none).
+    pub fn as_token(&self, token: Option<&str>) -> TestClient<'_> {
+        TestClient {
+            app: self,
+            token: token.map(str::to_owned),
+        }
+    }
+
+    fn request(&self, token: Option<&str>, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, self.url(path));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut request = self.http.request(method, self.url(path));
+        self.send_with(self.token.as_deref(), method, path, body)
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.request(token, method, path);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -179,7 +235,7 @@ impl TestApp {
         content_type: Option<&str>,
         body: impl Into<reqwest::Body>,
     ) -> Reply {
-        let mut request = self.http.request(method, self.url(path)).body(body);
+        let mut request = self.request(self.token.as_deref(), method, path).body(body);
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
@@ -242,6 +298,36 @@ impl TestApp {
             .await;
         assert_eq!(reply.status, 201, "{reply:?}");
         reply.body
+    }
+}
+
+/// A [`TestApp`] called with another token.
+pub struct TestClient<'a> {
+    app: &'a TestApp,
+    token: Option<String>,
+}
+
+impl TestClient<'_> {
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.app
+            .send_with(self.token.as_deref(), method, path, body)
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
     }
 }
 

@@ -12,7 +12,11 @@ fn alb_event(method: &str, path: &str, body: Option<&str>) -> LambdaRequest {
         "httpMethod": method,
         "path": path,
         "queryStringParameters": {},
-        "headers": {"content-type": "application/json", "host": "alerting.example.com"},
+        "headers": {
+            "content-type": "application/json",
+            "host": "alerting.example.com",
+            "authorization": format!("Bearer {}", crate::helpers::ADMIN_TOKEN)
+        },
         "isBase64Encoded": false,
         "body": body
     });
@@ -20,7 +24,12 @@ fn alb_event(method: &str, path: &str, body: Option<&str>) -> LambdaRequest {
 }
 
 async fn invoke(app: &TestApp, event: LambdaRequest) -> serde_json::Value {
-    let router = alerting_handlers::http::rule_service::router(app.db.clone());
+    let router = alerting_handlers::http::rule_service::router(
+        app.db.clone(),
+        alerting_handlers::http::rule_service::RuleServiceSettings::local(
+            crate::helpers::ADMIN_TOKEN,
+        ),
+    );
     let mut adapter = Adapter::from(router);
     let response = adapter
         .call(LambdaEvent::new(event, Context::default()))

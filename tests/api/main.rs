@@ -15,4 +15,5 @@ mod process;
 mod protocol;
 mod readme;
 mod rules;
+mod security;
 mod sinks;

@@ -1,5 +1,7 @@
-//! Every `curl` example in the README, run as printed against a fresh `alerting up`.
-//! Only the address changes (the test's server listens on a free port).
+//! Every `curl` example in the README, run as printed against a fresh `alerting up`
+//! started as the README says (no ADMIN_TOKEN: `up` makes one and the examples read it
+//! from `data/admin-token`). Only the address changes (the test's server listens on a
+//! free port).
 
 use tokio::process::Command;
 
@@ -49,9 +51,19 @@ async fn every_curl_example_works_as_printed() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = alerting(dir.path());
-    command.arg("up");
+    command
+        .env_remove("ADMIN_TOKEN")
+        .env_remove("DATA_DIR")
+        .arg("up");
     let mut up = Running::start(command);
     let (rule_service, alert_producer) = up.addresses().await;
+    assert!(
+        up.seen
+            .iter()
+            .any(|line| line.contains("Admin token (shown once")),
+        "up prints the token it made: {:#?}",
+        up.seen
+    );
     let mut command = alerting(dir.path());
     command.args(["sink", "--addr", "127.0.0.1:0", "--secret", "change-me"]);
     let mut sink = Running::start(command);
@@ -65,7 +77,7 @@ async fn every_curl_example_works_as_printed() {
 
     // curl reports each status on stderr; blocks are numbered there too.
     let mut script = String::from(
-        "set -euo pipefail\ncurl() { command curl -w '%{stderr}STATUS %{http_code}\\n' \"$@\"; }\n",
+        "set -euo pipefail\ncurl() { command curl -w '%{stderr}STATUS %{http_code}\\n' \"$@\"; }\nexport TOKEN=$(cat data/admin-token)\n",
     );
     for (index, (block, _)) in examples.iter().enumerate() {
         script.push_str(&format!("echo 'BLOCK {index}' >&2\n"));
@@ -77,7 +89,7 @@ async fn every_curl_example_works_as_printed() {
         );
     }
     let mut bash = Command::new("bash");
-    bash.arg("-c").arg(&script);
+    bash.current_dir(dir.path()).arg("-c").arg(&script);
     let (code, output) = run(bash).await;
     assert_eq!(code, Some(0), "the examples ran to the end:\n{output}");
 

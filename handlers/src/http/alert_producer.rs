@@ -9,7 +9,7 @@ use std::{
 
 use axum::{
     Json, Router,
-    extract::{Path, Request, State},
+    extract::{FromRef, Path, Request, State},
     http::StatusCode,
     routing::get,
 };
@@ -21,8 +21,10 @@ use uuid::Uuid;
 
 use super::{
     ApiError,
+    auth::{Authenticator, Principal, Scope},
     error::{ErrorBody, ItemError},
     extract::{ApiJson, decode_json, field_error, json_body},
+    rate_limit::RateLimiter,
 };
 use crate::{
     domain::{Alert, AlertParts},
@@ -38,13 +40,34 @@ pub const MAX_BATCH: usize = 1_000;
 pub struct AlertProducerState {
     pub bus: Arc<dyn Bus>,
     jobs: Arc<Mutex<HashMap<Uuid, Arc<Job>>>>,
+    auth: Authenticator,
+    limiter: Arc<RateLimiter>,
+}
+
+impl FromRef<AlertProducerState> for Authenticator {
+    fn from_ref(state: &AlertProducerState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// How an alert-producer is set up, besides its bus.
+#[derive(Clone)]
+pub struct AlertProducerSettings {
+    /// The admin token (ADMIN_TOKEN).
+    pub admin_token: String,
+    /// Where client keys are checked; without it, only the admin token is taken.
+    pub keys: Option<sea_orm::DatabaseConnection>,
+    /// Ingestion requests per second per key (INGEST_RATE_LIMIT); 0 for no limit.
+    pub ingest_rate_limit: u32,
 }
 
 impl AlertProducerState {
-    pub fn new(bus: Arc<dyn Bus>) -> Self {
+    pub fn new(bus: Arc<dyn Bus>, settings: AlertProducerSettings) -> Self {
         Self {
             bus,
             jobs: Arc::default(),
+            auth: Authenticator::new(&settings.admin_token, settings.keys),
+            limiter: Arc::new(RateLimiter::new(settings.ingest_rate_limit)),
         }
     }
 }
@@ -65,18 +88,21 @@ fn api_router() -> OpenApiRouter<AlertProducerState> {
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut api = api_router().split_for_parts().1;
+    super::auth::document(&mut api);
+    api
 }
 
-pub fn router(bus: Arc<dyn Bus>) -> Router {
-    let (router, api) = api_router().split_for_parts();
+pub fn router(bus: Arc<dyn Bus>, settings: AlertProducerSettings) -> Router {
+    let (router, mut api) = api_router().split_for_parts();
+    super::auth::document(&mut api);
     let router = router
         .route(
             "/api/v1/openapi.json",
             get(move || async move { Json(api) }),
         )
         .route("/ready", get(health));
-    super::finish(router).with_state(AlertProducerState::new(bus))
+    super::finish(router).with_state(AlertProducerState::new(bus, settings))
 }
 
 /// An alert as a producer sends it.
@@ -188,12 +214,16 @@ pub fn parse_alerts(body: &[u8], now: DateTime<Utc>) -> Result<Vec<Alert>, ApiEr
         (status = 400, body = ErrorBody, description = "Malformed JSON"),
         (status = 413, body = ErrorBody, description = "Body over 1 MiB"),
         (status = 422, body = ErrorBody, description = "Some alert is invalid; `items` lists each failure by index"),
+        (status = 429, body = ErrorBody, description = "Over INGEST_RATE_LIMIT requests per second for this key; see Retry-After"),
         (status = 503, body = ErrorBody, description = "The bus did not acknowledge")
     ))]
 pub async fn ingest(
     State(state): State<AlertProducerState>,
+    principal: Principal,
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    principal.require(Scope::Ingest)?;
+    state.limiter.check(&principal.identity())?;
     let body = json_body(request, &state).await?;
     let alerts = parse_alerts(&body, Utc::now())?;
     let messages = alerts.iter().map(AlertEvent::message).collect();
@@ -290,8 +320,10 @@ impl Job {
     ))]
 pub async fn start_job(
     State(state): State<AlertProducerState>,
+    principal: Principal,
     ApiJson(spec): ApiJson<GenerateSpec>,
 ) -> Result<(StatusCode, Json<JobStatus>), ApiError> {
+    principal.require(Scope::Ingest)?;
     let plan = spec.plan().map_err(|errors| {
         let first = &errors[0];
         let message = errors
@@ -352,8 +384,10 @@ fn find_job(state: &AlertProducerState, job_id: &str) -> Result<Arc<Job>, ApiErr
     responses((status = 200, body = JobStatus), (status = 404, body = ErrorBody)))]
 pub async fn job_status(
     State(state): State<AlertProducerState>,
+    principal: Principal,
     Path(job_id): Path<String>,
 ) -> Result<Json<JobStatus>, ApiError> {
+    principal.require(Scope::Ingest)?;
     Ok(Json(find_job(&state, &job_id)?.status()))
 }
 
@@ -363,8 +397,10 @@ pub async fn job_status(
     responses((status = 200, body = JobStatus), (status = 404, body = ErrorBody)))]
 pub async fn cancel_job(
     State(state): State<AlertProducerState>,
+    principal: Principal,
     Path(job_id): Path<String>,
 ) -> Result<Json<JobStatus>, ApiError> {
+    principal.require(Scope::Ingest)?;
     let job = find_job(&state, &job_id)?;
     job.progress.cancel();
     Ok(Json(job.status()))

@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use sea_orm::DbErr;
@@ -53,6 +53,16 @@ pub enum ApiError {
     BusUnavailable(String),
     #[error("{0}")]
     NotRetryable(String),
+    #[error("the request took longer than 90 s")]
+    Timeout,
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error(
+        "too many requests for this key: at most {limit} per second; retry in {retry_after_s} s"
+    )]
+    RateLimited { limit: u32, retry_after_s: u64 },
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] DbErr),
     #[error("internal error")]
@@ -87,6 +97,10 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,6 +118,10 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Timeout => "timeout",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
             Self::DatabaseUnavailable(_) => "unavailable",
             Self::Database(_) => "internal",
         }
@@ -140,7 +158,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, machine-readable: `malformed_json`, `validation_failed`, `not_found`,
     /// `duplicate`, `version_conflict`, `not_retryable`, `payload_too_large`, `unsupported_media_type`,
-    /// `method_not_allowed`, `unavailable`, `internal`.
+    /// `method_not_allowed`, `unauthorized`, `forbidden`, `rate_limited`, `unavailable`,
+    /// `internal`.
     pub code: String,
     /// For people; names the field when one is at fault.
     pub message: String,
@@ -178,6 +197,11 @@ impl IntoResponse for ApiError {
         }
         let code = self.code().to_owned();
         let message = self.to_string();
+        let challenge = matches!(self, Self::Unauthorized(_));
+        let retry_after = match &self {
+            Self::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
@@ -196,6 +220,18 @@ impl IntoResponse for ApiError {
                 },
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"alerting\""),
+            );
+        }
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

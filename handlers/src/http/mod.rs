@@ -2,9 +2,11 @@
 //! into domain types, and the routers.
 
 pub mod alert_producer;
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod pagination;
+pub mod rate_limit;
 pub mod rule_service;
 
 pub use error::ApiError;
@@ -31,8 +33,21 @@ pub(crate) fn finish<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Rou
         })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(error::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(time_limit))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(count_response))
+}
+
+/// The longest a request may take, its body included: a client that sends slowly or
+/// stops halfway holds a connection this long at most. Above the bus's own publish
+/// timeout, so an ingestion the bus is slow to acknowledge still gets its 503.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
 }
 
 /// What a service without an HTTP API of its own serves (a consumer, on METRICS_ADDR):

@@ -42,7 +42,12 @@ impl Rules {
         alerting::db::migrate(&db).await.expect("migrate");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("addr"));
-        let router = alerting_handlers::http::rule_service::router(db);
+        let router = alerting_handlers::http::rule_service::router(
+            db,
+            alerting_handlers::http::rule_service::RuleServiceSettings::local(
+                crate::helpers::ADMIN_TOKEN,
+            ),
+        );
         tokio::spawn(alerting::runners::http::serve(
             listener,
             router,
@@ -50,7 +55,7 @@ impl Rules {
         ));
         Self {
             url,
-            http: alerting::http_client::client(),
+            http: crate::helpers::http(),
             address,
             _database: database,
         }

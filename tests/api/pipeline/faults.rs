@@ -279,7 +279,7 @@ impl Rig {
     /// producer would: a batch that is not answered 202 is sent again. Returns how many
     /// posts were refused.
     fn stream_http(&self, url: String, total: usize, pause: Duration) -> JoinHandle<usize> {
-        let http = alerting::http_client::client();
+        let http = crate::helpers::http();
         tokio::spawn(async move {
             let mut refused = 0;
             for start in (0..total).step_by(100) {

@@ -163,7 +163,7 @@ async fn every_services_metrics_move_as_alerts_go_through() {
     let cloudwatch = FakeCloudWatch::default();
     let cloudwatch_url = cloudwatch.start().await;
     let dir = tempfile::tempdir().expect("dir");
-    let http = alerting::http_client::client();
+    let http = crate::helpers::http();
     let service = |args: &[&str], extra: &[(&str, &str)]| {
         let mut command = alerting(dir.path());
         command

@@ -125,6 +125,14 @@ impl Isolation {
     }
 }
 
+/// The test admin token, and no ingestion limit.
+pub fn test_auth() -> alerting::config::AuthConfig {
+    alerting::config::AuthConfig {
+        admin_token: Some(crate::helpers::ADMIN_TOKEN.to_owned()),
+        ingest_rate_limit: 0,
+    }
+}
+
 /// Quick retries and short timeouts, so failure tests finish fast.
 pub fn fast_delivery(smtp_url: Option<String>) -> DeliveryConfig {
     DeliveryConfig {
@@ -266,6 +274,10 @@ impl Pipeline {
             redis,
             matching: fast_matching(),
             delivery,
+            auth: test_auth(),
+            targets: alerting::config::TargetConfig {
+                allow_private_endpoints: true,
+            },
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = Shutdown::on(async move {
@@ -310,7 +322,7 @@ impl Pipeline {
             alert_producer: format!("http://{}", running.alert_producer),
             isolation,
             running: Some(running),
-            http: alerting::http_client::client(),
+            http: crate::helpers::http(),
             stop: Some(stop),
             matched,
             dead_letters,

@@ -55,6 +55,8 @@ async fn produce_sends_to_the_alert_producer() {
         "payments",
         "--to",
         &p.alert_producer,
+        "--token",
+        crate::helpers::ADMIN_TOKEN,
     ]))
     .await;
     assert_eq!(code, Some(0), "{output}");

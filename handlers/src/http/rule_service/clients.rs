@@ -6,7 +6,10 @@ use axum::{
     response::IntoResponse,
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,6 +18,7 @@ use crate::{
     domain::{ClientId, ClientName},
     http::{
         ApiError,
+        auth::{Principal, Scope, Visible},
         error::{ErrorBody, FieldContext},
         extract::{ApiJson, ApiQuery, nullable},
         pagination::{Page, Paged},
@@ -91,8 +95,10 @@ pub(crate) fn parse_name(name: Option<&str>) -> Result<Option<String>, ApiError>
     ))]
 pub async fn create_client(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(input): ApiJson<CreateClient>,
 ) -> Result<impl IntoResponse, ApiError> {
+    principal.require_admin()?;
     let client_id = match input.client_id.as_deref() {
         Some(id) => ClientId::parse(id).field("client_id")?,
         None => ClientId::generate(),
@@ -122,7 +128,7 @@ pub async fn create_client(
     ))
 }
 
-/// List clients, newest first.
+/// List clients, newest first (a client key sees its own).
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", params(ClientFilter),
     responses(
         (status = 200, body = Paged<Client>),
@@ -130,12 +136,17 @@ pub async fn create_client(
     ))]
 pub async fn list_clients(
     State(state): State<AppState>,
+    principal: Principal,
     ApiQuery(filter): ApiQuery<ClientFilter>,
 ) -> Result<Json<Paged<Client>>, ApiError> {
+    principal.require(Scope::Manage)?;
     let page = Page::new(filter.limit, filter.offset)?;
-    let select = clients::Entity::find()
+    let mut select = clients::Entity::find()
         .order_by_desc(clients::Column::CreatedAt)
         .order_by_desc(clients::Column::Id);
+    if let Visible::As(Some(own)) = principal.visible(None) {
+        select = select.filter(clients::Column::Id.eq(own));
+    }
     let (items, total) = page.fetch(&state.db, select).await?;
     Ok(Json(page.respond(
         items.into_iter().map(Client::from).collect(),
@@ -143,7 +154,16 @@ pub async fn list_clients(
     )))
 }
 
-async fn find_client(state: &AppState, client_id: &str) -> Result<clients::Model, ApiError> {
+/// The client, if the caller may see it (if not, it is as unknown as a missing one).
+async fn find_client(
+    state: &AppState,
+    principal: &Principal,
+    client_id: &str,
+) -> Result<clients::Model, ApiError> {
+    principal.require(Scope::Manage)?;
+    if !principal.sees(client_id) {
+        return Err(ApiError::not_found("client", client_id));
+    }
     clients::Entity::find_by_id(client_id.to_owned())
         .one(&state.db)
         .await?
@@ -156,9 +176,12 @@ async fn find_client(state: &AppState, client_id: &str) -> Result<clients::Model
     responses((status = 200, body = Client), (status = 404, body = ErrorBody)))]
 pub async fn get_client(
     State(state): State<AppState>,
+    principal: Principal,
     Path(client_id): Path<String>,
 ) -> Result<Json<Client>, ApiError> {
-    Ok(Json(find_client(&state, &client_id).await?.into()))
+    Ok(Json(
+        find_client(&state, &principal, &client_id).await?.into(),
+    ))
 }
 
 /// Change a client's name.
@@ -172,10 +195,11 @@ pub async fn get_client(
     ))]
 pub async fn update_client(
     State(state): State<AppState>,
+    principal: Principal,
     Path(client_id): Path<String>,
     ApiJson(input): ApiJson<UpdateClient>,
 ) -> Result<Json<Client>, ApiError> {
-    let existing = find_client(&state, &client_id).await?;
+    let existing = find_client(&state, &principal, &client_id).await?;
     let mut model: clients::ActiveModel = existing.into();
     if let Some(name) = input.name {
         model.name = Set(parse_name(name.as_deref())?);
@@ -194,8 +218,10 @@ pub async fn update_client(
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete_client(
     State(state): State<AppState>,
+    principal: Principal,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    principal.require_admin()?;
     let txn = state.db.begin().await?;
     // Announce the rules' deletion before the cascade removes them.
     outbox::record_client_deletion(&txn, &client_id, now()).await?;

@@ -1,4 +1,4 @@
-use alerting_entities::endpoints;
+use alerting_entities::{endpoints, rules as rule_rows};
 use axum::{
     Json,
     extract::{Path, State},
@@ -19,6 +19,7 @@ use crate::{
     domain::{EndpointKind, EndpointSecret, EndpointTarget},
     http::{
         ApiError,
+        auth::{Principal, Scope},
         error::{ErrorBody, FieldContext},
         extract::{ApiJson, ApiQuery, nullable},
         pagination::{Page, Paged},
@@ -150,11 +151,13 @@ impl ValidEndpoint {
     ))]
 pub async fn create_endpoint(
     State(state): State<AppState>,
+    principal: Principal,
     Path(rule_id): Path<String>,
     ApiJson(input): ApiJson<CreateEndpoint>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let rule_uuid = parse_uuid("rule", &rule_id)?;
+    let rule_uuid = rules::find_rule(&state, &principal, &rule_id).await?.id;
     let valid = ValidEndpoint::parse(&input.kind, "type", &input.value, input.secret.as_deref())?;
+    state.targets.check(&valid.target).await?;
     let at = now();
     let endpoint = endpoints::Model {
         id: Uuid::new_v4(),
@@ -196,11 +199,12 @@ pub async fn create_endpoint(
     ))]
 pub async fn list_endpoints(
     State(state): State<AppState>,
+    principal: Principal,
     Path(rule_id): Path<String>,
     ApiQuery(filter): ApiQuery<EndpointFilter>,
 ) -> Result<Json<Paged<Endpoint>>, ApiError> {
     let page = Page::new(filter.limit, filter.offset)?;
-    let rule = rules::find_rule(&state, &rule_id).await?;
+    let rule = rules::find_rule(&state, &principal, &rule_id).await?;
     let select = endpoints::Entity::find()
         .filter(endpoints::Column::RuleId.eq(rule.id))
         .order_by_desc(endpoints::Column::CreatedAt)
@@ -212,12 +216,23 @@ pub async fn list_endpoints(
     )))
 }
 
-async fn find_endpoint(state: &AppState, endpoint_id: &str) -> Result<endpoints::Model, ApiError> {
+/// The endpoint, if the caller may see its rule's client (if not, it is as unknown as
+/// a missing one).
+async fn find_endpoint(
+    state: &AppState,
+    principal: &Principal,
+    endpoint_id: &str,
+) -> Result<endpoints::Model, ApiError> {
+    principal.require(Scope::Manage)?;
     let id = parse_uuid("endpoint", endpoint_id)?;
-    endpoints::Entity::find_by_id(id)
+    let found = endpoints::Entity::find_by_id(id)
+        .find_also_related(rule_rows::Entity)
         .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("endpoint", endpoint_id))
+        .await?;
+    match found {
+        Some((endpoint, Some(rule))) if principal.sees(&rule.client_id) => Ok(endpoint),
+        _ => Err(ApiError::not_found("endpoint", endpoint_id)),
+    }
 }
 
 /// Get an endpoint.
@@ -226,9 +241,14 @@ async fn find_endpoint(state: &AppState, endpoint_id: &str) -> Result<endpoints:
     responses((status = 200, body = Endpoint), (status = 404, body = ErrorBody)))]
 pub async fn get_endpoint(
     State(state): State<AppState>,
+    principal: Principal,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<Endpoint>, ApiError> {
-    Ok(Json(find_endpoint(&state, &endpoint_id).await?.into()))
+    Ok(Json(
+        find_endpoint(&state, &principal, &endpoint_id)
+            .await?
+            .into(),
+    ))
 }
 
 /// Change an endpoint: its type, address, secret or whether it is enabled.
@@ -243,10 +263,11 @@ pub async fn get_endpoint(
     ))]
 pub async fn update_endpoint(
     State(state): State<AppState>,
+    principal: Principal,
     Path(endpoint_id): Path<String>,
     ApiJson(input): ApiJson<UpdateEndpoint>,
 ) -> Result<Json<Endpoint>, ApiError> {
-    let existing = find_endpoint(&state, &endpoint_id).await?;
+    let existing = find_endpoint(&state, &principal, &endpoint_id).await?;
     let secret = match &input.secret {
         Some(secret) => secret.as_deref(),
         None => existing.secret.as_deref(),
@@ -257,6 +278,9 @@ pub async fn update_endpoint(
         input.value.as_deref().unwrap_or(&existing.value),
         secret,
     )?;
+    if valid.target.value() != existing.value || valid.target.kind().as_str() != existing.kind {
+        state.targets.check(&valid.target).await?;
+    }
     let rule_id = existing.rule_id;
     let mut model = existing.clone().into_active_model();
     model.kind = Set(valid.target.kind().as_str().to_owned());
@@ -282,9 +306,10 @@ pub async fn update_endpoint(
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete_endpoint(
     State(state): State<AppState>,
+    principal: Principal,
     Path(endpoint_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = parse_uuid("endpoint", &endpoint_id)?;
+    let id = find_endpoint(&state, &principal, &endpoint_id).await?.id;
     let deleted = endpoints::Entity::delete_by_id(id)
         .exec(&state.db)
         .await?

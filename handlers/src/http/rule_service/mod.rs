@@ -5,17 +5,22 @@
 mod clients;
 mod endpoints;
 mod health;
+mod keys;
 mod notifications;
 mod outbox;
 mod rules;
 
-use axum::{Json, Router, routing::get};
+use axum::{Json, Router, extract::FromRef, routing::get};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::ApiError;
+use super::{ApiError, auth::Authenticator};
+use crate::{
+    domain::{EndpointKind, EndpointTarget},
+    safe_targets,
+};
 
 /// What every rule-service handler can reach.
 #[derive(Clone)]
@@ -24,6 +29,55 @@ pub struct AppState {
     /// To re-announce notifications (`POST /notifications/{id}/retry`); without one,
     /// that route answers 503.
     pub bus: Option<std::sync::Arc<dyn crate::ports::Bus>>,
+    pub auth: Authenticator,
+    pub targets: TargetPolicy,
+}
+
+impl FromRef<AppState> for Authenticator {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// Which webhook and Slack addresses an endpoint may have (see `safe_targets`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TargetPolicy {
+    /// ALLOW_PRIVATE_ENDPOINTS: loopback and private addresses too (tests, a laptop).
+    pub allow_private: bool,
+}
+
+impl TargetPolicy {
+    pub(crate) async fn check(&self, target: &EndpointTarget) -> Result<(), ApiError> {
+        if self.allow_private || target.kind() == EndpointKind::Email {
+            return Ok(());
+        }
+        safe_targets::check_url(target.value())
+            .await
+            .map_err(|refused| ApiError::invalid("value", refused.to_string()))
+    }
+}
+
+/// How a rule-service is set up, besides its database.
+#[derive(Clone)]
+pub struct RuleServiceSettings {
+    /// The admin token (ADMIN_TOKEN); client keys are checked in the database.
+    pub admin_token: String,
+    pub targets: TargetPolicy,
+    /// To re-announce notifications; without one, retry answers 503.
+    pub bus: Option<std::sync::Arc<dyn crate::ports::Bus>>,
+}
+
+impl RuleServiceSettings {
+    /// No bus, private endpoints allowed: for tests and tools.
+    pub fn local(admin_token: &str) -> Self {
+        Self {
+            admin_token: admin_token.to_owned(),
+            targets: TargetPolicy {
+                allow_private: true,
+            },
+            bus: None,
+        }
+    }
 }
 
 #[derive(OpenApi)]
@@ -37,6 +91,7 @@ pub struct AppState {
         (name = "rules", description = "What a client wants to hear about"),
         (name = "endpoints", description = "Where a rule's notifications go"),
         (name = "notifications", description = "What was sent, and how it went"),
+        (name = "keys", description = "A client's API keys (admin token only)"),
         (name = "operations", description = "Liveness and readiness")
     )
 )]
@@ -69,32 +124,37 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::get_notification))
         .routes(routes!(notifications::retry_notification))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
 }
 
 /// The OpenAPI document, generated from the handlers' own annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut api = api_router().split_for_parts().1;
+    super::auth::document(&mut api);
+    api
 }
 
 /// The rule-service as an axum `Router`: a `tower::Service` that `axum::serve` hosts
-/// in a container and `lambda_http::run` hosts in Lambda, unchanged.
-pub fn router(db: DatabaseConnection) -> Router {
-    router_with_bus(db, None)
-}
-
-/// The rule-service with a bus, so that notifications can be retried.
-pub fn router_with_bus(
-    db: DatabaseConnection,
-    bus: Option<std::sync::Arc<dyn crate::ports::Bus>>,
-) -> Router {
-    let (router, api) = api_router().split_for_parts();
+/// in a container and `lambda_http::run` hosts in Lambda, unchanged. Its API keys are
+/// checked in `db`.
+pub fn router(db: DatabaseConnection, settings: RuleServiceSettings) -> Router {
+    let (router, mut api) = api_router().split_for_parts();
+    super::auth::document(&mut api);
+    // The API's description stays open, like health and metrics: it holds no data.
     let router = router.route(
         "/api/v1/openapi.json",
         get(move || async move { Json(api) }),
     );
-    super::finish(router).with_state(AppState { db, bus })
+    let auth = Authenticator::new(&settings.admin_token, Some(db.clone()));
+    super::finish(router).with_state(AppState {
+        db,
+        bus: settings.bus,
+        auth,
+        targets: settings.targets,
+    })
 }
 
 /// Now, at the precision both databases keep (microseconds), so that what a write

@@ -14,6 +14,7 @@ use crate::{
     domain::NotificationStatus,
     http::{
         ApiError,
+        auth::{Principal, Scope, Visible},
         error::{ErrorBody, FieldContext},
         extract::ApiQuery,
         pagination::{Page, Paged},
@@ -140,11 +141,16 @@ pub struct NotificationFilter {
     ))]
 pub async fn list_notifications(
     State(state): State<AppState>,
+    principal: Principal,
     ApiQuery(filter): ApiQuery<NotificationFilter>,
 ) -> Result<Json<Paged<Notification>>, ApiError> {
+    principal.require(Scope::Manage)?;
     let page = Page::new(filter.limit, filter.offset)?;
+    let Visible::As(client_id) = principal.visible(filter.client_id) else {
+        return Ok(Json(page.respond(Vec::new(), 0)));
+    };
     let mut select = notifications::Entity::find();
-    if let Some(client_id) = filter.client_id {
+    if let Some(client_id) = client_id {
         select = select.filter(notifications::Column::ClientId.eq(client_id));
     }
     if let Some(status) = filter.status {
@@ -164,19 +170,33 @@ pub async fn list_notifications(
     )))
 }
 
+/// The notification, if the caller may see its client (if not, it is as unknown as a
+/// missing one).
+async fn find_notification(
+    state: &AppState,
+    principal: &Principal,
+    notification_id: &str,
+) -> Result<notifications::Model, ApiError> {
+    principal.require(Scope::Manage)?;
+    let id = parse_uuid("notification", notification_id)?;
+    notifications::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .filter(|n| principal.sees(&n.client_id))
+        .ok_or_else(|| ApiError::not_found("notification", notification_id))
+}
+
 /// Get a notification with its deliveries.
 #[utoipa::path(get, path = "/api/v1/notifications/{notification_id}", tag = "notifications",
     params(("notification_id" = Uuid, Path)),
     responses((status = 200, body = NotificationDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_notification(
     State(state): State<AppState>,
+    principal: Principal,
     Path(notification_id): Path<String>,
 ) -> Result<Json<NotificationDetail>, ApiError> {
-    let id = parse_uuid("notification", &notification_id)?;
-    let notification = notifications::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("notification", &notification_id))?;
+    let notification = find_notification(&state, &principal, &notification_id).await?;
+    let id = notification.id;
     let deliveries = deliveries::Entity::find()
         .filter(deliveries::Column::NotificationId.eq(id))
         .order_by_asc(deliveries::Column::CreatedAt)
@@ -200,13 +220,17 @@ pub async fn get_notification(
     ))]
 pub async fn retry_notification(
     State(state): State<AppState>,
+    principal: Principal,
     Path(notification_id): Path<String>,
 ) -> Result<(axum::http::StatusCode, Json<Notification>), ApiError> {
     use crate::jobs::redrive::{RedriveError, retry};
-    let id = parse_uuid("notification", &notification_id)?;
+    principal.require(Scope::Manage)?;
     let bus = state.bus.as_ref().ok_or_else(|| {
         ApiError::BusUnavailable("this rule-service has no bus (set KAFKA_BROKERS)".to_owned())
     })?;
+    let id = find_notification(&state, &principal, &notification_id)
+        .await?
+        .id;
     match retry(&state.db, bus.as_ref(), id).await {
         Ok(row) => Ok((axum::http::StatusCode::ACCEPTED, Json(row.into()))),
         Err(RedriveError::NotFound(_)) => Err(ApiError::not_found("notification", notification_id)),

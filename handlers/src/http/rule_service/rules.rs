@@ -19,6 +19,7 @@ use crate::{
     domain::{ClientId, FieldPattern, RuleAction, SeverityPattern},
     http::{
         ApiError,
+        auth::{Principal, Scope, Visible},
         error::{ErrorBody, FieldContext},
         extract::{ApiJson, ApiQuery},
         pagination::{Page, Paged},
@@ -177,9 +178,14 @@ fn check_version(version: i32) -> Result<i32, ApiError> {
     ))]
 pub async fn create_rule(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(input): ApiJson<CreateRule>,
 ) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Scope::Manage)?;
     let client_id = ClientId::parse(&input.client_id).field("client_id")?;
+    if !principal.sees(client_id.as_str()) {
+        return Err(ApiError::not_found("client", client_id.as_str()));
+    }
     let matching = Matching::parse(&input.severity, &input.source, &input.name)?;
     let at = now();
     let rule = rules::Model {
@@ -225,11 +231,16 @@ pub async fn create_rule(
     ))]
 pub async fn list_rules(
     State(state): State<AppState>,
+    principal: Principal,
     ApiQuery(filter): ApiQuery<RuleFilter>,
 ) -> Result<Json<Paged<Rule>>, ApiError> {
+    principal.require(Scope::Manage)?;
     let page = Page::new(filter.limit, filter.offset)?;
+    let Visible::As(client_id) = principal.visible(filter.client_id) else {
+        return Ok(Json(page.respond(Vec::new(), 0)));
+    };
     let mut select = rules::Entity::find();
-    if let Some(client_id) = filter.client_id {
+    if let Some(client_id) = client_id {
         select = select.filter(rules::Column::ClientId.eq(client_id));
     }
     if let Some(enabled) = filter.enabled {
@@ -245,11 +256,18 @@ pub async fn list_rules(
     )))
 }
 
-pub(crate) async fn find_rule(state: &AppState, rule_id: &str) -> Result<rules::Model, ApiError> {
+/// The rule, if the caller may see it (if not, it is as unknown as a missing one).
+pub(crate) async fn find_rule(
+    state: &AppState,
+    principal: &Principal,
+    rule_id: &str,
+) -> Result<rules::Model, ApiError> {
+    principal.require(Scope::Manage)?;
     let id = parse_uuid("rule", rule_id)?;
     rules::Entity::find_by_id(id)
         .one(&state.db)
         .await?
+        .filter(|rule| principal.sees(&rule.client_id))
         .ok_or_else(|| ApiError::not_found("rule", rule_id))
 }
 
@@ -259,9 +277,10 @@ pub(crate) async fn find_rule(state: &AppState, rule_id: &str) -> Result<rules::
     responses((status = 200, body = Rule), (status = 404, body = ErrorBody)))]
 pub async fn get_rule(
     State(state): State<AppState>,
+    principal: Principal,
     Path(rule_id): Path<String>,
 ) -> Result<Json<Rule>, ApiError> {
-    Ok(Json(find_rule(&state, &rule_id).await?.into()))
+    Ok(Json(find_rule(&state, &principal, &rule_id).await?.into()))
 }
 
 /// Replace a rule (all fields).
@@ -276,12 +295,13 @@ pub async fn get_rule(
     ))]
 pub async fn replace_rule(
     State(state): State<AppState>,
+    principal: Principal,
     Path(rule_id): Path<String>,
     ApiJson(input): ApiJson<ReplaceRule>,
 ) -> Result<Json<Rule>, ApiError> {
     let version = check_version(input.version)?;
     let matching = Matching::parse(&input.severity, &input.source, &input.name)?;
-    let existing = find_rule(&state, &rule_id).await?;
+    let existing = find_rule(&state, &principal, &rule_id).await?;
     if let Some(client_id) = input.client_id
         && client_id != existing.client_id
     {
@@ -310,11 +330,12 @@ pub async fn replace_rule(
     ))]
 pub async fn update_rule(
     State(state): State<AppState>,
+    principal: Principal,
     Path(rule_id): Path<String>,
     ApiJson(input): ApiJson<UpdateRule>,
 ) -> Result<Json<Rule>, ApiError> {
     let version = check_version(input.version)?;
-    let existing = find_rule(&state, &rule_id).await?;
+    let existing = find_rule(&state, &principal, &rule_id).await?;
     let matching = Matching::parse(
         input.severity.as_deref().unwrap_or(&existing.severity),
         input.source.as_deref().unwrap_or(&existing.source),
@@ -413,11 +434,12 @@ async fn lost_race(state: &AppState, rule_id: Uuid, given: i32) -> ApiError {
     ))]
 pub async fn delete_rule(
     State(state): State<AppState>,
+    principal: Principal,
     Path(rule_id): Path<String>,
     ApiQuery(params): ApiQuery<DeleteRuleParams>,
 ) -> Result<StatusCode, ApiError> {
     let version = check_version(params.version)?;
-    let existing = find_rule(&state, &rule_id).await?;
+    let existing = find_rule(&state, &principal, &rule_id).await?;
     if version != existing.version {
         return Err(stale(&existing, version));
     }
