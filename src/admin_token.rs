@@ -53,6 +53,16 @@ pub fn for_up(auth: &AuthConfig, database: &DatabaseConfig) -> Result<String, St
     match std::fs::read_to_string(&path) {
         Ok(kept) => {
             let token = checked(&kept)?;
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(&path) {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(
+                        "{} can be read by others than its owner; `chmod 600` it",
+                        path.display()
+                    );
+                }
+            }
             tracing::info!(
                 "admin token: the one in {} (Authorization: Bearer $(cat {}))",
                 path.display(),

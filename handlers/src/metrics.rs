@@ -80,6 +80,9 @@ impl Histogram {
     }
 
     pub fn observe(&self, duration: Duration) {
+        // A timestamp from far in the past (a message is outside input) must not wrap
+        // the sum: anything beyond a day counts as a day.
+        let duration = duration.min(Duration::from_secs(86_400));
         let seconds = duration.as_secs_f64();
         let bucket = LATENCY_BOUNDS
             .iter()
@@ -395,12 +398,16 @@ mod tests {
         metrics.delivery_latency.observe(Duration::from_millis(5));
         metrics.delivery_latency.observe(Duration::from_millis(30));
         metrics.delivery_latency.observe(Duration::from_secs(3600));
+        metrics.delivery_latency.observe(Duration::MAX);
         let reading = metrics.read().delivery_latency;
         assert_eq!(reading.bucket_counts[0], 1, "5 ms is within 0.005 s");
         assert_eq!(reading.bucket_counts[3], 1, "30 ms is within 0.05 s");
-        assert_eq!(reading.bucket_counts[LATENCY_BOUNDS.len()], 1);
-        assert_eq!(reading.count(), 3);
-        assert!((reading.sum_seconds - 3600.035).abs() < 1e-6);
+        assert_eq!(reading.bucket_counts[LATENCY_BOUNDS.len()], 2);
+        assert_eq!(reading.count(), 4);
+        assert!(
+            (reading.sum_seconds - 90000.035).abs() < 1e-6,
+            "a day at most"
+        );
     }
 
     #[test]

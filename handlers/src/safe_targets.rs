@@ -57,6 +57,7 @@ fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
         (172, 16..=31, _) => "private (172.16.0.0/12)",
         (192, 0, 0) => "IETF protocol (192.0.0.0/24)",
         (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation",
+        (192, 88, 99) => "6to4 relay anycast (192.88.99.0/24)",
         (192, 168, _) => "private (192.168.0.0/16)",
         (198, 18..=19, _) => "benchmarking (198.18.0.0/15)",
         (224..=239, ..) => "multicast",
@@ -70,9 +71,9 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
         return v4_kind(v4);
     }
     let segments = ip.segments();
-    // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address that would be
-    // reached through them.
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    // NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48) and 6to4 (2002::/16)
+    // carry an IPv4 address that would be reached through them.
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..3] == [0x64, 0xff9b, 1] {
         let [_, _, _, _, _, _, hi, lo] = segments;
         return v4_kind(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
     }
@@ -89,7 +90,9 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
         0xfec0..=0xfeff => "site-local (fec0::/10)",
         0xff00..=0xffff => "multicast",
         0x2001 if segments[1] == 0x0db8 => "documentation (2001:db8::/32)",
-        0x0000 => "IPv4-compatible or reserved (::/8)",
+        0x2001 if segments[1] == 0 => "Teredo (2001::/32)",
+        0x0100 if segments[1..4] == [0, 0, 0] => "discard-only (100::/64)",
+        0x0000..=0x00ff => "IPv4-compatible or reserved (::/8)",
         _ => return None,
     })
 }
@@ -178,7 +181,12 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a9fe:a9fe",
             "2002:a00:1::",
+            "2001:0:4136:e378::1",
+            "100::1",
+            "ff::1",
+            "192.88.99.1",
         ] {
             assert!(!allowed(ip(refused)), "{refused} should be refused");
         }

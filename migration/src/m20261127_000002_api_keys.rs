@@ -1,5 +1,5 @@
-//! Per-client API keys. Only a SHA-256 of each key is kept: a key is 256 random bits,
-//! so a fast hash is as good as a slow one, and lookups stay one indexed read.
+//! Per-client API keys. Only a SHA-256 of each key is kept: a key carries 244 random
+//! bits, so a fast hash is as good as a slow one, and lookups stay one indexed read.
 
 use sea_orm_migration::{prelude::*, schema::*};
 

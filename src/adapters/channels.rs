@@ -76,7 +76,8 @@ impl Channels {
     pub fn new(config: &DeliveryConfig, allow_private: bool) -> Result<Self, ChannelSetupError> {
         let mut http = crate::http_client::builder();
         if !allow_private {
-            http = http.dns_resolver(PublicOnly);
+            // Through a proxy (HTTPS_PROXY…) only the proxy's name would be resolved here.
+            http = http.dns_resolver(PublicOnly).no_proxy();
         }
         let http = http
             .timeout(config.delivery_timeout())

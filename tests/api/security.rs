@@ -589,6 +589,15 @@ async fn ingestion_takes_the_ingest_scope_and_a_rate_per_key() {
     assert_eq!(limited.headers()["retry-after"], "1");
     let body: Value = limited.json().await.expect("json");
     assert_eq!(body["error"]["code"], "rate_limited");
+    // Load generation is the operator's: an ingest key may not start a job.
+    let job = http
+        .post(format!("{producer}/api/v1/alerts/generate"))
+        .bearer_auth(&ingest_key)
+        .json(&json!({"count": 1_000_000}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(job.status(), 403);
     // The limit is per key: the admin token has its own.
     assert_eq!(
         post(Some(ADMIN_TOKEN)).send().await.expect("sent").status(),

@@ -2,7 +2,7 @@
 //! admin token (everything), or one of a client's API keys (that client's own data,
 //! within the key's scopes). Health, readiness and metrics stay open.
 //!
-//! Keys are 256 random bits, so a SHA-256 of the key is all that is stored and a
+//! Keys carry 244 random bits, so a SHA-256 of the key is all that is stored and a
 //! lookup is one indexed read; the admin token is compared by its digest in constant
 //! time.
 

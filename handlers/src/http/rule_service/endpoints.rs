@@ -155,6 +155,7 @@ pub async fn create_endpoint(
     Path(rule_id): Path<String>,
     ApiJson(input): ApiJson<CreateEndpoint>,
 ) -> Result<impl IntoResponse, ApiError> {
+    principal.require(Scope::Manage)?;
     let rule_uuid = rules::find_rule(&state, &principal, &rule_id).await?.id;
     let valid = ValidEndpoint::parse(&input.kind, "type", &input.value, input.secret.as_deref())?;
     state.targets.check(&valid.target).await?;
@@ -203,6 +204,7 @@ pub async fn list_endpoints(
     Path(rule_id): Path<String>,
     ApiQuery(filter): ApiQuery<EndpointFilter>,
 ) -> Result<Json<Paged<Endpoint>>, ApiError> {
+    principal.require(Scope::Manage)?;
     let page = Page::new(filter.limit, filter.offset)?;
     let rule = rules::find_rule(&state, &principal, &rule_id).await?;
     let select = endpoints::Entity::find()

@@ -299,6 +299,7 @@ pub async fn replace_rule(
     Path(rule_id): Path<String>,
     ApiJson(input): ApiJson<ReplaceRule>,
 ) -> Result<Json<Rule>, ApiError> {
+    principal.require(Scope::Manage)?;
     let version = check_version(input.version)?;
     let matching = Matching::parse(&input.severity, &input.source, &input.name)?;
     let existing = find_rule(&state, &principal, &rule_id).await?;
@@ -334,6 +335,7 @@ pub async fn update_rule(
     Path(rule_id): Path<String>,
     ApiJson(input): ApiJson<UpdateRule>,
 ) -> Result<Json<Rule>, ApiError> {
+    principal.require(Scope::Manage)?;
     let version = check_version(input.version)?;
     let existing = find_rule(&state, &principal, &rule_id).await?;
     let matching = Matching::parse(
@@ -438,6 +440,7 @@ pub async fn delete_rule(
     Path(rule_id): Path<String>,
     ApiQuery(params): ApiQuery<DeleteRuleParams>,
 ) -> Result<StatusCode, ApiError> {
+    principal.require(Scope::Manage)?;
     let version = check_version(params.version)?;
     let existing = find_rule(&state, &principal, &rule_id).await?;
     if version != existing.version {
