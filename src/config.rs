@@ -293,7 +293,7 @@ pub struct DeliveryConfig {
     pub sender_concurrency_per_endpoint: u32,
 
     /// Batches of notifications a sender works on at once (committed in order).
-    #[arg(long, env = "SENDER_BATCHES_IN_FLIGHT", default_value_t = 4,
+    #[arg(long, env = "SENDER_BATCHES_IN_FLIGHT", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub sender_batches_in_flight: u32,
 

@@ -47,7 +47,7 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   DELIVERY_MAX_BACKOFF_MS      longest retry delay and Retry-After [default: 60000]
   SENDER_CONCURRENCY           deliveries in flight per sender [default: 64]
   SENDER_CONCURRENCY_PER_ENDPOINT  deliveries in flight to one address [default: 8]
-  SENDER_BATCHES_IN_FLIGHT     batches a sender works on at once [default: 4]
+  SENDER_BATCHES_IN_FLIGHT     batches a sender works on at once [default: 2]
   SMTP_URL                     smtp://host:25 or smtps://user:pass@host:465; unset: no email
   EMAIL_FROM                   From of notification emails [default: Alerting <alerting@localhost>]
   REDRIVE_AFTER                re-announce notifications PENDING this long [default: 5m]
@@ -269,6 +269,12 @@ fn init_logging(config: &LogConfig) {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let stop = || Shutdown::on(shutdown::signal());
+    if matches!(
+        cli.command,
+        Command::Up { .. } | Command::Serve { .. } | Command::Run { .. }
+    ) {
+        tokio::spawn(alerting::memory::release_periodically());
+    }
     match cli.command {
         Command::Up {
             database,

@@ -20,3 +20,21 @@ pub fn release_freed() {
         }
     }
 }
+
+/// How often a long-running service hands back what it freed. A request's allocations
+/// are short-lived but interleave with longer ones (pooled connections, cached
+/// statements), so the heap's free pages sit between live ones, where malloc's own
+/// trimming (the top of the heap only) never reaches them: the rule-service held 28 MB
+/// of heap pages for a 3.4 MB peak of live data while 100,000 rules were created.
+pub const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Calls [`release_freed`] every [`RELEASE_EVERY`] until the process ends. malloc_trim
+/// walks the heap with its lock held for well under a millisecond at these sizes.
+pub async fn release_periodically() {
+    let mut ticks = tokio::time::interval(RELEASE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        release_freed();
+    }
+}

@@ -97,10 +97,7 @@ pub fn router(bus: Arc<dyn Bus>, settings: AlertProducerSettings) -> Router {
     let (router, mut api) = api_router().split_for_parts();
     super::auth::document(&mut api);
     let router = router
-        .route(
-            "/api/v1/openapi.json",
-            get(move || async move { Json(api) }),
-        )
+        .route_service("/api/v1/openapi.json", super::openapi_route(&api))
         .route("/ready", get(health));
     super::finish(router).with_state(AlertProducerState::new(bus, settings))
 }

@@ -10,7 +10,7 @@ mod notifications;
 mod outbox;
 mod rules;
 
-use axum::{Json, Router, extract::FromRef, routing::get};
+use axum::{Router, extract::FromRef};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 use utoipa::OpenApi;
@@ -144,10 +144,7 @@ pub fn router(db: DatabaseConnection, settings: RuleServiceSettings) -> Router {
     let (router, mut api) = api_router().split_for_parts();
     super::auth::document(&mut api);
     // The API's description stays open, like health and metrics: it holds no data.
-    let router = router.route(
-        "/api/v1/openapi.json",
-        get(move || async move { Json(api) }),
-    );
+    let router = router.route_service("/api/v1/openapi.json", super::openapi_route(&api));
     let auth = Authenticator::new(&settings.admin_token, Some(db.clone()));
     super::finish(router).with_state(AppState {
         db,
