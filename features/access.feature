@@ -31,9 +31,12 @@ Feature: Who may see and change what
     Then the request is refused with 401
 
   Scenario: A producer's key posts alerts and reads nothing
-    Given the client "acme"
+    Given the client "acme" with a rule "all" for severity "*", source "*" and name "*"
+    And the rule "all" sends to the webhook "hook"
+    And the rules are in effect
     And "acme" has an API key "producer" to post alerts
-    When "producer" posts an alert
+    When "producer" posts the alert "by-key"
     Then the request succeeds with 202
+    And the webhook "hook" receives the alerts "by-key"
     When "producer" lists the rules
     Then the request is refused with 403

@@ -924,11 +924,11 @@ async fn create_client_as(w: &mut Alerting, alias: String, client: String) {
         .await;
 }
 
-#[when(expr = "{string} posts an alert")]
-async fn post_alert_as(w: &mut Alerting, alias: String) {
+#[when(expr = "{string} posts the alert {string}")]
+async fn post_alert_as(w: &mut Alerting, alias: String, alert: String) {
     let url = format!("{}/api/v1/alerts", w.platform.alert_producer);
-    let body =
-        json!({"alert_id": w.name("by-key"), "severity": "LOW", "source": "keys", "name": "check"});
+    // The scenario waits for its delivery, so no later scenario's rule can match it.
+    let body = json!({"alert_id": w.name(&alert), "severity": "LOW", "source": "keys", "name": "check", "context": {"scenario": w.prefix}});
     w.call_as(Some(&alias), reqwest::Method::POST, url, Some(body))
         .await;
 }
