@@ -18,6 +18,20 @@ pub fn builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// The delay a `Retry-After: <seconds>` header asks for, if any.
+pub fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> {
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(std::time::Duration::from_secs)
+}
+
 /// A client with default settings.
 pub fn client() -> reqwest::Client {
     builder().build().unwrap_or_else(|_| reqwest::Client::new())

@@ -165,14 +165,10 @@ pub async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
                     break response;
                 }
                 // Over the key's rate: wait as told, then send the same batch again.
-                let wait = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(1);
-                bar.set_message(format!("rate limited, waiting {wait} s"));
-                tokio::time::sleep(Duration::from_secs(wait)).await;
+                let wait =
+                    crate::http_client::retry_after(&response).unwrap_or(Duration::from_secs(1));
+                bar.set_message(format!("rate limited, waiting {} s", wait.as_secs()));
+                tokio::time::sleep(wait).await;
                 retries += 1;
             };
             let status = response.status();

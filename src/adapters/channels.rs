@@ -1,8 +1,6 @@
 //! The delivery channels: webhook and Slack over HTTP, email over SMTP. One call is one
 //! attempt; the answer says whether another attempt could help.
 
-use std::time::Duration;
-
 use alerting_handlers::{
     domain::EndpointKind,
     ports::{Attempt, Channel, NotificationPayload, Target},
@@ -159,15 +157,6 @@ struct WebhookBody<'a> {
     sent_at: chrono::DateTime<Utc>,
 }
 
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 /// What an HTTP answer means for delivery.
 fn classify(response: &reqwest::Response) -> Attempt {
     let status = response.status();
@@ -178,7 +167,7 @@ fn classify(response: &reqwest::Response) -> Attempt {
         Attempt::Retryable {
             error: format!("HTTP {status}"),
             http_status: code,
-            retry_after: retry_after(response),
+            retry_after: crate::http_client::retry_after(response),
         }
     } else if status.is_server_error() || status.as_u16() == 408 {
         Attempt::Retryable {

@@ -53,7 +53,7 @@ pub enum ApiError {
     BusUnavailable(String),
     #[error("{0}")]
     NotRetryable(String),
-    #[error("the request took longer than 90 s")]
+    #[error("the request took longer than {} s", super::REQUEST_TIMEOUT.as_secs())]
     Timeout,
     #[error("{0}")]
     Unauthorized(&'static str),

@@ -53,10 +53,7 @@ async fn time_limit(request: Request, next: Next) -> Response {
 /// What a service without an HTTP API of its own serves (a consumer, on METRICS_ADDR):
 /// liveness and its metrics.
 pub fn metrics_router() -> Router {
-    finish(Router::new().route(
-        "/health",
-        get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-    ))
+    finish(Router::new().route("/health", get(alert_producer::health)))
 }
 
 /// A route serving an OpenAPI document, serialised once. Middleware clones a route's
