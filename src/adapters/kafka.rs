@@ -247,6 +247,20 @@ impl ClientContext for LagReporter {
 
 impl ConsumerContext for LagReporter {}
 
+/// Messages a consumer of `service` fetches ahead, per partition (librdkafka's
+/// `queued.min.messages`). librdkafka's 100,000 let small messages (a
+/// `notifications.ready` is 60 bytes) pile up by the hundred thousand, each with ~150
+/// bytes of bookkeeping that the kilobyte cap does not count; 2,000 starved the
+/// evaluator and aggregator on a backlog, 10,000 did not. The sender holds at most two
+/// batches of 500 at once, each an HTTP delivery per message: 1,000 per partition (nine
+/// batches ahead) kept its throughput and cut its peak (docs/PERFORMANCE.md).
+fn prefetch_per_partition(service: &str) -> u32 {
+    match service {
+        "sender" => 1_000,
+        _ => 10_000,
+    }
+}
+
 /// A consumer in group `{KAFKA_CONSUMER_GROUP_PREFIX}{service}`.
 pub struct KafkaSubscription {
     consumer: StreamConsumer<LagReporter>,
@@ -271,11 +285,10 @@ impl KafkaSubscription {
                 "queued.max.messages.kbytes",
                 config.consumer_queue_kb.to_string(),
             )
-            // Per partition. librdkafka's 100,000 let small messages (a
-            // `notifications.ready` is 60 bytes) pile up by the hundred thousand, each
-            // with ~150 bytes of bookkeeping that the kilobyte cap does not count; 2,000
-            // starved the consumers on a backlog, 10,000 did not (docs/PERFORMANCE.md).
-            .set("queued.min.messages", "10000")
+            .set(
+                "queued.min.messages",
+                prefetch_per_partition(service).to_string(),
+            )
             .set("heartbeat.interval.ms", (session / 3).max(100).to_string())
             .set("statistics.interval.ms", STATISTICS_INTERVAL_MS.to_string())
             .create_with_context(LagReporter {

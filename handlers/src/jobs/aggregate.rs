@@ -52,7 +52,8 @@ pub async fn aggregate<C: ConnectionTrait>(
         }
         let key = (matched.client_id.clone(), matched.alert.alert_id.clone());
         rows.entry(key).or_insert_with(|| notifications::Model {
-            id: Uuid::new_v4(),
+            // Time-ordered, so each insert lands at the right edge of the id indexes.
+            id: Uuid::now_v7(),
             client_id: matched.client_id.clone(),
             alert_id: matched.alert.alert_id.clone(),
             severity: matched.alert.severity.clone(),

@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, future::join_all, stream::FuturesUnordered};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
     sea_query::{Expr, OnConflict},
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -206,7 +207,7 @@ impl Record<'_> {
             }
         };
         deliveries::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(Uuid::now_v7()),
             notification_id: Set(self.notification_id),
             endpoint_id: Set(self.target.endpoint_id),
             kind: Set(self.target.kind.as_str().to_owned()),
@@ -398,11 +399,27 @@ async fn set_statuses<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The attempts and statuses finished since the last write, in one transaction: one
+/// commit (one WAL flush in Postgres) where there were two.
+async fn write_finished<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    records: &[Record<'_>],
+    finished: &[(Uuid, SendOutcome)],
+) -> Result<(), DbErr> {
+    if records.is_empty() && finished.is_empty() {
+        return Ok(());
+    }
+    let transaction = db.begin().await?;
+    record(&transaction, records).await?;
+    set_statuses(&transaction, finished).await?;
+    transaction.commit().await
+}
+
 /// Delivers a batch of notifications to every endpoint that still needs them, with a
 /// handful of statements for the whole batch: the notifications, their endpoints and
 /// their earlier deliveries are read at once, and the records and statuses written at
 /// once when every delivery of the batch is done.
-pub async fn send_notifications<C: ConnectionTrait>(
+pub async fn send_notifications<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     channel: &dyn Channel,
     policy: &DeliveryPolicy,
@@ -500,16 +517,14 @@ pub async fn send_notifications<C: ConnectionTrait>(
                 None => break,
             },
             () = &mut flush => {
-                record(db, &records).await?;
-                set_statuses(db, &finished[written..]).await?;
+                write_finished(db, &records, &finished[written..]).await?;
                 records.clear();
                 written = finished.len();
                 flush.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
             }
         }
     }
-    record(db, &records).await?;
-    set_statuses(db, &finished[written..]).await?;
+    write_finished(db, &records, &finished[written..]).await?;
     outcomes.append(&mut finished);
     Ok(outcomes)
 }

@@ -2,7 +2,7 @@
 //! drift) or for a few rules (as `rule.changed` events arrive).
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap},
     sync::Arc,
 };
 
@@ -16,24 +16,27 @@ use crate::{
     snapshot_format::{EncodedSnapshot, RuleFields, SnapshotWriter, parse_severity},
 };
 
-/// A rule as the set keeps it: its strings shared with every other rule that has the
-/// same client, source or name (100,000 rules often have a few thousand distinct ones).
+/// A rule as the set keeps it: its client, source and name are numbers in the set's
+/// table of strings (100,000 rules often have a few thousand distinct ones), so a rule
+/// is 20 bytes (three shared `Arc<str>` made it 56, and the set 11 MB at 100,000).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct HeldRule {
-    client_id: Arc<str>,
+    client_id: u32,
     /// `None` is `*`.
     severity: Option<Severity>,
-    source: Arc<str>,
-    name: Arc<str>,
+    source: u32,
+    name: u32,
     version: i32,
 }
 
 /// The enabled rules, by id: the state a snapshot is made from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: BTreeMap<Uuid, HeldRule>,
-    /// Strings of removed rules stay until the next full load replaces the set.
-    strings: HashSet<Arc<str>>,
+    /// Every string a held rule has named, numbered in order of arrival. Strings of
+    /// removed rules stay until the next full load replaces the set.
+    strings: Vec<Arc<str>>,
+    numbers: HashMap<Arc<str>, u32>,
 }
 
 /// Rules read per query while loading, so memory stays flat with 100k rules.
@@ -95,13 +98,19 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
-    fn intern(&mut self, value: String) -> Arc<str> {
-        if let Some(held) = self.strings.get(value.as_str()) {
-            return held.clone();
+    fn intern(&mut self, value: String) -> u32 {
+        if let Some(number) = self.numbers.get(value.as_str()) {
+            return *number;
         }
+        let number = self.strings.len() as u32;
         let held: Arc<str> = value.into();
-        self.strings.insert(held.clone());
-        held
+        self.strings.push(held.clone());
+        self.numbers.insert(held, number);
+        number
+    }
+
+    fn string(&self, number: u32) -> &str {
+        &self.strings[number as usize]
     }
 
     fn insert(&mut self, rule: rules::Model) {
@@ -122,14 +131,14 @@ impl RuleSet {
 
     /// The set in the stored form, written straight from the held rules.
     pub fn encode(&self, version: u64) -> EncodedSnapshot {
-        let mut writer = SnapshotWriter::new();
+        let mut writer = SnapshotWriter::with_capacity(self.rules.len());
         for (rule_id, rule) in &self.rules {
             writer.push(RuleFields {
                 rule_id: *rule_id,
-                client_id: &rule.client_id,
+                client_id: self.string(rule.client_id),
                 severity: rule.severity,
-                source: &rule.source,
-                name: &rule.name,
+                source: self.string(rule.source),
+                name: self.string(rule.name),
                 version: rule.version,
             });
         }

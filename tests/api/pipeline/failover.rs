@@ -622,3 +622,69 @@ async fn one_alert_is_followed_through_every_service_in_the_json_logs() {
         assert!(status.success(), "{output:#?}");
     }
 }
+
+/// A snapshot of many rules is staged in pieces: it must arrive whole, and pieces from a
+/// writer without the lease must never reach readers or linger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_bigger_than_a_staging_piece_is_stored_whole_and_only_by_the_lease_holder() {
+    use alerting_handlers::{
+        ports::StoreOutcome,
+        snapshot_format::{RuleFields, SnapshotWriter},
+    };
+
+    let isolation = Isolation::new();
+    let store = RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store");
+    let sources: Vec<String> = (0..30_000).map(|n| format!("source-{n}")).collect();
+    let encode = |version: u64| {
+        let mut writer = SnapshotWriter::new();
+        for source in &sources {
+            writer.push(RuleFields {
+                rule_id: uuid::Uuid::new_v4(),
+                client_id: "acme",
+                severity: Some(Severity::High),
+                source,
+                name: "*",
+                version: 1,
+            });
+        }
+        writer.finish(version, chrono::Utc::now())
+    };
+    let first = encode(10);
+    assert!(
+        first.as_bytes().len() > 3 * 256 * 1024,
+        "spans several pieces: {} bytes",
+        first.as_bytes().len()
+    );
+
+    assert!(
+        store
+            .try_acquire_lease("writer", Duration::from_secs(30))
+            .await
+            .expect("lease")
+    );
+    assert_eq!(
+        store.store("writer", &first).await.expect("store"),
+        StoreOutcome::Written
+    );
+    let loaded = store.load().await.expect("load").expect("stored");
+    assert_eq!(loaded, first, "the bytes read back are the bytes written");
+
+    let intruder = encode(20);
+    assert_eq!(
+        store.store("intruder", &intruder).await.expect("store"),
+        StoreOutcome::NotLeaseHolder
+    );
+    assert_eq!(store.load().await.expect("load"), Some(first));
+    let mut redis = redis::Client::open(redis_url())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let staged: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*staging*", isolation.id))
+        .query_async(&mut redis)
+        .await
+        .expect("keys");
+    assert!(staged.is_empty(), "no staged pieces left: {staged:?}");
+    store.release_lease("writer").await.expect("release");
+}
