@@ -25,10 +25,10 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS build
 COPY --from=plan /src/recipe.json recipe.json
-RUN cargo chef cook --release --locked --bin alerting --recipe-path recipe.json
+RUN cargo chef cook --profile dist --locked --bin alerting --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked --bin alerting \
-    && cp target/release/alerting /usr/local/bin/alerting
+RUN cargo build --profile dist --locked --bin alerting \
+    && cp target/dist/alerting /usr/local/bin/alerting
 
 # The binary links only glibc, libgcc, libm and zlib, all in debian-slim; it needs CA
 # certificates to reach HTTPS webhooks, Slack and SMTPS.

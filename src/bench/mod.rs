@@ -671,7 +671,9 @@ fn process_reports(
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
-        eprintln!("note: this is a debug build; measure with `cargo run --release -- bench …`");
+        eprintln!(
+            "note: this is a debug build; measure with `cargo run --profile dist -- bench …`"
+        );
     }
     if let Some(rate) = args.rate
         && !(rate.is_finite() && rate > 0.0)
