@@ -45,7 +45,7 @@ return -2
 ";
 
 /// Bytes per APPEND while staging a snapshot, and per GETRANGE while reading one.
-const PIECE: usize = 256 * 1024;
+pub const PIECE: usize = 256 * 1024;
 
 /// A staged snapshot whose writer died before moving it into place expires.
 const STAGE_TTL_MS: u64 = 60_000;
@@ -181,15 +181,12 @@ impl SnapshotStore for RedisSnapshotStore {
         // The holder's own key: a writer that lost the lease cannot mix its pieces in.
         let staged = format!("{}:staging:{holder}", self.snapshot_key);
         let bytes = snapshot.as_bytes();
-        let () = redis::pipe()
-            .del(&staged)
-            .ignore()
-            .cmd("SET")
+        // SET replaces whatever an earlier, unfinished attempt left under the key.
+        let () = redis::cmd("SET")
             .arg(&staged)
             .arg(&bytes[..bytes.len().min(PIECE)])
             .arg("PX")
             .arg(STAGE_TTL_MS)
-            .ignore()
             .query_async(&mut connection)
             .await
             .map_err(unavailable)?;

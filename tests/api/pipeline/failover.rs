@@ -651,7 +651,7 @@ async fn a_snapshot_bigger_than_a_staging_piece_is_stored_whole_and_only_by_the_
     };
     let first = encode(10);
     assert!(
-        first.as_bytes().len() > 3 * 256 * 1024,
+        first.as_bytes().len() > 3 * alerting::adapters::redis_snapshot::PIECE,
         "spans several pieces: {} bytes",
         first.as_bytes().len()
     );
