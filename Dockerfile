@@ -12,7 +12,8 @@ ARG DEBIAN=bookworm
 # Dependencies are built in their own layer (cargo-chef), so a change to our code
 # rebuilds only our crates.
 FROM rust:${RUST_VERSION}-slim-${DEBIAN} AS chef
-# librdkafka is built from source (C and C++, with make); zlib is linked from the system.
+# librdkafka and jemalloc are built from source (C and C++, with make); zlib is linked
+# from the system.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends g++ make pkg-config python3 zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
