@@ -4,7 +4,7 @@
 //! malloc, a profile of embedded mode under load put 28 % of the process's CPU in
 //! malloc and free themselves (`_int_malloc`, `malloc_consolidate`, `unlink_chunk`):
 //! each batch allocates and frees thousands of short-lived values across threads.
-//! jemalloc cut the CPU per alert by about a third (docs/PERFORMANCE.md). mimalloc was
+//! jemalloc cut the CPU per alert by about 30 % (docs/PERFORMANCE.md). mimalloc was
 //! measured earlier and raised every service's resident set instead.
 //!
 //! Both allocators keep what a process frees for later: an evaluator that rebuilt its
