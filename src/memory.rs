@@ -95,25 +95,25 @@ mod tests {
 
     #[test]
     fn jemalloc_runs_with_our_options() {
-        // Allocate through the global allocator first, so jemalloc has read its options.
-        let probe = vec![0u8; 1 << 20];
-        assert_eq!(probe.len(), 1 << 20);
+        // mallctl initialises jemalloc (reading its options) if nothing allocated yet.
         assert_eq!(setting::<u32>(c"opt.narenas"), 1);
         assert_eq!(setting::<isize>(c"opt.dirty_decay_ms"), 1000);
         assert_eq!(setting::<isize>(c"opt.muzzy_decay_ms"), 0);
     }
 
-    /// This process's resident set, from /proc.
+    /// This process's resident set (`VmRSS`, in KiB whatever the page size).
+    #[cfg(target_os = "linux")]
     fn resident_bytes() -> usize {
-        let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-        let pages: usize = statm
-            .split_whitespace()
-            .nth(1)
-            .and_then(|field| field.parse().ok())
-            .expect("resident pages");
-        pages * 4096
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        let kib: usize = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/self/status");
+        kib * 1024
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn freed_pages_go_back_to_the_system_at_once() {
         // Many blocks of 1 MiB: jemalloc hands back a single very large block (8 MiB
