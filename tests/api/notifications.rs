@@ -209,3 +209,70 @@ crate::on_both_backends!(
     notifications_filter_by_client_status_and_alert,
     a_notification_shows_its_alert_and_deliveries,
 );
+
+/// The sender reads notifications (and their deliveries) by a few hundred keys at a
+/// time. On a table Postgres has no statistics for yet, its planner takes such a
+/// lookup for most of the table and scans all of it; the sender's transactions turn
+/// that plan off.
+#[tokio::test]
+async fn the_senders_key_lookups_use_an_index_on_a_young_postgres_table() {
+    use alerting_handlers::jobs::send::prefer_index_lookups;
+    use sea_orm::{
+        ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait, Statement,
+        TransactionTrait,
+    };
+
+    async fn explain(transaction: &sea_orm::DatabaseTransaction, lookup: &Statement) -> String {
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("EXPLAIN {}", lookup.sql),
+            lookup.values.clone().map(|v| v.0).unwrap_or_default(),
+        );
+        transaction
+            .query_all_raw(statement)
+            .await
+            .expect("explain")
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).expect("plan line"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    let app = TestApp::spawn(crate::helpers::Backend::Postgres).await;
+    app.client("acme").await;
+    app.db
+        .execute_unprepared(
+            "INSERT INTO notifications (id, client_id, alert_id, severity, source, name, \
+             context, event_ts, rule_ids, status, created_at, updated_at) \
+             SELECT gen_random_uuid(), 'acme', 'alert-' || g, 'HIGH', 'payments', \
+             'card-declined', '{}', now(), '[]', 'PENDING', now(), now() \
+             FROM generate_series(1, 20000) AS g",
+        )
+        .await
+        .expect("insert notifications");
+    let ids: Vec<Uuid> = notifications::Entity::find()
+        .select_only()
+        .column(notifications::Column::Id)
+        .limit(500)
+        .into_tuple()
+        .all(&app.db)
+        .await
+        .expect("ids");
+    let lookup = notifications::Entity::find()
+        .filter(notifications::Column::Id.is_in(ids))
+        .build(DbBackend::Postgres);
+    let transaction = app.db.begin().await.expect("begin");
+    let unguided = explain(&transaction, &lookup).await;
+    assert!(
+        unguided.contains("Seq Scan"),
+        "the young table no longer gets the whole-table plan this test guards against:\n{unguided}"
+    );
+    prefer_index_lookups(&transaction)
+        .await
+        .expect("prefer indexes");
+    let guided = explain(&transaction, &lookup).await;
+    assert!(
+        !guided.contains("Seq Scan") && guided.contains("notifications_pkey"),
+        "{guided}"
+    );
+}
