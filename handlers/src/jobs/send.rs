@@ -510,15 +510,21 @@ pub async fn send_notifications<C: ConnectionTrait + TransactionTrait>(
     limits: &DeliveryLimits,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, SendOutcome)>, DbErr> {
-    let reads = db.begin().await?;
-    prefer_index_lookups(&reads).await?;
+    // `SET LOCAL` needs a transaction; SQLite needs neither.
     let BatchRead {
         mut outcomes,
         payloads,
         endpoints,
         earlier,
-    } = read_batch(&reads, ids).await?;
-    reads.commit().await?;
+    } = if db.get_database_backend() == DbBackend::Postgres {
+        let reads = db.begin().await?;
+        prefer_index_lookups(&reads).await?;
+        let read = read_batch(&reads, ids).await?;
+        reads.commit().await?;
+        read
+    } else {
+        read_batch(db, ids).await?
+    };
     if payloads.is_empty() {
         return Ok(outcomes);
     }
