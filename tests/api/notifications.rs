@@ -202,7 +202,72 @@ async fn retrying_needs_a_bus_and_a_failed_notification(app: TestApp) {
     assert_eq!(reply.status, 503, "the bus is checked first: {reply:?}");
 }
 
+/// A redelivered batch of matches (the aggregator crashed after storing it, before
+/// announcing it) announces again the notifications still undelivered, and only those.
+async fn redelivered_matches_announce_what_is_still_undelivered(app: TestApp) {
+    use alerting_handlers::{
+        events::{AlertBody, AlertMatchedEvent, NotificationReadyEvent},
+        jobs::aggregate::aggregate,
+    };
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+
+    app.client("acme").await;
+    app.client("globex").await;
+    let matched = |client: &str, alert: &str| AlertMatchedEvent {
+        schema_version: 1,
+        alert: AlertBody {
+            alert_id: alert.to_owned(),
+            event_ts: Utc::now(),
+            severity: "HIGH".to_owned(),
+            source: "payments".to_owned(),
+            name: "card-declined".to_owned(),
+            context: Default::default(),
+        },
+        client_id: client.to_owned(),
+        rule_ids: vec![Uuid::new_v4()],
+    };
+    let batch = vec![
+        matched("acme", "a1"),
+        matched("globex", "a1"),
+        matched("acme", "a2"),
+    ];
+    let announced = |messages: Vec<alerting_handlers::ports::OutgoingMessage>| {
+        let mut ids: Vec<(String, String, Uuid)> = messages
+            .iter()
+            .map(|m| NotificationReadyEvent::decode(&m.payload).expect("announcement"))
+            .map(|e| (e.client_id, e.alert_id, e.notification_id))
+            .collect();
+        ids.sort();
+        ids
+    };
+
+    let first = announced(aggregate(&app.db, &batch).await.expect("first time"));
+    assert_eq!(first.len(), 3, "{first:?}");
+    let again = announced(aggregate(&app.db, &batch).await.expect("redelivered"));
+    assert_eq!(again, first, "the same notifications, announced again");
+
+    let sent = first[0].2;
+    notifications::Entity::update_many()
+        .col_expr(notifications::Column::Status, Expr::value("SENT"))
+        .filter(notifications::Column::Id.eq(sent))
+        .exec(&app.db)
+        .await
+        .expect("mark one sent");
+    let after = announced(aggregate(&app.db, &batch).await.expect("redelivered"));
+    assert_eq!(after, first[1..].to_vec(), "all but the delivered one");
+    assert_eq!(
+        notifications::Entity::find()
+            .all(&app.db)
+            .await
+            .expect("rows")
+            .len(),
+        3,
+        "no row twice"
+    );
+}
+
 crate::on_both_backends!(
+    redelivered_matches_announce_what_is_still_undelivered,
     stuck_notifications_are_announced_again,
     retrying_needs_a_bus_and_a_failed_notification,
     an_empty_table_lists_nothing,
@@ -216,7 +281,7 @@ crate::on_both_backends!(
 /// that plan off.
 #[tokio::test]
 async fn the_senders_key_lookups_use_an_index_on_a_young_postgres_table() {
-    use alerting_handlers::jobs::send::prefer_index_lookups;
+    use alerting_handlers::jobs::index_lookups::prefer_index_lookups;
     use sea_orm::{
         ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait, Statement,
         TransactionTrait,

@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use alerting_entities::{clients, notifications};
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, TryInsertResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QuerySelect, TransactionSession, TransactionTrait, TryInsertResult,
 };
 use uuid::Uuid;
 
+use super::index_lookups::prefer_index_lookups;
 use crate::{
     domain::NotificationStatus,
     events::{AlertMatchedEvent, NotificationReadyEvent},
@@ -24,7 +25,7 @@ use crate::{
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Stores the notifications of `matches`; returns the announcements to publish.
-pub async fn aggregate<C: ConnectionTrait>(
+pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     matches: &[AlertMatchedEvent],
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
@@ -114,27 +115,52 @@ pub async fn aggregate<C: ConnectionTrait>(
         .iter()
         .map(|m| (m.client_id.as_str(), m.alert_id.as_str()))
         .collect();
-    let alert_ids: BTreeSet<&str> = earlier.iter().map(|m| m.alert_id.as_str()).collect();
-    for chunk in alert_ids
+    let alert_ids: Vec<&str> = earlier
+        .iter()
+        .map(|m| m.alert_id.as_str())
+        .collect::<BTreeSet<_>>()
         .into_iter()
-        .collect::<Vec<_>>()
-        .chunks(ROWS_PER_STATEMENT)
-    {
-        let stored = notifications::Entity::find()
-            .filter(notifications::Column::AlertId.is_in(chunk.iter().copied()))
-            .all(db)
-            .await?;
-        for row in stored {
-            if pairs.contains(&(row.client_id.as_str(), row.alert_id.as_str()))
-                && row.status == NotificationStatus::Pending.as_str()
-            {
-                announcements.push(NotificationReadyEvent::message(
-                    row.id,
-                    &row.client_id,
-                    &row.alert_id,
-                ));
-            }
+        .collect();
+    let stored = if alert_ids.is_empty() {
+        Vec::new()
+    } else if db.get_database_backend() == DbBackend::Postgres {
+        // Redeliveries come in bulk after a crash, the very time a scan of the whole
+        // table per batch would hold the catch-up back.
+        let reads = db.begin().await?;
+        prefer_index_lookups(&reads).await?;
+        let stored = stored_by_alert(&reads, &alert_ids).await?;
+        reads.commit().await?;
+        stored
+    } else {
+        stored_by_alert(db, &alert_ids).await?
+    };
+    for row in stored {
+        if pairs.contains(&(row.client_id.as_str(), row.alert_id.as_str()))
+            && row.status == NotificationStatus::Pending.as_str()
+        {
+            announcements.push(NotificationReadyEvent::message(
+                row.id,
+                &row.client_id,
+                &row.alert_id,
+            ));
         }
     }
     Ok(announcements)
+}
+
+/// The stored notifications of these alerts (of any client).
+async fn stored_by_alert<C: ConnectionTrait>(
+    db: &C,
+    alert_ids: &[&str],
+) -> Result<Vec<notifications::Model>, DbErr> {
+    let mut stored = Vec::new();
+    for chunk in alert_ids.chunks(ROWS_PER_STATEMENT) {
+        stored.extend(
+            notifications::Entity::find()
+                .filter(notifications::Column::AlertId.is_in(chunk.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(stored)
 }

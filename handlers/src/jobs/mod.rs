@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod evaluate;
 pub mod generate;
+pub mod index_lookups;
 pub mod redrive;
 pub mod relay;
 pub mod send;

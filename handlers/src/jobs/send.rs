@@ -21,6 +21,7 @@ use sea_orm::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
+use super::index_lookups::prefer_index_lookups;
 use crate::{
     domain::{EndpointKind, NotificationStatus},
     events::AlertBody,
@@ -395,23 +396,6 @@ async fn set_statuses<C: ConnectionTrait>(
                 .exec(db)
                 .await?;
         }
-    }
-    Ok(())
-}
-
-/// Makes Postgres look the batch's keys up through their indexes for the rest of the
-/// transaction. Its planner estimates `IN (…)` over a few hundred keys from the
-/// table's statistics, and a table without them (young: autovacuum analyzes a table
-/// only after it has grown by a tenth, at most once a minute) or still small gets a
-/// sequential scan: in the 100,000-alert bench, 170 whole-table scans of
-/// `notifications` and 118 of `deliveries` for lookups of up to 500 rows each. Every
-/// lookup here is by key into a table that only grows, so an index is always the
-/// right plan. SQLite's planner prefers the index without statistics.
-pub async fn prefer_index_lookups<C: ConnectionTrait>(transaction: &C) -> Result<(), DbErr> {
-    if transaction.get_database_backend() == DbBackend::Postgres {
-        transaction
-            .execute_unprepared("SET LOCAL enable_seqscan = off")
-            .await?;
     }
     Ok(())
 }
