@@ -4,7 +4,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, TestDatabase};
 
 /// Writes a notification row as the aggregator will, straight into the database.
 pub async fn insert_notification(
@@ -243,6 +243,10 @@ async fn redelivered_matches_announce_what_is_still_undelivered(app: TestApp) {
 
     let first = announced(aggregate(&app.db, &batch).await.expect("first time"));
     assert_eq!(first.len(), 3, "{first:?}");
+    // Another client's notification of the same alert, undelivered but not in the
+    // batch: not the batch's to announce.
+    app.client("initech").await;
+    insert_notification(&app, "initech", "a1", "PENDING").await;
     let again = announced(aggregate(&app.db, &batch).await.expect("redelivered"));
     assert_eq!(again, first, "the same notifications, announced again");
 
@@ -261,7 +265,7 @@ async fn redelivered_matches_announce_what_is_still_undelivered(app: TestApp) {
             .await
             .expect("rows")
             .len(),
-        3,
+        4,
         "no row twice"
     );
 }
@@ -275,69 +279,144 @@ crate::on_both_backends!(
     a_notification_shows_its_alert_and_deliveries,
 );
 
-/// The sender reads notifications (and their deliveries) by a few hundred keys at a
-/// time. On a table Postgres has no statistics for yet, its planner takes such a
-/// lookup for most of the table and scans all of it; the sender's transactions turn
-/// that plan off.
+/// The sender reads notifications, their rules' endpoints and their earlier deliveries
+/// by a few hundred keys at a time, and writes statuses the same way. On tables
+/// Postgres has no statistics for yet, its planner scans the whole table for such a
+/// lookup; the sender's transactions rule that plan out.
 #[tokio::test]
 async fn the_senders_key_lookups_use_an_index_on_a_young_postgres_table() {
-    use alerting_handlers::jobs::index_lookups::prefer_index_lookups;
+    use std::{collections::BTreeMap, time::Duration};
+
+    use alerting::adapters::channels::Channels;
+    use alerting_handlers::jobs::send::{
+        DeliveryLimits, DeliveryPolicy, SendOutcome, send_notifications,
+    };
     use sea_orm::{
-        ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, QuerySelect, QueryTrait, Statement,
-        TransactionTrait,
+        ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, QueryFilter, QuerySelect,
+        QueryTrait, Statement,
     };
 
-    async fn explain(transaction: &sea_orm::DatabaseTransaction, lookup: &Statement) -> String {
-        let statement = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("EXPLAIN {}", lookup.sql),
-            lookup.values.clone().map(|v| v.0).unwrap_or_default(),
-        );
-        transaction
-            .query_all_raw(statement)
+    /// Sequential and index scans of the sender's three tables so far. One connection,
+    /// so that its pending counts are the ones flushed.
+    async fn scans(db: &DatabaseConnection) -> BTreeMap<String, (i64, i64)> {
+        db.execute_unprepared("SELECT pg_stat_force_next_flush()")
             .await
-            .expect("explain")
-            .iter()
-            .map(|row| row.try_get_by_index::<String>(0).expect("plan line"))
-            .collect::<Vec<_>>()
-            .join("\n")
+            .expect("flush statistics");
+        db.query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT relname::text, seq_scan, coalesce(idx_scan, 0) FROM pg_stat_user_tables \
+             WHERE relname IN ('notifications', 'deliveries', 'endpoints')",
+        ))
+        .await
+        .expect("scan counts")
+        .iter()
+        .map(|row| {
+            (
+                row.try_get_by_index(0).expect("table"),
+                (
+                    row.try_get_by_index(1).expect("sequential scans"),
+                    row.try_get_by_index(2).expect("index scans"),
+                ),
+            )
+        })
+        .collect()
     }
 
-    let app = TestApp::spawn(crate::helpers::Backend::Postgres).await;
-    app.client("acme").await;
-    app.db
-        .execute_unprepared(
+    let (_database, url) = TestDatabase::create(crate::helpers::Backend::Postgres).await;
+    // One connection: a lookup that went around the sender's transaction would wait
+    // for it and fail, rather than run unguided on a second one.
+    let db = alerting::db::connect_url(&url, 1).await.expect("connect");
+    alerting::db::migrate(&db).await.expect("migrate");
+    let rule_id = Uuid::new_v4();
+    // Young for the whole test: no statistics, whenever autovacuum would wake up.
+    for statement in [
+        "ALTER TABLE notifications SET (autovacuum_enabled = false)".to_owned(),
+        "ALTER TABLE deliveries SET (autovacuum_enabled = false)".to_owned(),
+        "ALTER TABLE endpoints SET (autovacuum_enabled = false)".to_owned(),
+        "INSERT INTO clients (id, created_at, updated_at) VALUES ('acme', now(), now())".to_owned(),
+        format!(
+            "INSERT INTO rules (id, client_id, severity, source, name, enabled, version, \
+             created_at, updated_at) \
+             VALUES ('{rule_id}', 'acme', 'HIGH', 'payments', '*', true, 1, now(), now())"
+        ),
+        // Disabled: the sender looks it up, finds nothing to deliver to, and delivers
+        // nothing, so the test needs no receiver.
+        format!(
+            "INSERT INTO endpoints (id, rule_id, kind, value, enabled, created_at, updated_at) \
+             VALUES (gen_random_uuid(), '{rule_id}', 'webhook', 'https://example.com/hook', \
+             false, now(), now())"
+        ),
+        format!(
             "INSERT INTO notifications (id, client_id, alert_id, severity, source, name, \
              context, event_ts, rule_ids, status, created_at, updated_at) \
              SELECT gen_random_uuid(), 'acme', 'alert-' || g, 'HIGH', 'payments', \
-             'card-declined', '{}', now(), '[]', 'PENDING', now(), now() \
-             FROM generate_series(1, 20000) AS g",
-        )
-        .await
-        .expect("insert notifications");
+             'card-declined', '{{}}', now(), '[\"{rule_id}\"]', 'PENDING', now(), now() \
+             FROM generate_series(1, 20000) AS g"
+        ),
+    ] {
+        db.execute_unprepared(&statement)
+            .await
+            .unwrap_or_else(|err| panic!("{statement}: {err}"));
+    }
     let ids: Vec<Uuid> = notifications::Entity::find()
         .select_only()
         .column(notifications::Column::Id)
         .limit(500)
         .into_tuple()
-        .all(&app.db)
+        .all(&db)
         .await
         .expect("ids");
+
+    // The plan this test guards against, as Postgres makes it unguided.
     let lookup = notifications::Entity::find()
-        .filter(notifications::Column::Id.is_in(ids))
+        .filter(notifications::Column::Id.is_in(ids.iter().copied()))
         .build(DbBackend::Postgres);
-    let transaction = app.db.begin().await.expect("begin");
-    let unguided = explain(&transaction, &lookup).await;
-    assert!(
-        unguided.contains("Seq Scan"),
-        "the young table no longer gets the whole-table plan this test guards against:\n{unguided}"
-    );
-    prefer_index_lookups(&transaction)
+    let plan: Vec<String> = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("EXPLAIN {}", lookup.sql),
+            lookup.values.clone().map(|v| v.0).unwrap_or_default(),
+        ))
         .await
-        .expect("prefer indexes");
-    let guided = explain(&transaction, &lookup).await;
+        .expect("explain")
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("plan line"))
+        .collect();
     assert!(
-        !guided.contains("Seq Scan") && guided.contains("notifications_pkey"),
-        "{guided}"
+        plan.iter().any(|line| line.contains("Seq Scan")),
+        "the young table no longer gets the whole-table plan this test guards against: {plan:?}"
     );
+
+    // The sender, inside one transaction so that Postgres counts its scans there.
+    let channels = Channels::new(&crate::pipeline::fast_delivery(None), true).expect("channels");
+    let policy = DeliveryPolicy {
+        max_attempts: 1,
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(10),
+        max_retry_after: Duration::from_millis(10),
+    };
+    let limits = DeliveryLimits::new(8, 8);
+    let before = scans(&db).await;
+    let outcomes = send_notifications(&db, &channels, &policy, &limits, &ids)
+        .await
+        .expect("send");
+    assert_eq!(outcomes.len(), ids.len());
+    assert!(
+        outcomes.iter().all(|(_, outcome)| *outcome
+            == SendOutcome::Finished(alerting_handlers::domain::NotificationStatus::NoEndpoints)),
+        "{:?}",
+        &outcomes[..3]
+    );
+    let after = scans(&db).await;
+    for table in ["deliveries", "endpoints", "notifications"] {
+        let (sequential, indexed) = after[table];
+        let (sequential_before, indexed_before) = before[table];
+        assert_eq!(
+            (sequential - sequential_before, indexed > indexed_before),
+            (0, true),
+            "{table}: {} sequential and {} index scans by the sender",
+            sequential - sequential_before,
+            indexed - indexed_before
+        );
+    }
 }

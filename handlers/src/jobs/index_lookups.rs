@@ -13,6 +13,8 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 /// Turns sequential scans off for the rest of the transaction (`SET LOCAL`; a no-op
 /// outside Postgres). Call it inside a transaction: outside one, Postgres ignores it.
+/// Inside a caller's transaction (where `begin` makes a savepoint) it holds until that
+/// transaction ends; the services call the sender and the aggregator on their pool.
 pub async fn prefer_index_lookups<C: ConnectionTrait>(transaction: &C) -> Result<(), DbErr> {
     if transaction.get_database_backend() == DbBackend::Postgres {
         transaction
