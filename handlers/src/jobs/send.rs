@@ -459,13 +459,8 @@ async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<BatchRea
         .iter()
         .flat_map(|p| p.rule_ids.iter().copied())
         .collect();
-    let endpoints = if rows.is_empty() {
-        Endpoints {
-            by_rule: HashMap::new(),
-        }
-    } else {
-        targets(db, &rule_ids).await?
-    };
+    // No rules (nothing left to deliver): no query.
+    let endpoints = targets(db, &rule_ids).await?;
     let mut earlier: Vec<deliveries::Model> = Vec::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         earlier.extend(
