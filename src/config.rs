@@ -118,6 +118,12 @@ pub struct KafkaConfig {
     #[arg(long, env = "KAFKA_CONSUMER_GROUP_PREFIX", default_value = "alerting-")]
     pub group_prefix: String,
 
+    /// Partitions of each topic made by `alerting topics create`: the most instances of a
+    /// consumer that share its work. Topics that exist keep their count.
+    #[arg(long, env = "KAFKA_TOPIC_PARTITIONS", default_value_t = alerting_handlers::events::topics::PARTITIONS,
+          value_parser = clap::value_parser!(i32).range(1..=1_000))]
+    pub topic_partitions: i32,
+
     /// Replication factor of topics made by `alerting topics create`.
     #[arg(long, env = "KAFKA_REPLICATION_FACTOR", default_value_t = 1)]
     pub replication_factor: i32,

@@ -32,6 +32,7 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   KAFKA_CONSUMER_QUEUE_KB      messages a consumer fetches ahead, KiB [default: 4096]
   KAFKA_TOPIC_PREFIX           prepended to topic names [default: none]
   KAFKA_CONSUMER_GROUP_PREFIX  prepended to consumer groups [default: alerting-]
+  KAFKA_TOPIC_PARTITIONS       partitions per topic, for `topics create` [default: 9]
   KAFKA_REPLICATION_FACTOR     for `topics create` [default: 1]
   KAFKA_MESSAGE_TIMEOUT_MS     producer delivery timeout [default: 60000]
   REDIS_URL                    Redis for the rule snapshot; unset: in-process
@@ -250,7 +251,8 @@ enum Job {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum TopicsAction {
-    /// Create every topic and dead-letter topic with 9 partitions (idempotent).
+    /// Create every topic and dead-letter topic (KAFKA_TOPIC_PARTITIONS partitions each,
+    /// default 9); topics that exist are left as they are.
     Create,
 }
 

@@ -67,6 +67,7 @@ locals {
   common_environment = {
     KAFKA_BROKERS            = local.kafka_brokers
     KAFKA_REPLICATION_FACTOR = tostring(var.kafka_replication_factor)
+    KAFKA_TOPIC_PARTITIONS   = tostring(var.kafka_topic_partitions)
     REDIS_URL                = module.redis.url
     DATABASE_MAX_CONNECTIONS = tostring(var.database_max_connections)
     LOG_FORMAT               = "json"

@@ -213,6 +213,17 @@ variable "kafka_brokers" {
   default     = ""
 }
 
+variable "kafka_topic_partitions" {
+  description = "Partitions of each topic `topics create` makes: no more tasks of one consumer service than this share the work"
+  type        = number
+  default     = 9
+
+  validation {
+    condition     = var.kafka_topic_partitions >= 1 && var.kafka_topic_partitions <= 1000
+    error_message = "kafka_topic_partitions must be between 1 and 1000."
+  }
+}
+
 variable "kafka_replication_factor" {
   description = "Replication factor `topics create` uses (1 for the single broker; 3 on a three-broker MSK)"
   type        = number

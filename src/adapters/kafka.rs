@@ -386,7 +386,7 @@ impl Subscription for KafkaSubscription {
     }
 }
 
-/// Creates every topic (and its dead-letter topic) with 9 partitions; topics that exist
+/// Creates every topic (and its dead-letter topic) with the configured partitions; topics that exist
 /// already are left as they are. Returns the topics created.
 pub async fn create_topics(config: &KafkaConfig) -> Result<Vec<String>, KafkaSetupError> {
     let brokers = config.brokers.clone().unwrap_or_default();
@@ -400,7 +400,7 @@ pub async fn create_topics(config: &KafkaConfig) -> Result<Vec<String>, KafkaSet
         .map(|name| {
             NewTopic::new(
                 name,
-                topics::PARTITIONS,
+                config.topic_partitions,
                 TopicReplication::Fixed(config.replication_factor),
             )
         })

@@ -25,8 +25,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, ValueEnum};
 use futures_util::{StreamExt, stream};
 use processes::{Service, Usage, address_after};
-use receiver::Arrivals;
-use report::{Latency, ProcessReport, Report, Settings};
+use receiver::{Arrival, Arrivals};
+use report::{Latency, ProcessReport, Report, Settings, Window};
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -76,6 +76,10 @@ pub struct BenchArgs {
     /// Write the results as JSON here too.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Report latency and CPU per stretch of this many seconds too (how a run changes as
+    /// it goes on).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub window: u64,
     /// Give up waiting when no delivery arrives for this many seconds.
     #[arg(long, default_value_t = 60)]
     pub patience: u64,
@@ -669,6 +673,67 @@ fn process_reports(
         .collect()
 }
 
+/// The run cut at `marks` (seconds since the first send, and every process's usage
+/// then; the first at 0, the last at the end): the latency of the alerts sent between
+/// two marks and the cores each process used between them. A last stretch shorter than
+/// half the one before joins it, so that the drain after the last send does not stand
+/// alone. Nothing when the run is one stretch.
+fn over_time(
+    names: &[String],
+    arrivals: &[Arrival],
+    wall_start: DateTime<Utc>,
+    mut marks: Vec<(f64, Vec<Usage>)>,
+) -> Vec<Window> {
+    if marks.len() > 3 {
+        let n = marks.len();
+        let (last, before_last, earlier) = (marks[n - 1].0, marks[n - 2].0, marks[n - 3].0);
+        if last - before_last < (before_last - earlier) / 2.0 {
+            marks.remove(n - 2);
+        }
+    }
+    if marks.len() < 3 {
+        return Vec::new();
+    }
+    let sent_after =
+        |a: &Arrival| (a.event_ts - wall_start).num_microseconds().unwrap_or(0) as f64 / 1e6;
+    let stretches = marks.len() - 1;
+    marks
+        .windows(2)
+        .enumerate()
+        .map(|(i, pair)| {
+            let ((start, before), (end, after)) = (&pair[0], &pair[1]);
+            let seconds = (end - start).max(1e-9);
+            let latencies = arrivals
+                .iter()
+                .filter(|a| {
+                    let sent = sent_after(a);
+                    (i == 0 || sent >= *start) && (i + 1 == stretches || sent < *end)
+                })
+                .map(|a| {
+                    (a.arrived_at - a.event_ts)
+                        .num_microseconds()
+                        .unwrap_or(i64::MAX)
+                })
+                .collect();
+            Window {
+                start_seconds: *start,
+                end_seconds: *end,
+                ingest_to_delivery: Latency::of(latencies),
+                cores: names
+                    .iter()
+                    .zip(before.iter().zip(after))
+                    .map(|(name, (b, a))| {
+                        (
+                            name.clone(),
+                            (a.cpu_seconds - b.cpu_seconds).max(0.0) / seconds,
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!(
@@ -800,30 +865,46 @@ async fn measure(
     let wall_start = Utc::now();
     let clock = Instant::now();
     let prefix = format!("b-{run}-");
-    let ingest = send_alerts(
-        &http,
-        &platform.alert_producers,
-        &alerts,
-        run,
-        batch,
-        args.rate,
-        args.connections,
-    )
-    .await;
-    let complete = wait_for(arrivals, patience, || {
-        // Counting distinct deliveries is the costly part; only once there may be enough.
-        arrivals.count() >= expected_total && {
-            let measured = arrivals.with_prefix(&prefix);
-            let distinct: HashSet<(&str, &str)> = measured
-                .iter()
-                .map(|a| (a.alert_id.as_str(), a.client_id.as_str()))
-                .collect();
-            distinct.len() >= expected_total
+    let platform: &Platform = platform;
+    let work = async {
+        let ingest = send_alerts(
+            &http,
+            &platform.alert_producers,
+            &alerts,
+            run,
+            batch,
+            args.rate,
+            args.connections,
+        )
+        .await;
+        let complete = wait_for(arrivals, patience, || {
+            // Counting distinct deliveries is the costly part; only once there may be enough.
+            arrivals.count() >= expected_total && {
+                let measured = arrivals.with_prefix(&prefix);
+                let distinct: HashSet<(&str, &str)> = measured
+                    .iter()
+                    .map(|a| (a.alert_id.as_str(), a.client_id.as_str()))
+                    .collect();
+                distinct.len() >= expected_total
+            }
+        })
+        .await;
+        (ingest, complete)
+    };
+    tokio::pin!(work);
+    let window = Duration::from_secs(args.window);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + window, window);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut marks = vec![(0.0, before.clone())];
+    let (ingest, complete) = loop {
+        tokio::select! {
+            done = &mut work => break done,
+            _ = ticks.tick() => marks.push((clock.elapsed().as_secs_f64(), usage_now(platform))),
         }
-    })
-    .await;
+    };
     let elapsed = clock.elapsed().as_secs_f64();
     let after = usage_now(platform);
+    marks.push((elapsed, after.clone()));
     let measured = arrivals.with_prefix(&prefix);
     let mut seen = HashSet::new();
     let mut first_arrivals = Vec::new();
@@ -910,7 +991,67 @@ async fn measure(
                 .collect(),
         ),
         rule_change_visible_ms,
+        over_time: over_time(&names, &first_arrivals, wall_start, marks),
         processes: process_reports(&names, &before, &after, elapsed),
         complete,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrival(start: DateTime<Utc>, sent_ms: i64, latency_ms: i64) -> Arrival {
+        let event_ts = start + chrono::TimeDelta::milliseconds(sent_ms);
+        Arrival {
+            client_id: "c".into(),
+            alert_id: format!("a{sent_ms}"),
+            event_ts,
+            created_at: event_ts,
+            arrived_at: event_ts + chrono::TimeDelta::milliseconds(latency_ms),
+        }
+    }
+
+    fn mark(seconds: f64, cpu: [f64; 2]) -> (f64, Vec<Usage>) {
+        let usage = |cpu_seconds| Usage {
+            cpu_seconds,
+            ..Usage::default()
+        };
+        (seconds, vec![usage(cpu[0]), usage(cpu[1])])
+    }
+
+    #[test]
+    fn the_run_is_cut_by_send_time_and_a_short_tail_joins_the_stretch_before() {
+        let start = Utc::now();
+        let names = ["evaluator 1".to_owned(), "tansu (all processes)".to_owned()];
+        let arrivals = [
+            arrival(start, 1_000, 50),
+            arrival(start, 15_000, 300),
+            arrival(start, 20_200, 100),
+        ];
+        let marks = vec![
+            mark(0.0, [0.0, 0.0]),
+            mark(10.0, [1.0, 2.0]),
+            mark(20.0, [2.0, 6.0]),
+            mark(21.0, [2.5, 9.0]),
+        ];
+        let windows = over_time(&names, &arrivals, start, marks);
+        assert_eq!(windows.len(), 2);
+        assert_eq!(windows[0].ingest_to_delivery.count, 1);
+        assert_eq!(windows[0].ingest_to_delivery.max_ms, 50.0);
+        assert_eq!(windows[1].ingest_to_delivery.count, 2);
+        assert_eq!(windows[1].ingest_to_delivery.max_ms, 300.0);
+        assert_eq!(windows[1].end_seconds, 21.0);
+        assert_eq!(windows[0].cores[1], (names[1].clone(), 0.2));
+        assert!((windows[1].cores[1].1 - 7.0 / 11.0).abs() < 1e-9);
+        assert!(windows[1].row().contains("platform 0.14, tansu 0.64"));
+    }
+
+    #[test]
+    fn a_run_of_one_stretch_has_no_breakdown() {
+        let start = Utc::now();
+        let names = ["evaluator 1".to_owned(), "tansu (all processes)".to_owned()];
+        let marks = vec![mark(0.0, [0.0, 0.0]), mark(4.0, [1.0, 2.0])];
+        assert!(over_time(&names, &[arrival(start, 10, 5)], start, marks).is_empty());
+    }
 }

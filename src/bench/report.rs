@@ -33,6 +33,18 @@ impl Latency {
     }
 }
 
+/// One stretch of the run's wall time: the latency of the alerts sent in it and the CPU
+/// each process used in it, so that a platform (or a broker) that slows down as a run
+/// goes on shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    pub start_seconds: f64,
+    pub end_seconds: f64,
+    pub ingest_to_delivery: Latency,
+    /// Cores used in the window, by process (the names of `processes`).
+    pub cores: Vec<(String, f64)>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ProcessReport {
     pub name: String,
@@ -82,8 +94,41 @@ pub struct Report {
     /// From a rule being enabled to the send of the first alert it matched (alerts go
     /// out every 20 ms after the change).
     pub rule_change_visible_ms: Option<f64>,
+    /// The run in stretches of `--window` seconds (empty when it fits in one).
+    pub over_time: Vec<Window>,
     pub processes: Vec<ProcessReport>,
     pub complete: bool,
+}
+
+impl Window {
+    /// The platform's own processes summed; what it leans on (broker, database) by name.
+    pub(crate) fn row(&self) -> String {
+        let external = " (all processes)";
+        let platform: f64 = self
+            .cores
+            .iter()
+            .filter(|(name, _)| !name.ends_with(external) && !name.starts_with("bench"))
+            .map(|(_, cores)| cores)
+            .sum();
+        let mut cores = vec![format!("platform {platform:.2}")];
+        cores.extend(
+            self.cores
+                .iter()
+                // None at all: not running here (e.g. a broker elsewhere).
+                .filter(|(_, cores)| *cores > 0.0)
+                .filter_map(|(name, c)| name.strip_suffix(external).map(|n| format!("{n} {c:.2}"))),
+        );
+        let l = &self.ingest_to_delivery;
+        format!(
+            "  {:<28} {:>9.1} {:>9.1} {:>9.1} {:>9.1}   {}",
+            format!("{:.0}–{:.0} s", self.start_seconds, self.end_seconds),
+            l.p50_ms,
+            l.p95_ms,
+            l.p99_ms,
+            l.max_ms,
+            cores.join(", ")
+        )
+    }
 }
 
 fn latency_row(name: &str, l: &Latency) -> String {
@@ -145,6 +190,16 @@ impl Report {
                 .map(|ms| format!("{ms:.0} ms"))
                 .unwrap_or_else(|| "not measured".to_owned())
         ));
+        if !self.over_time.is_empty() {
+            out.push(String::new());
+            out.push(format!(
+                "over time (by send)                  {:>9} {:>9} {:>9} {:>9}   cores",
+                "p50", "p95", "p99", "max"
+            ));
+            for window in &self.over_time {
+                out.push(window.row());
+            }
+        }
         out.push(String::new());
         out.push(format!(
             "processes                    {:>12} {:>12} {:>10}",

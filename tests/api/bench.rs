@@ -69,11 +69,33 @@ async fn bench_runs_embedded_and_accounts_for_every_notification() {
     command
         .args(["bench", "--mode", "embedded"])
         .args(SMALL)
+        // Two seconds of sending in one-second stretches.
+        .args(["--rate", "200", "--window", "1"])
         .arg("--json")
         .arg(&json);
     let (code, output) = run_within(command, PATIENCE).await;
     check(code, &output, &json, "embedded");
     assert!(output.contains("up (embedded)"), "{output}");
+    assert!(output.contains("over time (by send)"), "{output}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("JSON written")).expect("JSON");
+    let stretches = report["over_time"].as_array().expect("over_time");
+    assert!(stretches.len() >= 2, "{report:#}");
+    let counted: u64 = stretches
+        .iter()
+        .map(|s| s["ingest_to_delivery"]["count"].as_u64().expect("a count"))
+        .sum();
+    assert_eq!(
+        Some(counted),
+        report["notifications_delivered"].as_u64(),
+        "every delivery is in one stretch: {report:#}"
+    );
+    assert!(
+        stretches
+            .iter()
+            .all(|s| s["cores"].as_array().is_some_and(|c| !c.is_empty())),
+        "{report:#}"
+    );
 }
 
 #[tokio::test]

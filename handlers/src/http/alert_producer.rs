@@ -340,11 +340,11 @@ pub async fn start_job(
         progress: Arc::default(),
         finished: Mutex::new(None),
     });
-    state
-        .jobs
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(job.id, job.clone());
+    {
+        let mut jobs = state.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        forget_old_jobs(&mut jobs, FINISHED_JOBS_KEPT);
+        jobs.insert(job.id, job.clone());
+    }
     let bus = state.bus.clone();
     let running = job.clone();
     tokio::spawn(async move {
@@ -363,6 +363,28 @@ pub async fn start_job(
         tracing::info!(job_id = %running.id, status = status.status, sent = status.sent, errors = status.errors, rate = status.rate, "load generation finished");
     });
     Ok((StatusCode::ACCEPTED, Json(job.status())))
+}
+
+/// Finished jobs whose progress can still be read; older ones are forgotten, so that a
+/// long-running alert-producer does not keep every job it ever ran.
+const FINISHED_JOBS_KEPT: usize = 100;
+
+/// Keeps every running job and the `keep` most recently finished.
+fn forget_old_jobs(jobs: &mut HashMap<Uuid, Arc<Job>>, keep: usize) {
+    let mut finished: Vec<(DateTime<Utc>, Uuid)> = jobs
+        .values()
+        .filter_map(|job| {
+            let finished = *job.finished.lock().unwrap_or_else(|e| e.into_inner());
+            finished.map(|(at, _)| (at, job.id))
+        })
+        .collect();
+    if finished.len() <= keep {
+        return;
+    }
+    finished.sort_unstable();
+    for (_, id) in &finished[..finished.len() - keep] {
+        jobs.remove(id);
+    }
 }
 
 fn find_job(state: &AlertProducerState, job_id: &str) -> Result<Arc<Job>, ApiError> {
@@ -415,4 +437,47 @@ pub struct Health {
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(finished_seconds_ago: Option<i64>) -> Arc<Job> {
+        Arc::new(Job {
+            id: Uuid::new_v4(),
+            seed: 1,
+            target: 10,
+            started: Instant::now(),
+            started_at: Utc::now(),
+            progress: Arc::default(),
+            finished: Mutex::new(
+                finished_seconds_ago.map(|ago| (Utc::now() - chrono::TimeDelta::seconds(ago), 1.0)),
+            ),
+        })
+    }
+
+    #[test]
+    fn running_jobs_and_the_newest_finished_ones_are_kept() {
+        let running = job(None);
+        let newest = job(Some(1));
+        let middle = job(Some(60));
+        let oldest = job(Some(3_600));
+        let mut jobs: HashMap<Uuid, Arc<Job>> = [&running, &oldest, &newest, &middle]
+            .into_iter()
+            .map(|job| (job.id, job.clone()))
+            .collect();
+
+        forget_old_jobs(&mut jobs, 3);
+        assert_eq!(jobs.len(), 4, "nothing to forget yet");
+
+        forget_old_jobs(&mut jobs, 2);
+        assert!(jobs.contains_key(&running.id));
+        assert!(jobs.contains_key(&newest.id));
+        assert!(jobs.contains_key(&middle.id));
+        assert!(!jobs.contains_key(&oldest.id));
+
+        forget_old_jobs(&mut jobs, 0);
+        assert_eq!(jobs.keys().collect::<Vec<_>>(), vec![&running.id]);
+    }
 }

@@ -21,7 +21,7 @@ use alerting_handlers::{
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use super::{Isolation, PATIENCE, redis_url};
+use super::{Isolation, PATIENCE, redis_url, test_broker};
 use crate::{
     helpers::{Backend, TestDatabase},
     process::{Running, alerting},
@@ -355,6 +355,62 @@ async fn topics_are_created_once_and_services_name_the_missing_ones() {
         second > first,
         "versions move forward: {first} then {second}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_get_the_partitions_an_operator_asks_for() {
+    let isolation = Isolation::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let create = |partitions: &str| {
+        let mut command = alerting(dir.path());
+        command
+            .env("KAFKA_BROKERS", test_broker())
+            .env("KAFKA_TOPIC_PREFIX", format!("{}.", isolation.id))
+            .env("KAFKA_TOPIC_PARTITIONS", partitions)
+            .args(["topics", "create"]);
+        crate::process::run(command)
+    };
+
+    let (code, output) = create("0").await;
+    assert_ne!(code, Some(0), "{output}");
+    assert!(
+        output.contains("--topic-partitions") && output.contains("1..=1000"),
+        "names the setting and its range: {output}"
+    );
+
+    let (code, output) = create("3").await;
+    assert_eq!(code, Some(0), "{output}");
+    let names: Vec<String> = topics::all_with_dead_letters()
+        .into_iter()
+        .map(|topic| format!("{}.{topic}", isolation.id))
+        .collect();
+    use rdkafka::consumer::Consumer as _;
+    let consumer: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", test_broker())
+        .create()
+        .expect("client");
+    let counts = tokio::task::spawn_blocking(move || {
+        names
+            .into_iter()
+            .map(|name| {
+                let metadata = consumer
+                    .fetch_metadata(Some(&name), Duration::from_secs(10))
+                    .expect("metadata");
+                let partitions = metadata
+                    .topics()
+                    .iter()
+                    .find(|topic| topic.name() == name)
+                    .map(|topic| topic.partitions().len());
+                (name, partitions)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("metadata task");
+    assert_eq!(counts.len(), 8, "{counts:?}");
+    for (name, partitions) in counts {
+        assert_eq!(partitions, Some(3), "{name}");
+    }
 }
 
 fn random_between(low: f64, high: f64) -> f64 {

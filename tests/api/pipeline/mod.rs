@@ -89,6 +89,7 @@ impl Isolation {
             consumer_queue_kb: 4096,
             topic_prefix: format!("{}.", self.id),
             group_prefix: format!("{}-", self.id),
+            topic_partitions: topics::PARTITIONS,
             replication_factor: 1,
             message_timeout_ms: 30_000,
         }
