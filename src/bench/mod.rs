@@ -86,6 +86,14 @@ pub struct BenchArgs {
     /// Kafka bootstrap servers (kafka mode).
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
+    /// Partitions of the run's topics (kafka mode).
+    #[arg(long, env = "KAFKA_TOPIC_PARTITIONS", default_value_t = alerting_handlers::events::topics::PARTITIONS,
+          value_parser = clap::value_parser!(i32).range(1..=1_000))]
+    pub topic_partitions: i32,
+    /// The longest a consumer's fetch waits for messages (kafka mode).
+    #[arg(long, env = "KAFKA_FETCH_WAIT_MAX_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub fetch_wait_max_ms: u32,
     /// A Postgres server (kafka mode); the bench creates a database there and drops it.
     #[arg(
         long,
@@ -169,6 +177,11 @@ impl Platform {
             ("KAFKA_TOPIC_PREFIX", format!("bench-{run}.")),
             ("KAFKA_CONSUMER_GROUP_PREFIX", format!("bench-{run}-")),
             ("KAFKA_SESSION_TIMEOUT_MS", "6000".to_owned()),
+            ("KAFKA_TOPIC_PARTITIONS", args.topic_partitions.to_string()),
+            (
+                "KAFKA_FETCH_WAIT_MAX_MS",
+                args.fetch_wait_max_ms.to_string(),
+            ),
             ("REDIS_URL", args.redis_url.clone()),
             ("REDIS_KEY_PREFIX", format!("bench-{run}")),
             ("RULE_SERVICE_ADDR", "127.0.0.1:0".to_owned()),
@@ -954,6 +967,10 @@ async fn measure(
             batch,
             connections: args.connections,
             instances: args.instances as usize,
+            kafka: (args.mode == BenchMode::Kafka).then_some(report::KafkaSettings {
+                topic_partitions: args.topic_partitions,
+                fetch_wait_max_ms: args.fetch_wait_max_ms,
+            }),
             seed: args.seed,
         },
         machine: report::machine(),

@@ -67,6 +67,14 @@ pub struct Settings {
     pub connections: usize,
     pub instances: usize,
     pub seed: u64,
+    /// The bus settings the run's services had (kafka mode).
+    pub kafka: Option<KafkaSettings>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct KafkaSettings {
+    pub topic_partitions: i32,
+    pub fetch_wait_max_ms: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,6 +162,12 @@ impl Report {
                 .unwrap_or_else(|| " as fast as possible".to_owned()),
             s.instances
         ));
+        if let Some(kafka) = s.kafka {
+            out.push(format!(
+                "kafka: {} partition(s) per topic, fetch wait {} ms",
+                kafka.topic_partitions, kafka.fetch_wait_max_ms
+            ));
+        }
         out.push(format!("machine: {}", self.machine));
         out.push(String::new());
         out.push("throughput".to_owned());

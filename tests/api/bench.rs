@@ -76,6 +76,7 @@ async fn bench_runs_embedded_and_accounts_for_every_notification() {
     let (code, output) = run_within(command, PATIENCE).await;
     check(code, &output, &json, "embedded");
     assert!(output.contains("up (embedded)"), "{output}");
+    assert!(!output.contains("partition(s) per topic"), "{output}");
     assert!(output.contains("over time (by send)"), "{output}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("JSON written")).expect("JSON");
@@ -105,12 +106,24 @@ async fn bench_runs_on_kafka_with_every_service_its_own_process() {
     let mut command = alerting(dir.path());
     command
         .env("KAFKA_BROKERS", test_broker())
+        .env("KAFKA_TOPIC_PARTITIONS", "2")
+        .env("KAFKA_FETCH_WAIT_MAX_MS", "100")
         .args(["bench", "--mode", "kafka"])
         .args(SMALL)
         .arg("--json")
         .arg(&json);
     let (code, output) = run_within(command, PATIENCE).await;
     check(code, &output, &json, "kafka");
+    assert!(
+        output.contains("kafka: 2 partition(s) per topic, fetch wait 100 ms"),
+        "the table says which bus settings the run had: {output}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("JSON written")).expect("JSON");
+    assert_eq!(
+        report["settings"]["kafka"],
+        serde_json::json!({"topic_partitions": 2, "fetch_wait_max_ms": 100})
+    );
     for service in [
         "rule-service",
         "alert-producer 1",
