@@ -96,13 +96,8 @@ pub struct KafkaConfig {
     #[arg(long, env = "KAFKA_SESSION_TIMEOUT_MS", default_value_t = 10_000)]
     pub session_timeout_ms: u32,
 
-    /// The longest a consumer's fetch waits for messages. Apache Kafka answers a fetch
-    /// as soon as a message arrives; a broker that holds it the whole time (Tansu does)
-    /// adds up to this much latency at every hop, and a short wait costs such a broker
-    /// CPU (docs/PERFORMANCE.md measures both).
-    #[arg(long, env = "KAFKA_FETCH_WAIT_MAX_MS", default_value_t = 500,
-          value_parser = clap::value_parser!(u32).range(1..=60_000))]
-    pub fetch_wait_max_ms: u32,
+    #[command(flatten)]
+    pub flow: KafkaFlow,
 
     /// Messages a consumer fetches ahead of its work, in KiB. librdkafka's default
     /// (64 MiB) would be most of a small task's memory whenever a topic has a backlog.
@@ -118,12 +113,6 @@ pub struct KafkaConfig {
     #[arg(long, env = "KAFKA_CONSUMER_GROUP_PREFIX", default_value = "alerting-")]
     pub group_prefix: String,
 
-    /// Partitions of each topic made by `alerting topics create`: the most instances of a
-    /// consumer that share its work. Topics that exist keep their count.
-    #[arg(long, env = "KAFKA_TOPIC_PARTITIONS", default_value_t = alerting_handlers::events::topics::PARTITIONS,
-          value_parser = clap::value_parser!(i32).range(1..=1_000))]
-    pub topic_partitions: i32,
-
     /// Replication factor of topics made by `alerting topics create`.
     #[arg(long, env = "KAFKA_REPLICATION_FACTOR", default_value_t = 1)]
     pub replication_factor: i32,
@@ -131,6 +120,26 @@ pub struct KafkaConfig {
     /// How long the producer keeps retrying a message before the publish fails.
     #[arg(long, env = "KAFKA_MESSAGE_TIMEOUT_MS", default_value_t = 60_000)]
     pub message_timeout_ms: u32,
+}
+
+/// The Kafka settings that shape how messages flow: how many consumers can share a
+/// topic and how long each fetch may wait. `alerting bench` reports them with its
+/// numbers, which depend on both.
+#[derive(Debug, Clone, Copy, Args, serde::Serialize)]
+pub struct KafkaFlow {
+    /// The longest a consumer's fetch waits for messages. Apache Kafka answers a fetch
+    /// as soon as a message arrives; a broker that holds it the whole time (Tansu does)
+    /// adds up to this much latency at every hop, and a short wait costs such a broker
+    /// CPU (docs/PERFORMANCE.md measures both).
+    #[arg(long, env = "KAFKA_FETCH_WAIT_MAX_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub fetch_wait_max_ms: u32,
+
+    /// Partitions of each topic made by `alerting topics create`: the most instances of a
+    /// consumer that share its work. Topics that exist keep their count.
+    #[arg(long, env = "KAFKA_TOPIC_PARTITIONS", default_value_t = alerting_handlers::events::topics::PARTITIONS,
+          value_parser = clap::value_parser!(i32).range(1..=1_000))]
+    pub topic_partitions: i32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -279,7 +279,10 @@ impl KafkaSubscription {
             .set("auto.commit.interval.ms", "500")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", session.to_string())
-            .set("fetch.wait.max.ms", config.fetch_wait_max_ms.to_string())
+            .set(
+                "fetch.wait.max.ms",
+                config.flow.fetch_wait_max_ms.to_string(),
+            )
             // Also caps one fetch's size (librdkafka lowers `fetch.max.bytes` to it).
             .set(
                 "queued.max.messages.kbytes",
@@ -400,7 +403,7 @@ pub async fn create_topics(config: &KafkaConfig) -> Result<Vec<String>, KafkaSet
         .map(|name| {
             NewTopic::new(
                 name,
-                config.topic_partitions,
+                config.flow.topic_partitions,
                 TopicReplication::Fixed(config.replication_factor),
             )
         })

@@ -32,6 +32,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use workload::{AlertSpec, RuleSpec, Workload};
 
+use crate::config::KafkaFlow;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchMode {
     /// `alerting up` in one process: SQLite, in-process bus and snapshot.
@@ -86,14 +88,9 @@ pub struct BenchArgs {
     /// Kafka bootstrap servers (kafka mode).
     #[arg(long, env = "KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
-    /// Partitions of the run's topics (kafka mode).
-    #[arg(long, env = "KAFKA_TOPIC_PARTITIONS", default_value_t = alerting_handlers::events::topics::PARTITIONS,
-          value_parser = clap::value_parser!(i32).range(1..=1_000))]
-    pub topic_partitions: i32,
-    /// The longest a consumer's fetch waits for messages (kafka mode).
-    #[arg(long, env = "KAFKA_FETCH_WAIT_MAX_MS", default_value_t = 500,
-          value_parser = clap::value_parser!(u32).range(1..=60_000))]
-    pub fetch_wait_max_ms: u32,
+    /// The run's topics and consumers (kafka mode).
+    #[command(flatten)]
+    pub flow: KafkaFlow,
     /// A Postgres server (kafka mode); the bench creates a database there and drops it.
     #[arg(
         long,
@@ -177,10 +174,13 @@ impl Platform {
             ("KAFKA_TOPIC_PREFIX", format!("bench-{run}.")),
             ("KAFKA_CONSUMER_GROUP_PREFIX", format!("bench-{run}-")),
             ("KAFKA_SESSION_TIMEOUT_MS", "6000".to_owned()),
-            ("KAFKA_TOPIC_PARTITIONS", args.topic_partitions.to_string()),
+            (
+                "KAFKA_TOPIC_PARTITIONS",
+                args.flow.topic_partitions.to_string(),
+            ),
             (
                 "KAFKA_FETCH_WAIT_MAX_MS",
-                args.fetch_wait_max_ms.to_string(),
+                args.flow.fetch_wait_max_ms.to_string(),
             ),
             ("REDIS_URL", args.redis_url.clone()),
             ("REDIS_KEY_PREFIX", format!("bench-{run}")),
@@ -849,7 +849,7 @@ async fn measure(
         alerts.len()
     );
     let mut names: Vec<String> = platform.services.iter().map(|s| s.name.clone()).collect();
-    names.push("bench (load + receiver)".to_owned());
+    names.push(report::BENCH_PROCESS.to_owned());
     let own_pid = std::process::id().to_string();
     // What the platform leans on: their CPU time shows where the rest of it went.
     let external: &[&str] = match args.mode {
@@ -873,7 +873,7 @@ async fn measure(
     names.extend(
         processes::cpu_by_command(external)
             .into_iter()
-            .map(|(name, _)| format!("{name} (all processes)")),
+            .map(|(name, _)| format!("{name}{}", report::DEPENDENCY_SUFFIX)),
     );
     let wall_start = Utc::now();
     let clock = Instant::now();
@@ -967,10 +967,7 @@ async fn measure(
             batch,
             connections: args.connections,
             instances: args.instances as usize,
-            kafka: (args.mode == BenchMode::Kafka).then_some(report::KafkaSettings {
-                topic_partitions: args.topic_partitions,
-                fetch_wait_max_ms: args.fetch_wait_max_ms,
-            }),
+            kafka: (args.mode == BenchMode::Kafka).then_some(args.flow),
             seed: args.seed,
         },
         machine: report::machine(),

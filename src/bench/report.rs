@@ -2,6 +2,14 @@
 
 use serde::Serialize;
 
+use crate::config::KafkaFlow;
+
+/// The row of the bench's own process (load generator and webhook receiver).
+pub const BENCH_PROCESS: &str = "bench (load + receiver)";
+/// Ends the rows of what the platform leans on (broker, database, Redis), measured as
+/// every process of that command.
+pub const DEPENDENCY_SUFFIX: &str = " (all processes)";
+
 /// Percentiles of a set of durations, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Latency {
@@ -68,13 +76,7 @@ pub struct Settings {
     pub instances: usize,
     pub seed: u64,
     /// The bus settings the run's services had (kafka mode).
-    pub kafka: Option<KafkaSettings>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct KafkaSettings {
-    pub topic_partitions: i32,
-    pub fetch_wait_max_ms: u32,
+    pub kafka: Option<KafkaFlow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,11 +113,12 @@ pub struct Report {
 impl Window {
     /// The platform's own processes summed; what it leans on (broker, database) by name.
     pub(crate) fn row(&self) -> String {
-        let external = " (all processes)";
         let platform: f64 = self
             .cores
             .iter()
-            .filter(|(name, _)| !name.ends_with(external) && !name.starts_with("bench"))
+            .filter(|(name, _)| {
+                !name.ends_with(DEPENDENCY_SUFFIX) && name.as_str() != BENCH_PROCESS
+            })
             .map(|(_, cores)| cores)
             .sum();
         let mut cores = vec![format!("platform {platform:.2}")];
@@ -124,7 +127,10 @@ impl Window {
                 .iter()
                 // None at all: not running here (e.g. a broker elsewhere).
                 .filter(|(_, cores)| *cores > 0.0)
-                .filter_map(|(name, c)| name.strip_suffix(external).map(|n| format!("{n} {c:.2}"))),
+                .filter_map(|(name, c)| {
+                    name.strip_suffix(DEPENDENCY_SUFFIX)
+                        .map(|n| format!("{n} {c:.2}"))
+                }),
         );
         let l = &self.ingest_to_delivery;
         format!(

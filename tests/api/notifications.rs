@@ -387,7 +387,7 @@ async fn the_senders_key_lookups_use_an_index_on_a_young_postgres_table() {
         "the young table no longer gets the whole-table plan this test guards against: {plan:?}"
     );
 
-    // The sender, inside one transaction so that Postgres counts its scans there.
+    // The sender on its own: every scan counted between the two reads is its.
     let channels = Channels::new(&crate::pipeline::fast_delivery(None), true).expect("channels");
     let policy = DeliveryPolicy {
         max_attempts: 1,

@@ -85,11 +85,13 @@ impl Isolation {
         KafkaConfig {
             brokers: Some(test_broker()),
             session_timeout_ms: 6_000,
-            fetch_wait_max_ms: 500,
+            flow: alerting::config::KafkaFlow {
+                fetch_wait_max_ms: 500,
+                topic_partitions: topics::PARTITIONS,
+            },
             consumer_queue_kb: 4096,
             topic_prefix: format!("{}.", self.id),
             group_prefix: format!("{}-", self.id),
-            topic_partitions: topics::PARTITIONS,
             replication_factor: 1,
             message_timeout_ms: 30_000,
         }
