@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::index_lookups::prefer_index_lookups;
+use super::index_lookups::{all_with_keys, prefer_index_lookups};
 use crate::{
     domain::NotificationStatus,
     events::{AlertMatchedEvent, NotificationReadyEvent},
@@ -153,14 +153,11 @@ async fn stored_by_alert<C: ConnectionTrait>(
     db: &C,
     alert_ids: &[&str],
 ) -> Result<Vec<notifications::Model>, DbErr> {
-    let mut stored = Vec::new();
-    for chunk in alert_ids.chunks(ROWS_PER_STATEMENT) {
-        stored.extend(
-            notifications::Entity::find()
-                .filter(notifications::Column::AlertId.is_in(chunk.iter().copied()))
-                .all(db)
-                .await?,
-        );
-    }
-    Ok(stored)
+    all_with_keys(
+        db,
+        notifications::Entity::find(),
+        notifications::Column::AlertId,
+        alert_ids,
+    )
+    .await
 }

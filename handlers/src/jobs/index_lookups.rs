@@ -9,7 +9,38 @@
 //! a table that only grows, so an index is always the right plan. SQLite's planner
 //! takes the index without statistics.
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Select, Value,
+};
+
+/// Keys per `IN (…)` list: well inside both backends' limits on bound parameters.
+const KEYS_PER_STATEMENT: usize = 500;
+
+/// The rows of `query` whose `column` is one of `keys`, a statement per
+/// [`KEYS_PER_STATEMENT`] keys.
+pub async fn all_with_keys<E, K, C>(
+    db: &C,
+    query: Select<E>,
+    column: E::Column,
+    keys: &[K],
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    K: Clone + Into<Value>,
+    C: ConnectionTrait,
+{
+    let mut rows = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+        rows.extend(
+            query
+                .clone()
+                .filter(column.is_in(chunk.iter().cloned()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(rows)
+}
 
 /// Turns sequential scans off for the rest of the transaction (`SET LOCAL`; a no-op
 /// outside Postgres). Call it inside a transaction: outside one, Postgres ignores it.

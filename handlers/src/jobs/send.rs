@@ -21,7 +21,7 @@ use sea_orm::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use super::index_lookups::prefer_index_lookups;
+use super::index_lookups::{all_with_keys, prefer_index_lookups};
 use crate::{
     domain::{EndpointKind, NotificationStatus},
     events::AlertBody,
@@ -164,26 +164,20 @@ async fn targets<C: ConnectionTrait>(
 ) -> Result<Endpoints, DbErr> {
     let mut by_rule: HashMap<Uuid, Vec<(DateTime<Utc>, Target)>> = HashMap::new();
     let ids: Vec<Uuid> = rule_ids.iter().copied().collect();
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        let rows = endpoints::Entity::find()
-            .filter(endpoints::Column::RuleId.is_in(chunk.iter().copied()))
-            .filter(endpoints::Column::Enabled.eq(true))
-            .all(db)
-            .await?;
-        for row in rows {
-            let Ok(kind) = row.kind.parse::<EndpointKind>() else {
-                continue;
-            };
-            by_rule.entry(row.rule_id).or_default().push((
-                row.created_at,
-                Target {
-                    endpoint_id: row.id,
-                    kind,
-                    value: row.value,
-                    secret: row.secret,
-                },
-            ));
-        }
+    let enabled = endpoints::Entity::find().filter(endpoints::Column::Enabled.eq(true));
+    for row in all_with_keys(db, enabled, endpoints::Column::RuleId, &ids).await? {
+        let Ok(kind) = row.kind.parse::<EndpointKind>() else {
+            continue;
+        };
+        by_rule.entry(row.rule_id).or_default().push((
+            row.created_at,
+            Target {
+                endpoint_id: row.id,
+                kind,
+                value: row.value,
+                secret: row.secret,
+            },
+        ));
     }
     Ok(Endpoints { by_rule })
 }
@@ -429,15 +423,13 @@ struct BatchRead {
 }
 
 async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<BatchRead, DbErr> {
-    let mut rows = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        rows.extend(
-            notifications::Entity::find()
-                .filter(notifications::Column::Id.is_in(chunk.iter().copied()))
-                .all(db)
-                .await?,
-        );
-    }
+    let rows = all_with_keys(
+        db,
+        notifications::Entity::find(),
+        notifications::Column::Id,
+        ids,
+    )
+    .await?;
     let mut outcomes: Vec<(Uuid, SendOutcome)> = Vec::with_capacity(ids.len());
     let found: HashSet<Uuid> = rows.iter().map(|r| r.id).collect();
     outcomes.extend(
@@ -461,15 +453,14 @@ async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<BatchRea
         .collect();
     // No rules (nothing left to deliver): no query.
     let endpoints = targets(db, &rule_ids).await?;
-    let mut earlier: Vec<deliveries::Model> = Vec::new();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        earlier.extend(
-            deliveries::Entity::find()
-                .filter(deliveries::Column::NotificationId.is_in(chunk.iter().map(|r| r.id)))
-                .all(db)
-                .await?,
-        );
-    }
+    let row_ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let earlier = all_with_keys(
+        db,
+        deliveries::Entity::find(),
+        deliveries::Column::NotificationId,
+        &row_ids,
+    )
+    .await?;
     Ok(BatchRead {
         outcomes,
         payloads,
