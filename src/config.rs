@@ -312,6 +312,17 @@ pub struct DeliveryConfig {
           value_parser = clap::value_parser!(u32).range(1..=1_000))]
     pub sender_batches_in_flight: u32,
 
+    /// Failures in a row (timeouts, connection errors, 5xx, 429) after which an
+    /// endpoint counts as down: its deliveries are deferred to the next redrive instead
+    /// of holding the batch they are in. 0: never.
+    #[arg(long, env = "CIRCUIT_BREAKER_FAILURES", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=1_000))]
+    pub circuit_breaker_failures: u32,
+
+    /// How long an endpoint that is down is left alone before it is tried again.
+    #[arg(long, env = "CIRCUIT_BREAKER_COOLDOWN", default_value = "30s", value_parser = parse_duration)]
+    pub circuit_breaker_cooldown: std::time::Duration,
+
     /// SMTP server for email endpoints: smtp://host:25, smtp://host:587?tls=required,
     /// smtps://user:pass@host:465. Unset: email deliveries fail with a clear error.
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]
@@ -337,6 +348,13 @@ pub struct DeliveryConfig {
 impl DeliveryConfig {
     pub fn delivery_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.delivery_timeout_ms)
+    }
+
+    pub fn circuit_breaker(&self) -> alerting_handlers::jobs::send::CircuitBreaker {
+        alerting_handlers::jobs::send::CircuitBreaker {
+            failures: self.circuit_breaker_failures,
+            cooldown: self.circuit_breaker_cooldown,
+        }
     }
 
     pub fn policy(&self) -> alerting_handlers::jobs::send::DeliveryPolicy {

@@ -49,11 +49,16 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   SENDER_CONCURRENCY           deliveries in flight per sender [default: 64]
   SENDER_CONCURRENCY_PER_ENDPOINT  deliveries in flight to one address [default: 8]
   SENDER_BATCHES_IN_FLIGHT     batches a sender works on at once [default: 2]
+  CIRCUIT_BREAKER_FAILURES     failures in a row before an endpoint's deliveries are
+                               deferred to the redrive; 0: never [default: 10]
+  CIRCUIT_BREAKER_COOLDOWN     how long an endpoint that is down is left alone [default: 30s]
   SMTP_URL                     smtp://host:25 or smtps://user:pass@host:465; unset: no email
   EMAIL_FROM                   From of notification emails [default: Alerting <alerting@localhost>]
   REDRIVE_AFTER                re-announce notifications PENDING this long [default: 5m]
   REDRIVE_INTERVAL             how often `up` runs the redrive [default: 1m]
   SINK_ADDR, SINK_SECRET       `sink`: where to listen, and the secret to check
+  BENCH_POSTGRES_URL           `bench --mode kafka`: the Postgres server it makes its database on
+                               [default: postgres://postgres@127.0.0.1:5432/postgres]
   ADMIN_TOKEN                  admin bearer token (32+ chars); unset: `up` makes one in $DATA_DIR/admin-token
   INGEST_RATE_LIMIT            alert ingestion requests/s per key, per alert-producer [default: 100]
   ALLOW_PRIVATE_ENDPOINTS      true: webhooks may reach loopback/private addresses [default: false]

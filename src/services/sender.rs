@@ -1,6 +1,7 @@
 //! sender: delivers each notification of `notifications.ready` to its endpoints,
 //! concurrently (bounded by SENDER_CONCURRENCY), and commits a batch once every
-//! notification in it has its final status.
+//! notification in it has its final status, or is left PENDING for a redrive because an
+//! endpoint of it is down.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -9,7 +10,7 @@ use std::{
 
 use alerting_handlers::{
     events::NotificationReadyEvent,
-    jobs::send::{DeliveryLimits, DeliveryPolicy, send_notifications},
+    jobs::send::{CircuitBreaker, DeliveryLimits, DeliveryPolicy, send_notifications},
     ports::{Bus, Channel},
 };
 use async_trait::async_trait;
@@ -101,6 +102,7 @@ pub struct SenderSettings {
     pub policy: DeliveryPolicy,
     pub concurrency: usize,
     pub concurrency_per_endpoint: usize,
+    pub circuit_breaker: CircuitBreaker,
     pub batch_size: usize,
     /// Batches delivered at once, so that one slow endpoint does not hold back the
     /// notifications behind it.
@@ -119,7 +121,8 @@ pub async fn run(
         db,
         channel,
         policy: settings.policy,
-        limits: DeliveryLimits::new(settings.concurrency, settings.concurrency_per_endpoint),
+        limits: DeliveryLimits::new(settings.concurrency, settings.concurrency_per_endpoint)
+            .with_breaker(settings.circuit_breaker),
         in_progress: Mutex::default(),
     };
     consumer::run(

@@ -229,31 +229,67 @@ async fn help_documents_every_command_and_variable() {
     command.arg("--help");
     let (code, help) = run(command).await;
     assert_eq!(code, Some(0));
-    for word in [
-        "up",
-        "serve",
-        "migrate",
-        "DATABASE_URL",
-        "DATA_DIR",
-        "DATABASE_MAX_CONNECTIONS",
-        "RULE_SERVICE_ADDR",
-        "LOG_FORMAT",
-        "RUST_LOG",
+    // The commands are listed between "Commands:" and the next blank line.
+    let commands: Vec<String> = help
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect();
+    for expected in [
+        "up", "serve", "run", "job", "migrate", "topics", "produce", "bench",
     ] {
-        assert!(help.contains(word), "--help mentions {word}:\n{help}");
-    }
-    for subcommand in [
-        &["up", "--help"][..],
-        &["serve", "--help"],
-        &["migrate", "--help"],
-    ] {
-        let mut command = alerting(dir.path());
-        command.args(subcommand);
-        let (code, help) = run(command).await;
-        assert_eq!(code, Some(0));
         assert!(
-            help.contains("[env: DATABASE_URL"),
-            "{subcommand:?}:\n{help}"
+            commands.iter().any(|c| c == expected),
+            "--help lists {expected}: {commands:?}"
         );
+    }
+    // Every variable any command reads through its flags is in the top-level help and in
+    // the README's configuration table.
+    let readme = include_str!("../../README.md");
+    let mut variables = std::collections::BTreeSet::new();
+    for name in &commands {
+        let mut command = alerting(dir.path());
+        command.args([name.as_str(), "--help"]);
+        let (code, help) = run(command).await;
+        assert_eq!(code, Some(0), "{name} --help");
+        for rest in help.split("[env: ").skip(1) {
+            let variable: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            variables.insert(variable);
+        }
+    }
+    assert!(variables.len() > 40, "found the variables: {variables:?}");
+    for variable in [
+        "DATABASE_URL",
+        "KAFKA_BROKERS",
+        "REDIS_URL",
+        "DELIVERY_TIMEOUT_MS",
+    ] {
+        assert!(variables.contains(variable), "{variable} in {variables:?}");
+    }
+    let undocumented: Vec<&String> = variables
+        .iter()
+        .filter(|v| !help.contains(v.as_str()))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in `alerting --help`: {undocumented:?}"
+    );
+    let not_in_readme: Vec<&String> = variables
+        .iter()
+        .filter(|v| !readme.contains(&format!("`{v}`")))
+        .collect();
+    assert!(
+        not_in_readme.is_empty(),
+        "not in the README's configuration table: {not_in_readme:?}"
+    );
+    for variable in ["RUST_LOG", "LOG_FORMAT"] {
+        assert!(help.contains(variable), "--help mentions {variable}");
     }
 }

@@ -211,7 +211,50 @@ async fn deletes_cascade_down_the_tree(app: TestApp) {
         0
     );
 
+    // Deleting a notification takes its delivery records with it; deleting a rule, its
+    // endpoints.
+    let webhook = endpoint(first.id, "https://hooks.example.com/ops");
+    endpoints::Entity::insert(webhook.clone().into_active_model().reset_all())
+        .exec_without_returning(&app.db)
+        .await
+        .expect("endpoint");
+    let second = insert_notification(&app, "acme", "alert-2", "PENDING").await;
+    deliveries::Entity::insert(
+        delivery(second.id, webhook.id)
+            .into_active_model()
+            .reset_all(),
+    )
+    .exec_without_returning(&app.db)
+    .await
+    .expect("delivery");
+    alerting_entities::notifications::Entity::delete_by_id(second.id)
+        .exec(&app.db)
+        .await
+        .expect("delete notification");
+    assert_eq!(
+        deliveries::Entity::find()
+            .count(&app.db)
+            .await
+            .expect("count"),
+        0
+    );
+    rules::Entity::delete_by_id(first.id)
+        .exec(&app.db)
+        .await
+        .expect("delete rule");
+    assert_eq!(
+        endpoints::Entity::find()
+            .count(&app.db)
+            .await
+            .expect("count"),
+        0
+    );
+
     // Deleting the client takes its rules and notifications with it.
+    rules::Entity::insert(rule("acme", "LOW").into_active_model().reset_all())
+        .exec_without_returning(&app.db)
+        .await
+        .expect("rule");
     clients::Entity::delete_by_id("acme".to_owned())
         .exec(&app.db)
         .await

@@ -202,6 +202,20 @@ async fn patch_updates_value_secret_and_enabled(app: TestApp) {
     assert_eq!(moved.body["value"], "https://example.com/b");
     assert_eq!(moved.body["has_secret"], true, "untouched fields stay");
 
+    let unknown = app
+        .patch(&path, json!({"value": "https://example.com/c", "url": "x"}))
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.field()),
+        (422, "url"),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        app.get(&path).await.body["value"],
+        "https://example.com/b",
+        "a refused patch changes nothing"
+    );
+
     let to_email = app.patch(&path, json!({"type": "email"})).await;
     assert_eq!(
         (to_email.status, to_email.field()),

@@ -218,6 +218,7 @@ async fn writes_need_the_current_version(app: TestApp) {
         (stale_put.status, stale_put.code()),
         (409, "version_conflict")
     );
+    assert_eq!(stale_put.body["error"]["current_version"], 2);
 
     let stale_delete = app.delete(&format!("{path}?version=1")).await;
     assert_eq!(
@@ -244,6 +245,27 @@ async fn writes_need_the_current_version(app: TestApp) {
             "{bad}: {reply:?}"
         );
     }
+    // Unknown fields are refused on updates too, named, and change nothing.
+    let unknown_patch = app
+        .patch(&path, json!({"version": 2, "enabeld": false}))
+        .await;
+    assert_eq!(
+        (unknown_patch.status, unknown_patch.field()),
+        (422, "enabeld"),
+        "{unknown_patch:?}"
+    );
+    let unknown_put = app
+        .put(
+            &path,
+            json!({"version": 2, "severity": "LOW", "source": "s", "name": "n", "client_id": "other"}),
+        )
+        .await;
+    assert_eq!(
+        (unknown_put.status, unknown_put.field()),
+        (422, "client_id"),
+        "{unknown_put:?}"
+    );
+    assert_eq!(app.get(&path).await.body, replaced.body);
     let no_version = app.delete(&path).await;
     assert_eq!(
         (no_version.status, no_version.field()),
@@ -305,6 +327,17 @@ async fn an_update_into_an_existing_rule_is_409(app: TestApp) {
         .await;
     assert_eq!(reply.status, 409, "{reply:?}");
     assert_eq!(reply.code(), "duplicate");
+    let replaced = app
+        .put(
+            &format!("/api/v1/rules/{}", id(&other)),
+            json!({"version": 1, "severity": "high", "source": "payments", "name": "*"}),
+        )
+        .await;
+    assert_eq!(
+        (replaced.status, replaced.code()),
+        (409, "duplicate"),
+        "{replaced:?}"
+    );
     let unchanged = app.get(&format!("/api/v1/rules/{}", id(&other))).await;
     assert_eq!(unchanged.body["version"], 1);
     assert_eq!(

@@ -63,12 +63,78 @@ impl DeliveryPolicy {
     }
 }
 
+/// When an endpoint counts as down: after `failures` attempts in a row that failed in a
+/// way worth retrying (timeouts, connection errors, 5xx, 429), its deliveries are not
+/// waited for during `cooldown`. They are deferred instead: recorded, left PENDING, and
+/// tried again by the next redrive. Waiting would hold the batch, and every notification
+/// behind it, for as long as the endpoint hangs.
+#[derive(Debug, Clone, Copy)]
+pub struct CircuitBreaker {
+    /// 0: never defer.
+    pub failures: u32,
+    pub cooldown: Duration,
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        Self {
+            failures: 10,
+            cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the sender knows of one endpoint address: its slots, and whether it is down.
+struct TargetState {
+    slots: Arc<Semaphore>,
+    health: Mutex<Health>,
+}
+
+#[derive(Default)]
+struct Health {
+    failures_in_a_row: u32,
+    down_until: Option<tokio::time::Instant>,
+}
+
+impl TargetState {
+    fn is_down(&self) -> bool {
+        let health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        health
+            .down_until
+            .is_some_and(|until| tokio::time::Instant::now() < until)
+    }
+
+    /// Counts an attempt's outcome. Once the endpoint is down, one more failure after
+    /// the cooldown puts it down again at once.
+    fn observe(&self, target: &str, outcome: &Attempt, breaker: CircuitBreaker) {
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Attempt::Retryable { error, .. } => {
+                health.failures_in_a_row = health.failures_in_a_row.saturating_add(1);
+                let now = tokio::time::Instant::now();
+                let down = health.down_until.is_some_and(|until| now < until);
+                if breaker.failures > 0 && health.failures_in_a_row >= breaker.failures && !down {
+                    health.down_until = Some(now + breaker.cooldown);
+                    metrics().endpoints_marked_down.inc();
+                    tracing::warn!(%target, failures_in_a_row = health.failures_in_a_row, cooldown_ms = breaker.cooldown.as_millis() as u64, %error, "endpoint failing: its deliveries are deferred to the next redrive");
+                }
+            }
+            // It answered: whatever it said, it is up.
+            Attempt::Delivered { .. } | Attempt::Permanent { .. } => {
+                *health = Health::default();
+            }
+        }
+    }
+}
+
 /// How many attempts may be in flight: in all, and per endpoint address. The second
-/// bound keeps one hanging receiver from taking every slot and stalling the others.
+/// bound keeps one hanging receiver from taking every slot; the circuit breaker keeps
+/// it from holding batches.
 pub struct DeliveryLimits {
     global: Arc<Semaphore>,
     per_target: usize,
-    targets: Mutex<HashMap<String, Arc<Semaphore>>>,
+    breaker: CircuitBreaker,
+    targets: Mutex<HashMap<String, Arc<TargetState>>>,
 }
 
 impl DeliveryLimits {
@@ -76,21 +142,35 @@ impl DeliveryLimits {
         Self {
             global: Arc::new(Semaphore::new(global.max(1))),
             per_target: per_target.max(1),
+            breaker: CircuitBreaker::default(),
             targets: Mutex::default(),
         }
     }
 
-    /// Waits for a slot for `target` (its own first, then a global one).
-    async fn acquire(&self, target: &str) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
-        let own = self
-            .targets
+    pub fn with_breaker(self, breaker: CircuitBreaker) -> Self {
+        Self { breaker, ..self }
+    }
+
+    fn target(&self, target: &str) -> Arc<TargetState> {
+        self.targets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(target.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_target)))
-            .clone();
+            .or_insert_with(|| {
+                Arc::new(TargetState {
+                    slots: Arc::new(Semaphore::new(self.per_target)),
+                    health: Mutex::default(),
+                })
+            })
+            .clone()
+    }
+
+    /// Waits for a slot for `target` (its own first, then a global one).
+    async fn acquire(&self, target: &TargetState) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
         // The semaphores are never closed, so acquiring cannot fail.
-        let own = own
+        let own = target
+            .slots
+            .clone()
             .acquire_owned()
             .await
             .unwrap_or_else(|_| unreachable!("never closed"));
@@ -110,6 +190,9 @@ pub enum SendOutcome {
     /// Nothing to do: gone (its client was deleted) or final already.
     Skipped,
     Finished(NotificationStatus),
+    /// Some endpoint is down: what could be delivered was, the rest waits for a
+    /// redrive (the notification stays PENDING).
+    Deferred,
 }
 
 /// The idempotency key of a notification's delivery to one endpoint: the same on every
@@ -188,6 +271,8 @@ struct Record<'a> {
     target: &'a Target,
     attempts: i32,
     attempt: Attempt,
+    /// Left for a redrive because the endpoint is down.
+    deferred: bool,
 }
 
 impl Record<'_> {
@@ -225,7 +310,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// Writes attempt records, many rows per statement.
-async fn record<C: ConnectionTrait>(db: &C, records: &[Record<'_>]) -> Result<(), DbErr> {
+async fn record_attempts<C: ConnectionTrait>(db: &C, records: &[Record<'_>]) -> Result<(), DbErr> {
     let now = Utc::now();
     for chunk in records.chunks(ROWS_PER_STATEMENT) {
         deliveries::Entity::insert_many(chunk.iter().map(|r| r.row(now)))
@@ -252,10 +337,10 @@ async fn record<C: ConnectionTrait>(db: &C, records: &[Record<'_>]) -> Result<()
     Ok(())
 }
 
-/// One endpoint, one round: attempts until delivered, refused for good, or out of
-/// attempts. Attempts to be retried are recorded as they happen (so a delivery stuck in
-/// retries shows why); the last attempt's record is returned, to be written with the
-/// rest of the batch.
+/// One endpoint, one round: attempts until delivered, refused for good, out of
+/// attempts, or the endpoint is down (deferred to a redrive). Attempts to be retried are
+/// recorded as they happen (so a delivery stuck in retries shows why); the last
+/// attempt's record is returned, to be written with the rest of the batch.
 async fn deliver_to<'a, C: ConnectionTrait>(
     db: &C,
     channel: &dyn Channel,
@@ -266,32 +351,61 @@ async fn deliver_to<'a, C: ConnectionTrait>(
     attempts_before: i32,
 ) -> Result<Record<'a>, DbErr> {
     let key = idempotency_key(payload.notification_id, target.endpoint_id);
+    let state = limits.target(&target.value);
+    let record = |attempts: i32, attempt: Attempt, deferred: bool| Record {
+        notification_id: payload.notification_id,
+        target,
+        attempts,
+        attempt,
+        deferred,
+    };
+    let defer = |attempts: i32| {
+        metrics().deliveries_deferred.inc();
+        tracing::debug!(notification_id = %payload.notification_id, endpoint_id = %target.endpoint_id, "endpoint down: delivery deferred");
+        record(
+            attempts,
+            Attempt::Retryable {
+                error: "deferred: the endpoint keeps failing; the next redrive tries again"
+                    .to_owned(),
+                http_status: None,
+                retry_after: None,
+            },
+            true,
+        )
+    };
     let mut attempt = 1;
     loop {
+        let attempts_made = attempts_before.saturating_add(attempt as i32 - 1);
+        if state.is_down() {
+            return Ok(defer(attempts_made));
+        }
         let outcome = {
             // Bounded concurrency across every delivery of the process; a permit is
             // held for the attempt only, never across a backoff.
-            let _permits = limits.acquire(&target.value).await;
+            let _permits = limits.acquire(&state).await;
+            // It may have gone down while this one waited for a slot.
+            if state.is_down() {
+                return Ok(defer(attempts_made));
+            }
             channel.deliver(payload, target, &key).await
         };
-        let attempts = attempts_before.saturating_add(attempt as i32);
+        state.observe(&target.value, &outcome, limits.breaker);
+        let attempts = attempts_made.saturating_add(1);
         let last = attempt >= policy.max_attempts;
-        let make = |attempt: Attempt| Record {
-            notification_id: payload.notification_id,
-            target,
-            attempts,
-            attempt,
-        };
         match outcome {
             Attempt::Retryable {
                 error, http_status, ..
             } if last => {
                 metrics().deliveries_failed.inc();
                 tracing::warn!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, %error, attempts, "delivery gave up");
-                return Ok(make(Attempt::Permanent {
-                    error: format!("gave up after {} attempts: {error}", policy.max_attempts),
-                    http_status,
-                }));
+                return Ok(record(
+                    attempts,
+                    Attempt::Permanent {
+                        error: format!("gave up after {} attempts: {error}", policy.max_attempts),
+                        http_status,
+                    },
+                    false,
+                ));
             }
             Attempt::Retryable {
                 ref error,
@@ -299,17 +413,25 @@ async fn deliver_to<'a, C: ConnectionTrait>(
                 ..
             } => {
                 metrics().deliveries_retried.inc();
+                if state.is_down() {
+                    metrics().deliveries_deferred.inc();
+                    return Ok(record(attempts, outcome, true));
+                }
                 let delay = policy.delay(attempt, retry_after);
                 tracing::debug!(notification_id = %payload.notification_id, %error, retry_in_ms = delay.as_millis() as u64, "delivery will be retried");
                 // Boxed: inline, this rarely taken write would make every delivery's
                 // future several KiB, and a batch holds hundreds of them at once.
-                Box::pin(record(db, &[make(outcome.clone())])).await?;
+                Box::pin(record_attempts(
+                    db,
+                    &[record(attempts, outcome.clone(), false)],
+                ))
+                .await?;
                 tokio::time::sleep(delay).await;
             }
             Attempt::Permanent { ref error, .. } => {
                 metrics().deliveries_failed.inc();
                 tracing::warn!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, %error, "delivery failed for good");
-                return Ok(make(outcome));
+                return Ok(record(attempts, outcome, false));
             }
             Attempt::Delivered { .. } => {
                 let metrics = metrics();
@@ -319,14 +441,14 @@ async fn deliver_to<'a, C: ConnectionTrait>(
                     .unwrap_or_default();
                 metrics.delivery_latency.observe(waited);
                 tracing::debug!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, attempts, "delivered");
-                return Ok(make(outcome));
+                return Ok(record(attempts, outcome, false));
             }
         }
         attempt += 1;
     }
 }
 
-/// A notification's deliveries of this round, and its status once they are done.
+/// A notification's deliveries of this round, and its outcome once they are done.
 async fn deliver_notification<'a, C: ConnectionTrait>(
     db: &C,
     channel: &dyn Channel,
@@ -335,7 +457,7 @@ async fn deliver_notification<'a, C: ConnectionTrait>(
     payload: &NotificationPayload,
     targets: &'a [Target],
     done: &HashMap<Uuid, &deliveries::Model>,
-) -> Result<(NotificationStatus, Vec<Record<'a>>), DbErr> {
+) -> Result<(SendOutcome, Vec<Record<'a>>), DbErr> {
     let mut delivered = 0;
     let mut pending = Vec::new();
     for target in targets {
@@ -360,14 +482,16 @@ async fn deliver_notification<'a, C: ConnectionTrait>(
         }
         records.push(record);
     }
-    let status = if delivered == targets.len() {
-        NotificationStatus::Sent
+    let outcome = if records.iter().any(|r| r.deferred) {
+        SendOutcome::Deferred
+    } else if delivered == targets.len() {
+        SendOutcome::Finished(NotificationStatus::Sent)
     } else if delivered == 0 {
-        NotificationStatus::Failed
+        SendOutcome::Finished(NotificationStatus::Failed)
     } else {
-        NotificationStatus::Partial
+        SendOutcome::Finished(NotificationStatus::Partial)
     };
-    Ok((status, records))
+    Ok((outcome, records))
 }
 
 async fn set_statuses<C: ConnectionTrait>(
@@ -376,9 +500,13 @@ async fn set_statuses<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let mut by_status: HashMap<NotificationStatus, Vec<Uuid>> = HashMap::new();
     for (id, outcome) in outcomes {
-        if let SendOutcome::Finished(status) = outcome {
-            by_status.entry(*status).or_default().push(*id);
-        }
+        let status = match outcome {
+            SendOutcome::Skipped => continue,
+            SendOutcome::Finished(status) => *status,
+            // PENDING again, and from now: the redrive's clock starts over.
+            SendOutcome::Deferred => NotificationStatus::Pending,
+        };
+        by_status.entry(status).or_default().push(*id);
     }
     let now = Utc::now();
     for (status, ids) in by_status {
@@ -406,7 +534,7 @@ async fn write_finished<C: ConnectionTrait + TransactionTrait>(
     }
     let transaction = db.begin().await?;
     prefer_index_lookups(&transaction).await?;
-    record(&transaction, records).await?;
+    record_attempts(&transaction, records).await?;
     set_statuses(&transaction, finished).await?;
     transaction.commit().await
 }
@@ -524,7 +652,7 @@ pub async fn send_notifications<C: ConnectionTrait + TransactionTrait>(
         work.push(async move {
             deliver_notification(db, channel, policy, limits, payload, targets, done)
                 .await
-                .map(|(status, records)| (payload.notification_id, status, records))
+                .map(|(outcome, records)| (payload.notification_id, outcome, records))
         });
     }
     // What is finished is written every FLUSH_EVERY, so one slow receiver does not keep
@@ -538,9 +666,9 @@ pub async fn send_notifications<C: ConnectionTrait + TransactionTrait>(
         tokio::select! {
             next = work.next() => match next {
                 Some(result) => {
-                    let (id, status, mut more) = result?;
+                    let (id, outcome, mut more) = result?;
                     records.append(&mut more);
-                    finished.push((id, SendOutcome::Finished(status)));
+                    finished.push((id, outcome));
                 }
                 None => break,
             },
@@ -560,6 +688,80 @@ pub async fn send_notifications<C: ConnectionTrait + TransactionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failure() -> Attempt {
+        Attempt::Retryable {
+            error: "timed out".to_owned(),
+            http_status: None,
+            retry_after: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_is_down_after_failures_in_a_row_until_it_answers() {
+        let breaker = CircuitBreaker {
+            failures: 3,
+            cooldown: Duration::from_secs(3600),
+        };
+        let limits = DeliveryLimits::new(4, 2).with_breaker(breaker);
+        let hook = limits.target("https://hooks.example/a");
+        let other = limits.target("https://hooks.example/b");
+        hook.observe("a", &failure(), breaker);
+        hook.observe("a", &failure(), breaker);
+        assert!(!hook.is_down(), "two failures are not yet three");
+        hook.observe("a", &failure(), breaker);
+        assert!(hook.is_down());
+        assert!(!other.is_down(), "one endpoint's failures are its own");
+        assert!(
+            limits.target("https://hooks.example/a").is_down(),
+            "the state is kept per address"
+        );
+        // Any answer, even a refusal, shows it is up.
+        hook.observe(
+            "a",
+            &Attempt::Permanent {
+                error: "410".to_owned(),
+                http_status: Some(410),
+            },
+            breaker,
+        );
+        assert!(!hook.is_down());
+        hook.observe("a", &failure(), breaker);
+        assert!(!hook.is_down(), "the count starts over after an answer");
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_is_tried_again_after_the_cooldown_and_down_at_its_next_failure() {
+        let breaker = CircuitBreaker {
+            failures: 2,
+            cooldown: Duration::ZERO,
+        };
+        let limits = DeliveryLimits::new(4, 2).with_breaker(breaker);
+        let hook = limits.target("https://hooks.example/a");
+        hook.observe("a", &failure(), breaker);
+        hook.observe("a", &failure(), breaker);
+        assert!(!hook.is_down(), "a zero cooldown is over at once");
+        let long = CircuitBreaker {
+            failures: 2,
+            cooldown: Duration::from_secs(3600),
+        };
+        hook.observe("a", &failure(), long);
+        assert!(hook.is_down(), "one failure after the cooldown is enough");
+    }
+
+    #[tokio::test]
+    async fn a_breaker_of_zero_failures_never_opens() {
+        let breaker = CircuitBreaker {
+            failures: 0,
+            cooldown: Duration::from_secs(3600),
+        };
+        let limits = DeliveryLimits::new(4, 2).with_breaker(breaker);
+        let hook = limits.target("https://hooks.example/a");
+        for _ in 0..100 {
+            hook.observe("a", &failure(), breaker);
+        }
+        assert!(!hook.is_down());
+    }
 
     #[test]
     fn backoff_grows_with_jitter_and_honours_retry_after() {

@@ -146,6 +146,8 @@ pub fn fast_delivery(smtp_url: Option<String>) -> DeliveryConfig {
         sender_concurrency: 32,
         sender_concurrency_per_endpoint: 8,
         sender_batches_in_flight: 8,
+        circuit_breaker_failures: 10,
+        circuit_breaker_cooldown: Duration::from_secs(2),
         smtp_url,
         email_from: "Alerting <alerting@sink.test>".to_owned(),
         redrive_after: Duration::from_secs(300),

@@ -82,7 +82,8 @@ pub struct Delivery {
     pub kind: String,
     /// The address delivered to.
     pub target: String,
-    /// RETRYING (attempts remain), DELIVERED or FAILED.
+    /// RETRYING (attempts remain, or deferred while the endpoint is down), DELIVERED
+    /// or FAILED.
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,
