@@ -1,3 +1,4 @@
+@access
 Feature: Who may see and change what
   Every call carries a token: the operator's admin token, or an API key the operator
   made for one tenant. A tenant's key reaches that tenant's data only, and another

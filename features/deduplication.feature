@@ -1,3 +1,4 @@
+@deduplication
 Feature: One notification per client and alert
   However often an alert arrives and however many of a client's rules match it, the
   client gets one notification, delivered once to each address.

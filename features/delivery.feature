@@ -1,3 +1,4 @@
+@delivery
 Feature: Delivery over every channel
   Notifications reach webhooks (signed when the endpoint has a secret), Slack
   channels and email addresses.

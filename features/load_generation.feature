@@ -1,3 +1,4 @@
+@load_generation
 Feature: Load generation jobs
   An operator generates a reproducible load and follows the job to its end.
 

@@ -1,9 +1,22 @@
+@managing_rules
 Feature: Managing clients, rules and endpoints
   An operator describes which alerts matter to a tenant and where its notifications
   go, and is told plainly when something is wrong.
 
   Background:
     Given the platform is running
+
+  Scenario: A client is created once, and deleted with its rules
+    When I try to create the client "acme"
+    Then the request succeeds with 201
+    When I try to create the client "acme"
+    Then the request is refused with 409
+    When I try to create the client "not ok!"
+    Then the request is refused with 422 naming "client_id"
+    Given "acme" has a rule "payments" for severity "HIGH", source "payments" and name "*"
+    When I delete the client "acme"
+    Then the request succeeds with 204
+    And the client "acme" and its rule "payments" are gone
 
   Scenario: A client defines a rule with wildcards, in any case
     Given the client "acme"

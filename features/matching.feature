@@ -1,3 +1,4 @@
+@matching
 Feature: Matching alerts to rules
   A rule matches an alert when its severity, source and name each match exactly or
   by "*". Each client with a match is notified once per alert.
@@ -20,6 +21,16 @@ Feature: Matching alerts to rules
     And the webhook "acme-declines" receives the alerts "a1, a2"
     And the webhook "beta-hook" receives the alerts "a1, a2, a3"
     And "acme" has 2 notifications
+
+  Scenario: A wildcard stands for its own field only
+    Given the client "acme" with a rule "any-source" for severity "HIGH", source "*" and name "down"
+    And the rule "any-source" sends to the webhook "hook"
+    And the rules are in effect
+    When the alert "a1" arrives with severity "HIGH", source "db" and name "down"
+    And the alert "a2" arrives with severity "HIGH", source "cache" and name "down"
+    And the alert "a3" arrives with severity "HIGH", source "db" and name "slow"
+    And the alert "a4" arrives with severity "LOW", source "db" and name "down"
+    Then the webhook "hook" receives the alerts "a1, a2"
 
   Scenario: Disabled rules and disabled endpoints stay silent
     Given the client "acme" with a rule "all" for severity "*", source "*" and name "*"

@@ -1,3 +1,4 @@
+@retries
 Feature: Retries, final statuses and redrive
   A failing endpoint is retried with backoff; a notification ends SENT, PARTIAL or
   FAILED; a failed one can be tried again once the receiver has recovered.
@@ -23,3 +24,19 @@ Feature: Retries, final statuses and redrive
     And the rules are in effect
     When the alert "a1" arrives with severity "HIGH", source "db" and name "down"
     Then the notification of "a1" for "acme" is FAILED after 1 attempt to "refusing"
+
+  Scenario: One endpoint refuses, the other takes it
+    Given the client "acme" with a rule "all" for severity "*", source "*" and name "*"
+    And the rule "all" sends to the webhook "good"
+    And the rule "all" sends to the webhook "gone"
+    And the webhook "gone" answers "410"
+    And the rules are in effect
+    When the alert "a1" arrives with severity "HIGH", source "db" and name "down"
+    Then the notification of "a1" for "acme" is PARTIAL after 1 attempt to "gone"
+    And the webhook "good" receives the alerts "a1"
+
+  Scenario: A rule with nowhere to send
+    Given the client "acme" with a rule "quiet" for severity "*", source "*" and name "*"
+    And the rules are in effect
+    When the alert "a1" arrives with severity "HIGH", source "db" and name "down"
+    Then the notification of "a1" for "acme" is NO_ENDPOINTS

@@ -240,9 +240,33 @@ impl Alerting {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+        self.alert_ids_of(webhook)
+    }
+
+    /// Lets the stream run two more seconds, stops it, and returns the alerts it sent
+    /// in them.
+    async fn stream_for_two_more_seconds(&mut self) -> BTreeSet<String> {
+        let stream = self.stream.take().expect("a stream");
+        *stream.sent_after_mark.lock().expect("lock") = Some(Vec::new());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let _ = stream.stop.send(true);
+        let sent: BTreeSet<String> = stream
+            .sent_after_mark
+            .lock()
+            .expect("lock")
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        assert!(sent.len() >= 5, "the stream kept flowing: {}", sent.len());
+        sent
+    }
+
+    /// The alert id of every request a webhook has received so far, in order.
+    fn alert_ids_of(&self, webhook: &str) -> Vec<String> {
         self.platform
             .sink
-            .received(&path)
+            .received(&self.name(webhook))
             .iter()
             .map(|r| {
                 r.json()["alert"]["alert_id"]
@@ -251,6 +275,11 @@ impl Alerting {
                     .to_owned()
             })
             .collect()
+    }
+
+    /// The alerts a webhook has received so far.
+    fn alert_ids_received(&self, webhook: &str) -> BTreeSet<String> {
+        self.alert_ids_of(webhook).into_iter().collect()
     }
 
     fn list(&self, alerts: &str) -> Vec<String> {
@@ -763,38 +792,10 @@ async fn rule_while_streaming(
 
 #[then(expr = "every alert of the stream sent from then on reaches the webhook {string}")]
 async fn stream_delivered(w: &mut Alerting, webhook: String) {
-    let stream = w.stream.take().expect("a stream");
-    *stream.sent_after_mark.lock().expect("lock") = Some(Vec::new());
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let _ = stream.stop.send(true);
-    let expected: BTreeSet<String> = stream
-        .sent_after_mark
-        .lock()
-        .expect("lock")
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    assert!(
-        expected.len() >= 5,
-        "the stream kept flowing: {}",
-        expected.len()
-    );
-    let path = w.name(&webhook);
+    let expected = w.stream_for_two_more_seconds().await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let got: BTreeSet<String> = w
-            .platform
-            .sink
-            .received(&path)
-            .iter()
-            .map(|r| {
-                r.json()["alert"]["alert_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect();
+        let got = w.alert_ids_received(&webhook);
         if expected.is_subset(&got) {
             return;
         }
@@ -957,4 +958,65 @@ async fn sees_only(w: &mut Alerting, rule: String) {
         .filter_map(|r| r["rule_id"].as_str())
         .collect();
     assert_eq!(ids, [w.rule(&rule).as_str()], "{body}");
+}
+
+#[when(expr = "I try to create the client {string}")]
+async fn try_client(w: &mut Alerting, name: String) {
+    let id = w.name(&name);
+    let (status, _) = w
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/clients",
+            Some(json!({"client_id": id})),
+        )
+        .await;
+    if status == 201 {
+        w.clients.push(id);
+    }
+}
+
+#[when(expr = "I delete the client {string}")]
+async fn delete_client(w: &mut Alerting, name: String) {
+    let path = format!("/api/v1/clients/{}", w.name(&name));
+    w.api(reqwest::Method::DELETE, &path, None).await;
+}
+
+#[then(expr = "the client {string} and its rule {string} are gone")]
+async fn client_gone(w: &mut Alerting, client: String, rule: String) {
+    let client_path = format!("/api/v1/clients/{}", w.name(&client));
+    let rule_path = format!("/api/v1/rules/{}", w.rule(&rule));
+    for path in [client_path, rule_path] {
+        let (status, body) = w.api(reqwest::Method::GET, &path, None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+}
+
+#[then(expr = "the notification of {string} for {string} is {word}")]
+async fn status_only(w: &mut Alerting, alert: String, client: String, status: String) {
+    let items = w.settled(&client, 1).await;
+    assert_eq!(items[0]["alert_id"], w.name(&alert).as_str());
+    assert_eq!(items[0]["status"], status.as_str(), "{:#}", items[0]);
+}
+
+#[given(expr = "the webhook {string} is receiving the stream")]
+async fn receiving_stream(w: &mut Alerting, webhook: String) {
+    let path = w.name(&webhook);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while w.platform.sink.received(&path).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{webhook} got nothing of the stream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[then(expr = "no alert of the stream sent from then on reaches the webhook {string}")]
+async fn stream_stopped(w: &mut Alerting, webhook: String) {
+    let after = w.stream_for_two_more_seconds().await;
+    // Whatever was still on its way has arrived by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = w.alert_ids_received(&webhook);
+    let late: Vec<&String> = got.intersection(&after).collect();
+    assert!(late.is_empty(), "delivered after the change: {late:?}");
 }
