@@ -409,6 +409,92 @@ impl Channel for Channels {
 mod tests {
     use super::*;
 
+    fn answer(status: u16, retry_after: Option<&str>) -> Attempt {
+        let mut response = axum::http::Response::builder().status(status);
+        if let Some(seconds) = retry_after {
+            response = response.header("retry-after", seconds);
+        }
+        classify(&reqwest::Response::from(
+            response.body(Vec::<u8>::new()).expect("a response"),
+        ))
+    }
+
+    #[test]
+    fn answers_worth_another_try_are_retried_and_the_rest_are_not() {
+        assert!(matches!(answer(200, None), Attempt::Delivered { .. }));
+        assert!(matches!(answer(204, None), Attempt::Delivered { .. }));
+        for status in [408, 500, 502, 503, 504] {
+            assert!(
+                matches!(
+                    answer(status, None),
+                    Attempt::Retryable {
+                        retry_after: None,
+                        ..
+                    }
+                ),
+                "{status}"
+            );
+        }
+        assert!(matches!(
+            answer(429, Some("7")),
+            Attempt::Retryable { retry_after: Some(wait), http_status: Some(429), .. }
+                if wait == std::time::Duration::from_secs(7)
+        ));
+        for status in [301, 302, 400, 401, 403, 404, 410, 422] {
+            assert!(
+                matches!(answer(status, None), Attempt::Permanent { http_status: Some(s), .. } if s == status),
+                "{status}"
+            );
+        }
+    }
+
+    /// The defaults, as a service reads them with nothing set.
+    fn defaults() -> DeliveryConfig {
+        #[derive(clap::Parser)]
+        struct Settings {
+            #[command(flatten)]
+            delivery: DeliveryConfig,
+        }
+        <Settings as clap::Parser>::try_parse_from(["test"])
+            .expect("defaults")
+            .delivery
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried() {
+        // A port nobody listens on: bound, then let go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let channels = Channels::new(&defaults(), true).expect("channels");
+        let payload = NotificationPayload {
+            notification_id: uuid::Uuid::now_v7(),
+            client_id: "acme".to_owned(),
+            alert: alerting_handlers::events::AlertBody {
+                alert_id: "a-1".to_owned(),
+                event_ts: Utc::now(),
+                severity: "HIGH".to_owned(),
+                source: "db".to_owned(),
+                name: "down".to_owned(),
+                context: Default::default(),
+            },
+            rule_ids: Vec::new(),
+            created_at: Utc::now(),
+        };
+        let target = Target {
+            endpoint_id: uuid::Uuid::now_v7(),
+            kind: EndpointKind::Webhook,
+            value: format!("http://127.0.0.1:{port}/hook"),
+            secret: None,
+        };
+        let attempt = channels.deliver(&payload, &target, "key").await;
+        assert!(
+            matches!(&attempt, Attempt::Retryable { error, .. } if error.starts_with("connection failed")),
+            "{attempt:?}"
+        );
+    }
+
     #[test]
     fn escaping_keeps_markup_out() {
         assert_eq!(slack_escape("<@here> & co"), "&lt;@here&gt; &amp; co");

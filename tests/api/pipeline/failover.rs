@@ -102,6 +102,17 @@ impl Rules {
     }
 }
 
+/// Topics under a fresh prefix, a rule-service on a fresh database, and a directory
+/// for the services' files.
+async fn fresh_setup() -> (Isolation, Rules, tempfile::TempDir) {
+    let isolation = Isolation::new();
+    kafka::create_topics(&isolation.kafka())
+        .await
+        .expect("topics");
+    let rules = Rules::start().await;
+    (isolation, rules, tempfile::tempdir().expect("dir"))
+}
+
 fn service(
     isolation: &Isolation,
     database_url: &str,
@@ -236,12 +247,7 @@ async fn an_evaluator_killed_mid_stream_loses_no_alert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_rule_updater_takes_over_and_the_snapshot_never_goes_back() {
-    let isolation = Isolation::new();
-    kafka::create_topics(&isolation.kafka())
-        .await
-        .expect("topics");
-    let rules = Rules::start().await;
-    let dir = tempfile::tempdir().expect("dir");
+    let (isolation, rules, dir) = fresh_setup().await;
     let store = Arc::new(RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store"));
 
     // Watches the version for the whole test.
@@ -333,19 +339,38 @@ async fn topics_are_created_once_and_services_name_the_missing_ones() {
         crate::process::run(command)
     };
 
-    let (code, output) = run(&["run", "evaluator"]).await;
-    assert_eq!(code, Some(1), "{output}");
-    for topic in ["alerts.new", "alerts.matched", "alerts.new.dlq"] {
-        assert!(
-            output.contains(&format!("{}.{topic}", isolation.id)),
-            "names {topic}: {output}"
-        );
+    // Every service refuses to start without its topics, and names them.
+    let needs: [(&[&str], &[&str]); 5] = [
+        (
+            &["run", "evaluator"],
+            &["alerts.new", "alerts.matched", "alerts.new.dlq"],
+        ),
+        (&["run", "rule-updater"], &["rule.changed"]),
+        (
+            &["run", "aggregator"],
+            &["alerts.matched", "notifications.ready"],
+        ),
+        (&["run", "sender"], &["notifications.ready"]),
+        (&["serve", "alert-producer"], &["alerts.new"]),
+    ];
+    for (args, topics) in needs {
+        let (code, output) = run(args).await;
+        assert_eq!(code, Some(1), "{args:?}: {output}");
+        for topic in topics {
+            assert!(
+                output.contains(&format!("{}.{topic}", isolation.id)),
+                "{args:?} names {topic}: {output}"
+            );
+        }
+        assert!(output.contains("alerting topics create"), "{output}");
     }
-    assert!(output.contains("alerting topics create"), "{output}");
 
     let (code, output) = run(&["topics", "create"]).await;
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("created topics"), "{output}");
+    for (name, partitions) in partitions_of_every_topic(&isolation.id).await {
+        assert_eq!(partitions, Some(9), "{name}: the default");
+    }
     let (code, output) = run(&["topics", "create"]).await;
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("every topic exists already"), "{output}");
@@ -393,9 +418,16 @@ async fn topics_get_the_partitions_an_operator_asks_for() {
 
     let (code, output) = create("3").await;
     assert_eq!(code, Some(0), "{output}");
+    for (name, partitions) in partitions_of_every_topic(&isolation.id).await {
+        assert_eq!(partitions, Some(3), "{name}");
+    }
+}
+
+/// The partitions of each of the 8 topics under a prefix, read from broker metadata.
+async fn partitions_of_every_topic(prefix: &str) -> Vec<(String, Option<usize>)> {
     let names: Vec<String> = topics::all_with_dead_letters()
         .into_iter()
-        .map(|topic| format!("{}.{topic}", isolation.id))
+        .map(|topic| format!("{prefix}.{topic}"))
         .collect();
     use rdkafka::consumer::Consumer as _;
     let consumer: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
@@ -421,9 +453,7 @@ async fn topics_get_the_partitions_an_operator_asks_for() {
     .await
     .expect("metadata task");
     assert_eq!(counts.len(), 8, "{counts:?}");
-    for (name, partitions) in counts {
-        assert_eq!(partitions, Some(3), "{name}");
-    }
+    counts
 }
 
 fn random_between(low: f64, high: f64) -> f64 {
@@ -756,4 +786,84 @@ async fn a_snapshot_bigger_than_a_staging_piece_is_stored_whole_and_only_by_the_
         .expect("keys");
     assert!(staged.is_empty(), "no staged pieces left: {staged:?}");
     store.release_lease("writer").await.expect("release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluator_waits_for_a_snapshot_and_the_timed_rebuild_heals_drift() {
+    use alerting_entities::{outbox, rules as rule_rows};
+    use sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+
+    let (isolation, rules, dir) = fresh_setup().await;
+    let store = RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store");
+
+    // Before any snapshot exists the evaluator says what it waits for, and waits.
+    let mut evaluator = service(&isolation, &rules.url, &["run", "evaluator"], dir.path());
+    evaluator
+        .wait_for_line("waiting for a rule snapshot (is a rule-updater running?)")
+        .await;
+    assert!(
+        evaluator.child.try_wait().expect("status").is_none(),
+        "it waits rather than exits"
+    );
+    let mut command = alerting(dir.path());
+    command
+        .envs(isolation.env(&rules.url))
+        .env("SNAPSHOT_REBUILD_INTERVAL", "1s")
+        .args(["run", "rule-updater"]);
+    let mut updater = Running::start(command);
+    updater.wait_for_line("rule snapshot written").await;
+    evaluator.wait_for_line("matching with rule snapshot").await;
+
+    // A rule made through the API reaches the snapshot, and its outbox row is marked
+    // published.
+    rules
+        .post("/api/v1/clients", json!({"client_id": "acme"}))
+        .await;
+    let through_api = rules.rule("acme", "HIGH", "payments", "*").await;
+    wait_for_snapshot(&store, &[&through_api]).await;
+    let db = alerting::db::connect_url(&rules.url, 2)
+        .await
+        .expect("connect");
+    let rule_id: uuid::Uuid = through_api.parse().expect("uuid");
+    let published = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let rows = outbox::Entity::find()
+                .filter(outbox::Column::RuleId.eq(rule_id))
+                .all(&db)
+                .await
+                .expect("outbox");
+            if !rows.is_empty() && rows.iter().all(|row| row.published_at.is_some()) {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the relay marks what it published");
+    assert_eq!(published.len(), 1, "{published:?}");
+
+    // A rule written behind the API's back has no outbox row and no event: only the
+    // periodic full rebuild can bring it in.
+    let now = chrono::Utc::now();
+    let behind_the_back = rule_rows::ActiveModel {
+        id: sea_orm::ActiveValue::Set(uuid::Uuid::new_v4()),
+        client_id: sea_orm::ActiveValue::Set("acme".to_owned()),
+        severity: sea_orm::ActiveValue::Set("LOW".to_owned()),
+        source: sea_orm::ActiveValue::Set("*".to_owned()),
+        name: sea_orm::ActiveValue::Set("*".to_owned()),
+        enabled: sea_orm::ActiveValue::Set(true),
+        version: sea_orm::ActiveValue::Set(1),
+        created_at: sea_orm::ActiveValue::Set(now),
+        updated_at: sea_orm::ActiveValue::Set(now),
+    }
+    .insert(&db)
+    .await
+    .expect("a rule inserted directly");
+    let direct = behind_the_back.id.to_string();
+    wait_for_snapshot(&store, &[&through_api, &direct]).await;
+
+    for running in [updater, evaluator] {
+        let (status, output) = running.terminate().await;
+        assert!(status.success(), "{output:#?}");
+    }
 }
