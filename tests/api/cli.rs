@@ -18,7 +18,7 @@ async fn health(address: &str) -> u16 {
 }
 
 #[tokio::test]
-async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm() {
+async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm_or_ctrl_c() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = alerting(dir.path());
     command
@@ -80,8 +80,13 @@ async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm() {
         .await
         .expect("reachable");
     assert_eq!(fetched.status().as_u16(), 200);
-    let (status, _) = again.terminate().await;
-    assert!(status.success());
+    // Ctrl-C stops it as cleanly as SIGTERM.
+    let (status, output) = again.interrupt().await;
+    assert!(status.success(), "exit {status:?}: {output:#?}");
+    assert!(
+        output.iter().any(|l| l.contains("Ctrl-C received")),
+        "{output:#?}"
+    );
 }
 
 #[tokio::test]

@@ -23,6 +23,14 @@ async fn create_with_and_without_an_id(app: TestApp) {
     let fetched = app.get(&format!("/api/v1/clients/{id}")).await;
     assert_eq!(fetched.status, 200);
     assert_eq!(fetched.body, generated.body);
+
+    // The longest id allowed, and the shortest.
+    for edge in ["x".repeat(64), "x".to_owned()] {
+        let reply = app
+            .post("/api/v1/clients", json!({"client_id": edge}))
+            .await;
+        assert_eq!(reply.status, 201, "{} chars: {reply:?}", edge.len());
+    }
 }
 
 async fn invalid_client_ids_and_names_are_422_naming_the_field(app: TestApp) {

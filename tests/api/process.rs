@@ -101,16 +101,26 @@ impl Running {
     }
 
     /// Sends SIGTERM, as ECS does, and waits for the process to exit.
-    pub async fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    /// Stops the process as its ECS task is stopped (SIGTERM).
+    pub async fn terminate(self) -> (std::process::ExitStatus, Vec<String>) {
+        self.stop_with("-TERM").await
+    }
+
+    /// Stops the process as Ctrl-C in its terminal does (SIGINT).
+    pub async fn interrupt(self) -> (std::process::ExitStatus, Vec<String>) {
+        self.stop_with("-INT").await
+    }
+
+    async fn stop_with(mut self, signal: &str) -> (std::process::ExitStatus, Vec<String>) {
         let pid = self.child.id().expect("running").to_string();
         let killed = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([signal, &pid])
             .status()
             .expect("kill runs");
         assert!(killed.success());
         let status = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
-            .expect("exits after SIGTERM")
+            .unwrap_or_else(|_| panic!("exits after {signal}"))
             .expect("exit status");
         while let Some(line) = self.lines.recv().await {
             self.seen.push(line);

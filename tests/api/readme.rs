@@ -41,6 +41,30 @@ fn examples() -> Vec<(String, Option<u16>)> {
     blocks
 }
 
+/// Code blocks that call curl but are not fenced as bash (they would not be run).
+fn curl_outside_bash_blocks() -> Vec<String> {
+    let mut found = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in README.lines() {
+        let trimmed = line.trim_start();
+        match (&mut current, trimmed.strip_prefix("```")) {
+            (None, Some(language)) => current = Some((language.to_owned(), String::new())),
+            (Some((language, block)), Some(_)) => {
+                if block.contains("curl ") && language != "bash" {
+                    found.push(format!("```{language}\n{block}"));
+                }
+                current = None;
+            }
+            (Some((_, block)), None) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    found
+}
+
 #[tokio::test]
 async fn every_curl_example_works_as_printed() {
     let examples = examples();
@@ -48,12 +72,18 @@ async fn every_curl_example_works_as_printed() {
         examples.len() >= 8,
         "the README has its examples: {examples:#?}"
     );
+    let unrun = curl_outside_bash_blocks();
+    assert!(unrun.is_empty(), "fence these as bash: {unrun:#?}");
 
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = alerting(dir.path());
+    // As printed: the default ingestion limit, and nothing pointing at other services.
     command
         .env_remove("ADMIN_TOKEN")
         .env_remove("DATA_DIR")
+        .env_remove("INGEST_RATE_LIMIT")
+        .env_remove("KAFKA_BROKERS")
+        .env_remove("REDIS_URL")
         .arg("up");
     let mut up = Running::start(command);
     let (rule_service, alert_producer) = up.addresses().await;

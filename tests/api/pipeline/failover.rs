@@ -563,39 +563,47 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
             .await
             .expect("count") as usize
     };
-    let kill_aggregator_at = (TOTAL as f64 * random_between(0.15, 0.45)) as usize;
-    let kill_sender_at = (TOTAL as f64 * random_between(0.35, 0.75)) as usize;
+    // Each is killed twice, at random points, and restarted each time.
+    let aggregator_kills = [random_between(0.10, 0.30), random_between(0.40, 0.60)]
+        .map(|share| (TOTAL as f64 * share) as usize);
+    let sender_kills = [random_between(0.30, 0.50), random_between(0.60, 0.85)]
+        .map(|share| (TOTAL as f64 * share) as usize);
     eprintln!(
-        "killing the aggregator at {kill_aggregator_at} notifications, the sender at {kill_sender_at} deliveries"
+        "killing the aggregator at {aggregator_kills:?} notifications, the sender at {sender_kills:?} deliveries"
     );
 
-    let waited = tokio::time::timeout(PATIENCE, async {
-        while stored().await < kill_aggregator_at {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    assert!(
-        waited.is_ok(),
-        "the aggregator made {} notifications",
-        stored().await
-    );
-    aggregator.child.start_kill().expect("SIGKILL");
-    let _ = aggregator.child.wait().await;
-    let at_kill = stored().await;
-    assert!(
-        at_kill < TOTAL,
-        "the aggregator died mid-stream ({at_kill} stored)"
-    );
-    let mut aggregator = start(&["run", "aggregator"]);
-    aggregator.wait_for_line("aggregator started").await;
+    for kill_at in aggregator_kills {
+        let waited = tokio::time::timeout(PATIENCE, async {
+            while stored().await < kill_at {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "the aggregator made {} notifications",
+            stored().await
+        );
+        aggregator.child.start_kill().expect("SIGKILL");
+        let _ = aggregator.child.wait().await;
+        let at_kill = stored().await;
+        assert!(
+            at_kill < TOTAL,
+            "the aggregator died mid-stream ({at_kill} stored)"
+        );
+        aggregator = start(&["run", "aggregator"]);
+        aggregator.wait_for_line("aggregator started").await;
+    }
 
-    sink.wait_for("kill", kill_sender_at).await;
-    sender.child.start_kill().expect("SIGKILL");
-    let _ = sender.child.wait().await;
-    let delivered_at_kill = sink.received("kill").len();
-    let mut sender = start(&["run", "sender"]);
-    sender.wait_for_line("sender started").await;
+    let mut delivered_at_kills = Vec::new();
+    for kill_at in sender_kills {
+        sink.wait_for("kill", kill_at).await;
+        sender.child.start_kill().expect("SIGKILL");
+        let _ = sender.child.wait().await;
+        delivered_at_kills.push(sink.received("kill").len());
+        sender = start(&["run", "sender"]);
+        sender.wait_for_line("sender started").await;
+    }
     producer.await.expect("producer");
 
     let settled = tokio::time::timeout(PATIENCE, async {
@@ -633,8 +641,10 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
         "one notification per alert, none missing, none twice"
     );
     assert!(
-        delivered_at_kill < TOTAL,
-        "the sender died mid-stream ({delivered_at_kill} delivered)"
+        delivered_at_kills
+            .iter()
+            .all(|delivered| *delivered < TOTAL),
+        "the sender died mid-stream each time ({delivered_at_kills:?} delivered)"
     );
 
     for request in sink.received("kill") {
