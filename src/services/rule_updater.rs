@@ -132,9 +132,10 @@ impl RuleUpdater {
                 return Leadership::Lost;
             }
         };
-        if !self.write(&rules, &mut version).await {
-            return Leadership::Lost;
-        }
+        let mut unwritten = match self.write(&rules, &mut version).await {
+            Written::LeaseLost => return Leadership::Lost,
+            written => written == Written::NotYet,
+        };
         let mut subscription = match subscribe() {
             Ok(subscription) => subscription,
             Err(err) => {
@@ -154,6 +155,12 @@ impl RuleUpdater {
                 () = shutdown.clone().wait() => break Leadership::ShuttingDown,
                 _ = renew.tick() => {
                     match self.store.renew_lease(&self.holder, self.settings.lease_ttl).await {
+                        // The store is back while the lease held: write what it missed
+                        // rather than wait for the next change or rebuild.
+                        Ok(true) if unwritten => match self.write(&rules, &mut version).await {
+                            Written::LeaseLost => break Leadership::Lost,
+                            written => unwritten = written == Written::NotYet,
+                        },
                         Ok(true) => {}
                         Ok(false) => break Leadership::Lost,
                         Err(err) => tracing::warn!(error = %err, "rule-updater: cannot renew the lease"),
@@ -163,8 +170,9 @@ impl RuleUpdater {
                     match RuleSet::load(&self.db).await {
                         Ok(fresh) => {
                             rules = fresh;
-                            if !self.write(&rules, &mut version).await {
-                                break Leadership::Lost;
+                            match self.write(&rules, &mut version).await {
+                                Written::LeaseLost => break Leadership::Lost,
+                                written => unwritten = written == Written::NotYet,
                             }
                         }
                         Err(err) => tracing::warn!(error = %err, "rule-updater: scheduled rebuild failed"),
@@ -202,8 +210,9 @@ impl RuleUpdater {
                         tracing::warn!(error = %err, "rule-updater: cannot apply rule changes");
                         continue;
                     }
-                    if !self.write(&rules, &mut version).await {
-                        break Leadership::Lost;
+                    match self.write(&rules, &mut version).await {
+                        Written::LeaseLost => break Leadership::Lost,
+                        written => unwritten = written == Written::NotYet,
                     }
                     let dead_letters = letters.len() as u64;
                     if !letters.is_empty()
@@ -224,8 +233,8 @@ impl RuleUpdater {
         outcome
     }
 
-    /// Writes the rules as the next version. False when the lease is gone.
-    async fn write(&self, rules: &RuleSet, version: &mut u64) -> bool {
+    /// Writes the rules as the next version.
+    async fn write(&self, rules: &RuleSet, version: &mut u64) -> Written {
         for _ in 0..3 {
             let next = next_version(*version);
             let written = self.store.store(&self.holder, &rules.encode(next)).await;
@@ -239,19 +248,28 @@ impl RuleUpdater {
                         .snapshot_rules
                         .set(i64::try_from(rules.len()).unwrap_or(i64::MAX));
                     tracing::info!(version = next, rules = rules.len(), "rule snapshot written");
-                    return true;
+                    return Written::Yes;
                 }
                 Ok(StoreOutcome::NotNewer { current }) => *version = current,
-                Ok(StoreOutcome::NotLeaseHolder) => return false,
+                Ok(StoreOutcome::NotLeaseHolder) => return Written::LeaseLost,
                 Err(err) => {
                     tracing::warn!(error = %err, "rule-updater: cannot write the snapshot");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
         }
-        // Keep the lease; the next change or rebuild tries again.
-        true
+        // Keep the lease; the next lease renewal tries again.
+        Written::NotYet
     }
+}
+
+/// What became of a snapshot write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Yes,
+    /// The store could not be reached: the rules in memory are newer than the snapshot.
+    NotYet,
+    LeaseLost,
 }
 
 /// `alerting job snapshot-rebuild`: one rebuild, if no rule-updater holds the lease

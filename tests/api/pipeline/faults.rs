@@ -527,18 +527,35 @@ async fn the_broker_stopped_for_10_seconds_loses_nothing() {
     rig.stop().await;
 }
 
+/// A Redis of the test's own that keeps nothing on disk.
 async fn redis_server(port: u16) -> Child {
+    redis_server_keeping(port, None).await
+}
+
+/// A Redis of the test's own; with `dir`, every write goes to an append-only file there
+/// first, so a restart comes back with the data.
+async fn redis_server_keeping(port: u16, dir: Option<&std::path::Path>) -> Child {
+    let mut args = vec![
+        "--port".to_owned(),
+        port.to_string(),
+        "--bind".to_owned(),
+        "127.0.0.1".to_owned(),
+        "--save".to_owned(),
+        String::new(),
+    ];
+    match dir {
+        Some(dir) => args.extend([
+            "--dir".to_owned(),
+            dir.display().to_string(),
+            "--appendonly".to_owned(),
+            "yes".to_owned(),
+            "--appendfsync".to_owned(),
+            "always".to_owned(),
+        ]),
+        None => args.extend(["--appendonly".to_owned(), "no".to_owned()]),
+    }
     let mut child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
+        .args(&args)
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -605,6 +622,49 @@ async fn redis_down_keeps_matching_and_rule_changes_catch_up() {
     send(200, 300, "billing").await;
     rig.sink.wait_for("late", 100).await;
     rig.assert_each_alert_notified_once(300).await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_change_made_while_redis_restarts_reaches_the_snapshot_when_it_is_back() {
+    let port = free_port();
+    let data = tempfile::tempdir().expect("dir");
+    let mut redis = redis_server_keeping(port, Some(data.path())).await;
+    let redis_url = format!("redis://127.0.0.1:{port}");
+    // A lease that outlives the restart: the rule-updater keeps it throughout, so
+    // nothing but its own retry brings the change in (the full rebuild is minutes away).
+    let mut rig = Rig::start(
+        &[
+            ("REDIS_URL", redis_url.clone()),
+            ("RULE_UPDATER_LEASE_TTL", "30s".to_owned()),
+        ],
+        &[],
+    )
+    .await;
+    let store = RedisSnapshotStore::new(&redis_url, &rig.isolation.id).expect("store");
+
+    redis.kill().await.expect("Redis stopped");
+    rig.rules
+        .post("/api/v1/clients", json!({"client_id": "late"}))
+        .await;
+    let late = rig.rules.rule("late", "*", "billing", "*").await;
+    // The change came, and every attempt to write it failed.
+    let updater = rig
+        .services
+        .get_mut("rule-updater")
+        .expect("a rule-updater");
+    for _ in 0..3 {
+        updater
+            .wait_for_line("rule-updater: cannot write the snapshot")
+            .await;
+    }
+
+    let _redis = redis_server_keeping(port, Some(data.path())).await;
+    let kept = alerting_handlers::ports::SnapshotStore::version(&store)
+        .await
+        .expect("Redis is back");
+    assert!(kept.is_some(), "Redis came back with its data");
+    wait_for_snapshot(&store, &[&late]).await;
     rig.stop().await;
 }
 
