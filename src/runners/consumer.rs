@@ -145,3 +145,152 @@ pub async fn run(
     subscription.close().await;
     tracing::info!(consumer = name, "stopped");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        collections::HashMap,
+        sync::{Arc, Mutex},
+    };
+
+    use alerting_handlers::ports::BusError;
+    use tokio::sync::{Notify, mpsc, oneshot};
+
+    use super::*;
+
+    /// Hands out the batches the test gives it; records the last offset of each batch
+    /// committed.
+    struct Scripted {
+        batches: mpsc::UnboundedReceiver<Vec<Delivery>>,
+        commits: Arc<Mutex<Vec<i64>>>,
+    }
+
+    #[async_trait]
+    impl Subscription for Scripted {
+        async fn next_batch(&mut self, _max: usize) -> Result<Vec<Delivery>, BusError> {
+            match self.batches.recv().await {
+                Some(batch) => Ok(batch),
+                None => std::future::pending().await,
+            }
+        }
+
+        async fn commit(&mut self, batch: &[Delivery]) -> Result<(), BusError> {
+            let last = batch.last().map_or(-1, |d| d.offset);
+            self.commits.lock().expect("lock").push(last);
+            Ok(())
+        }
+    }
+
+    struct NoBus;
+
+    #[async_trait]
+    impl Bus for NoBus {
+        async fn publish(&self, _: Vec<OutgoingMessage>) -> Result<(), BusError> {
+            Ok(())
+        }
+    }
+
+    /// Finishes a batch only when the test opens its gate (keyed by its first offset),
+    /// and says when it has.
+    #[derive(Default)]
+    struct Gated {
+        gates: Mutex<HashMap<i64, Arc<Notify>>>,
+        finished: Mutex<Option<mpsc::UnboundedSender<i64>>>,
+    }
+
+    impl Gated {
+        fn gate(&self, first: i64) -> Arc<Notify> {
+            self.gates
+                .lock()
+                .expect("lock")
+                .entry(first)
+                .or_default()
+                .clone()
+        }
+    }
+
+    #[async_trait]
+    impl BatchHandler for Gated {
+        async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Rejected>, Retry> {
+            let first = batch.first().map_or(-1, |d| d.offset);
+            self.gate(first).notified().await;
+            if let Some(finished) = self.finished.lock().expect("lock").as_ref() {
+                let _ = finished.send(first);
+            }
+            Ok(Vec::new())
+        }
+    }
+
+    fn batch(offsets: std::ops::Range<i64>) -> Vec<Delivery> {
+        offsets
+            .map(|offset| Delivery {
+                topic: "alerts.new".to_owned(),
+                partition: 0,
+                offset,
+                key: None,
+                payload: Vec::new(),
+                headers: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn batches_are_committed_once_done_in_the_order_received_and_never_before() {
+        let (feed, batches) = mpsc::unbounded_channel();
+        let commits = Arc::new(Mutex::new(Vec::new()));
+        let subscription = Box::new(Scripted {
+            batches,
+            commits: commits.clone(),
+        });
+        let handler = Arc::new(Gated::default());
+        let (finished_tx, mut finished) = mpsc::unbounded_channel();
+        *handler.finished.lock().expect("lock") = Some(finished_tx);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = Shutdown::on(async move {
+            let _ = stopped.await;
+        });
+        let runner = {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                run(
+                    "test",
+                    subscription,
+                    Arc::new(NoBus),
+                    handler.as_ref(),
+                    10,
+                    2,
+                    shutdown,
+                )
+                .await;
+            })
+        };
+
+        feed.send(batch(0..3)).expect("fed");
+        feed.send(batch(3..6)).expect("fed");
+        // The second batch finishes first: it waits for the first before it counts.
+        handler.gate(3).notify_one();
+        assert_eq!(finished.recv().await, Some(3));
+        handler.gate(0).notify_one();
+        assert_eq!(finished.recv().await, Some(0));
+        feed.send(batch(6..9)).expect("fed");
+        // A third batch is taken only once a slot is free, so both are committed by now.
+        handler.gate(6).notify_one();
+        assert_eq!(finished.recv().await, Some(6));
+        feed.send(batch(9..12)).expect("fed");
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while commits.lock().expect("lock").len() < 3 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the three finished batches are committed");
+        // A batch still being worked on when the consumer stops is not committed.
+        let _ = stop.send(());
+        runner.await.expect("the runner stops");
+        assert_eq!(
+            *commits.lock().expect("lock"),
+            [2, 5, 8],
+            "in order, and the unfinished fourth batch not at all"
+        );
+    }
+}

@@ -478,8 +478,37 @@ fn admin_consumer(kafka: &KafkaConfig, group: Option<&str>) -> BaseConsumer {
     config.create().expect("consumer")
 }
 
-/// Waits until `service`'s group has committed `messages` messages of `topic` (the
-/// sum of its committed offsets: offsets count messages from 0 in each partition).
+/// How many messages of `topic` `service`'s group has committed (the sum of its
+/// committed offsets: offsets count messages from 0 in each partition).
+fn committed_messages(consumer: &BaseConsumer, topic: &str) -> i64 {
+    let mut list = TopicPartitionList::new();
+    for partition in 0..topics::PARTITIONS {
+        list.add_partition(topic, partition);
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .expect("committed");
+    (0..topics::PARTITIONS)
+        .filter_map(|partition| {
+            committed
+                .find_partition(topic, partition)
+                .and_then(|p| p.offset().to_raw())
+                .filter(|offset| *offset > 0)
+        })
+        .sum()
+}
+
+/// The messages of `topic` that `service`'s group has committed, now.
+pub async fn consumed(kafka: &KafkaConfig, service: &str, topic: &str) -> usize {
+    let group = format!("{}{service}", kafka.group_prefix);
+    let physical = format!("{}{topic}", kafka.topic_prefix);
+    let consumer = admin_consumer(kafka, Some(&group));
+    tokio::task::spawn_blocking(move || committed_messages(&consumer, &physical) as usize)
+        .await
+        .expect("joined")
+}
+
+/// Waits until `service`'s group has committed `messages` messages of `topic`.
 pub async fn wait_until_consumed(kafka: &KafkaConfig, service: &str, topic: &str, messages: usize) {
     let group = format!("{}{service}", kafka.group_prefix);
     let physical = format!("{}{topic}", kafka.topic_prefix);
@@ -487,23 +516,7 @@ pub async fn wait_until_consumed(kafka: &KafkaConfig, service: &str, topic: &str
     let caught_up = tokio::task::spawn_blocking(move || {
         let deadline = std::time::Instant::now() + PATIENCE;
         while std::time::Instant::now() < deadline {
-            let mut list = TopicPartitionList::new();
-            for partition in 0..topics::PARTITIONS {
-                list.add_partition(&physical, partition);
-            }
-            let committed = consumer
-                .committed_offsets(list, Duration::from_secs(10))
-                .expect("committed");
-            let consumed: i64 = (0..topics::PARTITIONS)
-                .filter_map(|partition| {
-                    committed
-                        .find_partition(&physical, partition)
-                        .and_then(|p| p.offset().to_raw())
-                        .filter(|offset| *offset > 0)
-                })
-                .sum();
-            let done = consumed >= messages as i64;
-            if done {
+            if committed_messages(&consumer, &physical) >= messages as i64 {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(100));
