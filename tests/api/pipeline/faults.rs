@@ -693,6 +693,9 @@ async fn a_rule_change_made_while_redis_restarts_reaches_the_snapshot_when_it_is
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
+    use alerting_handlers::events::{AlertMatchedEvent, RuleChangedEvent, SCHEMA_VERSION};
+    use sea_orm::ActiveModelTrait as _;
+
     let rig = Rig::start(&[], &[]).await;
     let mut taps = Vec::new();
     for topic in [
@@ -707,31 +710,78 @@ async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
             KafkaSubscription::new(&rig.kafka, "test-tap", &dead).expect("tap"),
         ));
     }
-    let bus = KafkaBus::new(&rig.kafka).expect("producer");
+    let catch_all: uuid::Uuid =
+        rig.rules.get("/api/v1/rules?client_id=acme").await["items"][0]["rule_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("the rig's rule");
+    let db = rig.rules.connect().await;
+
+    // On every topic the poison sits between two good messages with its key (so in its
+    // partition, and most likely its batch), and each good one must have its effect.
+    let poison = |topic: &str, key: &str| {
+        OutgoingMessage::new(topic, key, format!("poison for {topic}").into_bytes())
+    };
     let mut messages: Vec<OutgoingMessage> = Vec::new();
-    for (n, topic) in [
-        "alerts.new",
-        "rule.changed",
-        "alerts.matched",
-        "notifications.ready",
-    ]
-    .iter()
-    .enumerate()
-    {
-        messages.push(AlertEvent::message(&alert(n * 2)));
-        messages.push(OutgoingMessage::new(
-            topic,
-            "poison",
-            format!("poison for {topic}").into_bytes(),
-        ));
-        messages.push(AlertEvent::message(&alert(n * 2 + 1)));
+    // alerts.new: alerts, to be matched and notified.
+    messages.push(AlertEvent::message(&alert(0)));
+    messages.push(poison("alerts.new", "stream-0"));
+    messages.push(AlertEvent::message(&alert(1)));
+    // alerts.matched: matches, to become notifications.
+    let matched = |n| AlertMatchedEvent::message(&alert(n), "acme", vec![catch_all]);
+    messages.push(matched(100));
+    messages.push(poison("alerts.matched", "acme"));
+    messages.push(matched(101));
+    // notifications.ready: notifications stored but not yet announced, to be sent.
+    let stored = [200, 201]
+        .map(|n| AlertMatchedEvent::decode(&matched(n).payload).expect("a match of our own"));
+    let announcements = alerting_handlers::jobs::aggregate::aggregate(&db, &stored)
+        .await
+        .expect("stored");
+    let [first_ready, second_ready]: [OutgoingMessage; 2] =
+        announcements.try_into().expect("two announcements");
+    messages.push(first_ready);
+    messages.push(poison("notifications.ready", "acme"));
+    messages.push(second_ready);
+    // rule.changed: a rule written without the API, to reach the snapshot by its events.
+    let now = chrono::Utc::now();
+    let direct = alerting_entities::rules::ActiveModel {
+        id: sea_orm::ActiveValue::Set(uuid::Uuid::new_v4()),
+        client_id: sea_orm::ActiveValue::Set("acme".to_owned()),
+        severity: sea_orm::ActiveValue::Set("LOW".to_owned()),
+        source: sea_orm::ActiveValue::Set("direct".to_owned()),
+        name: sea_orm::ActiveValue::Set("*".to_owned()),
+        enabled: sea_orm::ActiveValue::Set(true),
+        version: sea_orm::ActiveValue::Set(1),
+        created_at: sea_orm::ActiveValue::Set(now),
+        updated_at: sea_orm::ActiveValue::Set(now),
     }
+    .insert(&db)
+    .await
+    .expect("a rule");
+    let changed = |action: &str| {
+        RuleChangedEvent {
+            schema_version: SCHEMA_VERSION,
+            rule_id: direct.id,
+            client_id: "acme".to_owned(),
+            action: action.to_owned(),
+            version: 1,
+            updated_at: now,
+        }
+        .message()
+    };
+    messages.push(changed("CREATED"));
+    messages.push(poison("rule.changed", &direct.id.to_string()));
+    messages.push(changed("UPDATED"));
+
+    let bus = KafkaBus::new(&rig.kafka).expect("producer");
     bus.publish(messages).await.expect("published");
     for (topic, tap) in &mut taps {
         let letters = tokio::time::timeout(PATIENCE, tap.next_batch(10))
             .await
             .expect("a dead letter")
             .expect("batch");
+        assert_eq!(letters.len(), 1, "the poison alone: {letters:?}");
         assert_eq!(
             letters[0].payload,
             format!("poison for {topic}").into_bytes()
@@ -739,7 +789,11 @@ async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
         assert_eq!(letters[0].header("dlq-topic"), Some(*topic));
         assert!(letters[0].header("dlq-error").is_some());
     }
-    rig.assert_each_alert_notified_once(8).await;
+    // Two alerts, two matches and two announcements became six notifications, each
+    // delivered once; the rule changes reached the snapshot.
+    rig.assert_each_alert_notified_once(6).await;
+    let store = RedisSnapshotStore::new(&super::redis_url(), &rig.isolation.id).expect("store");
+    wait_for_snapshot(&store, &[&catch_all.to_string(), &direct.id.to_string()]).await;
     rig.stop().await;
 }
 
