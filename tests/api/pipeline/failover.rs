@@ -109,6 +109,31 @@ impl Rules {
     }
 }
 
+/// A rule written straight into the database: no outbox row, no event.
+pub(super) async fn insert_rule_directly(
+    db: &sea_orm::DatabaseConnection,
+    client: &str,
+    severity: &str,
+    source: &str,
+) -> alerting_entities::rules::Model {
+    use sea_orm::{ActiveModelTrait as _, ActiveValue::Set};
+    let now = chrono::Utc::now();
+    alerting_entities::rules::ActiveModel {
+        id: Set(uuid::Uuid::new_v4()),
+        client_id: Set(client.to_owned()),
+        severity: Set(severity.to_owned()),
+        source: Set(source.to_owned()),
+        name: Set("*".to_owned()),
+        enabled: Set(true),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .expect("a rule")
+}
+
 /// The notifications stored so far.
 pub(super) async fn stored_notifications(db: &sea_orm::DatabaseConnection) -> usize {
     use sea_orm::{EntityTrait as _, PaginatorTrait as _};
@@ -805,8 +830,8 @@ async fn a_snapshot_bigger_than_a_staging_piece_is_stored_whole_and_only_by_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evaluator_waits_for_a_snapshot_and_the_timed_rebuild_heals_drift() {
-    use alerting_entities::{outbox, rules as rule_rows};
-    use sea_orm::{ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+    use alerting_entities::outbox;
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 
     let (isolation, rules, dir) = fresh_setup().await;
     let store = RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store");
@@ -859,21 +884,7 @@ async fn an_evaluator_waits_for_a_snapshot_and_the_timed_rebuild_heals_drift() {
 
     // A rule written behind the API's back has no outbox row and no event: only the
     // periodic full rebuild can bring it in.
-    let now = chrono::Utc::now();
-    let behind_the_back = rule_rows::ActiveModel {
-        id: sea_orm::ActiveValue::Set(uuid::Uuid::new_v4()),
-        client_id: sea_orm::ActiveValue::Set("acme".to_owned()),
-        severity: sea_orm::ActiveValue::Set("LOW".to_owned()),
-        source: sea_orm::ActiveValue::Set("*".to_owned()),
-        name: sea_orm::ActiveValue::Set("*".to_owned()),
-        enabled: sea_orm::ActiveValue::Set(true),
-        version: sea_orm::ActiveValue::Set(1),
-        created_at: sea_orm::ActiveValue::Set(now),
-        updated_at: sea_orm::ActiveValue::Set(now),
-    }
-    .insert(&db)
-    .await
-    .expect("a rule inserted directly");
+    let behind_the_back = insert_rule_directly(&db, "acme", "LOW", "*").await;
     let direct = behind_the_back.id.to_string();
     wait_for_snapshot(&store, &[&through_api, &direct]).await;
 

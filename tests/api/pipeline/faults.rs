@@ -32,7 +32,7 @@ use tokio::{
 
 use super::{
     Isolation, PATIENCE,
-    failover::{Rules, alert, stored_notifications, wait_for_snapshot},
+    failover::{Rules, alert, insert_rule_directly, stored_notifications, wait_for_snapshot},
 };
 use crate::{
     process::{Running, alerting, test_broker_script},
@@ -694,7 +694,6 @@ async fn a_rule_change_made_while_redis_restarts_reaches_the_snapshot_when_it_is
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
     use alerting_handlers::events::{AlertMatchedEvent, RuleChangedEvent, SCHEMA_VERSION};
-    use sea_orm::ActiveModelTrait as _;
 
     let rig = Rig::start(&[], &[]).await;
     let mut taps = Vec::new();
@@ -744,21 +743,7 @@ async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
     messages.push(poison("notifications.ready", "acme"));
     messages.push(second_ready);
     // rule.changed: a rule written without the API, to reach the snapshot by its events.
-    let now = chrono::Utc::now();
-    let direct = alerting_entities::rules::ActiveModel {
-        id: sea_orm::ActiveValue::Set(uuid::Uuid::new_v4()),
-        client_id: sea_orm::ActiveValue::Set("acme".to_owned()),
-        severity: sea_orm::ActiveValue::Set("LOW".to_owned()),
-        source: sea_orm::ActiveValue::Set("direct".to_owned()),
-        name: sea_orm::ActiveValue::Set("*".to_owned()),
-        enabled: sea_orm::ActiveValue::Set(true),
-        version: sea_orm::ActiveValue::Set(1),
-        created_at: sea_orm::ActiveValue::Set(now),
-        updated_at: sea_orm::ActiveValue::Set(now),
-    }
-    .insert(&db)
-    .await
-    .expect("a rule");
+    let direct = insert_rule_directly(&db, "acme", "LOW", "direct").await;
     let changed = |action: &str| {
         RuleChangedEvent {
             schema_version: SCHEMA_VERSION,
@@ -766,7 +751,7 @@ async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
             client_id: "acme".to_owned(),
             action: action.to_owned(),
             version: 1,
-            updated_at: now,
+            updated_at: direct.updated_at,
         }
         .message()
     };
