@@ -31,6 +31,8 @@ use crate::{
 
 pub const DELIVERED: &str = "DELIVERED";
 pub const FAILED: &str = "FAILED";
+/// Why a delivery waits, RETRYING, for a redrive.
+const DEFERRED: &str = "deferred: the endpoint keeps failing; the next redrive tries again";
 
 /// How hard the sender tries.
 #[derive(Debug, Clone)]
@@ -359,15 +361,19 @@ async fn deliver_to<'a, C: ConnectionTrait>(
         attempt,
         deferred,
     };
-    let defer = |attempts: i32| {
+    // The record of a delivery left for a redrive: why, after the last error if any.
+    let defer = |attempts: i32, last: Option<(String, Option<u16>)>| {
         metrics().deliveries_deferred.inc();
         tracing::debug!(notification_id = %payload.notification_id, endpoint_id = %target.endpoint_id, "endpoint down: delivery deferred");
+        let (error, http_status) = match last {
+            Some((error, http_status)) => (format!("{error}; {DEFERRED}"), http_status),
+            None => (DEFERRED.to_owned(), None),
+        };
         record(
             attempts,
             Attempt::Retryable {
-                error: "deferred: the endpoint keeps failing; the next redrive tries again"
-                    .to_owned(),
-                http_status: None,
+                error,
+                http_status,
                 retry_after: None,
             },
             true,
@@ -377,7 +383,7 @@ async fn deliver_to<'a, C: ConnectionTrait>(
     loop {
         let attempts_made = attempts_before.saturating_add(attempt as i32 - 1);
         if state.is_down() {
-            return Ok(defer(attempts_made));
+            return Ok(defer(attempts_made, None));
         }
         let outcome = {
             // Bounded concurrency across every delivery of the process; a permit is
@@ -385,7 +391,7 @@ async fn deliver_to<'a, C: ConnectionTrait>(
             let _permits = limits.acquire(&state).await;
             // It may have gone down while this one waited for a slot.
             if state.is_down() {
-                return Ok(defer(attempts_made));
+                return Ok(defer(attempts_made, None));
             }
             channel.deliver(payload, target, &key).await
         };
@@ -409,14 +415,13 @@ async fn deliver_to<'a, C: ConnectionTrait>(
             }
             Attempt::Retryable {
                 ref error,
+                http_status,
                 retry_after,
-                ..
             } => {
-                metrics().deliveries_retried.inc();
                 if state.is_down() {
-                    metrics().deliveries_deferred.inc();
-                    return Ok(record(attempts, outcome, true));
+                    return Ok(defer(attempts, Some((error.clone(), http_status))));
                 }
+                metrics().deliveries_retried.inc();
                 let delay = policy.delay(attempt, retry_after);
                 tracing::debug!(notification_id = %payload.notification_id, %error, retry_in_ms = delay.as_millis() as u64, "delivery will be retried");
                 // Boxed: inline, this rarely taken write would make every delivery's
