@@ -125,17 +125,19 @@ impl RuleUpdater {
                 }
             }
         };
-        let mut version = match self.store.version().await {
-            Ok(version) => version.unwrap_or(0),
+        let mut stored = match self.store.version().await {
+            Ok(version) => Stored {
+                version: version.unwrap_or(0),
+                behind: true,
+            },
             Err(err) => {
                 tracing::warn!(error = %err, "rule-updater: cannot read the snapshot version");
                 return Leadership::Lost;
             }
         };
-        let mut unwritten = match self.write(&rules, &mut version).await {
-            Written::LeaseLost => return Leadership::Lost,
-            written => written == Written::NotYet,
-        };
+        if self.write(&rules, &mut stored).await.is_err() {
+            return Leadership::Lost;
+        }
         let mut subscription = match subscribe() {
             Ok(subscription) => subscription,
             Err(err) => {
@@ -157,10 +159,11 @@ impl RuleUpdater {
                     match self.store.renew_lease(&self.holder, self.settings.lease_ttl).await {
                         // The store is back while the lease held: write what it missed
                         // rather than wait for the next change or rebuild.
-                        Ok(true) if unwritten => match self.write(&rules, &mut version).await {
-                            Written::LeaseLost => break Leadership::Lost,
-                            written => unwritten = written == Written::NotYet,
-                        },
+                        Ok(true) if stored.behind => {
+                            if self.write(&rules, &mut stored).await.is_err() {
+                                break Leadership::Lost;
+                            }
+                        }
                         Ok(true) => {}
                         Ok(false) => break Leadership::Lost,
                         Err(err) => tracing::warn!(error = %err, "rule-updater: cannot renew the lease"),
@@ -170,9 +173,8 @@ impl RuleUpdater {
                     match RuleSet::load(&self.db).await {
                         Ok(fresh) => {
                             rules = fresh;
-                            match self.write(&rules, &mut version).await {
-                                Written::LeaseLost => break Leadership::Lost,
-                                written => unwritten = written == Written::NotYet,
+                            if self.write(&rules, &mut stored).await.is_err() {
+                                break Leadership::Lost;
                             }
                         }
                         Err(err) => tracing::warn!(error = %err, "rule-updater: scheduled rebuild failed"),
@@ -210,9 +212,8 @@ impl RuleUpdater {
                         tracing::warn!(error = %err, "rule-updater: cannot apply rule changes");
                         continue;
                     }
-                    match self.write(&rules, &mut version).await {
-                        Written::LeaseLost => break Leadership::Lost,
-                        written => unwritten = written == Written::NotYet,
+                    if self.write(&rules, &mut stored).await.is_err() {
+                        break Leadership::Lost;
                     }
                     let dead_letters = letters.len() as u64;
                     if !letters.is_empty()
@@ -233,44 +234,50 @@ impl RuleUpdater {
         outcome
     }
 
-    /// Writes the rules as the next version.
-    async fn write(&self, rules: &RuleSet, version: &mut u64) -> Written {
+    /// Writes the rules as the next version. When the store cannot be reached the
+    /// lease is kept and `stored` is left behind, for the next renewal to try again.
+    async fn write(&self, rules: &RuleSet, stored: &mut Stored) -> Result<(), LeaseLost> {
+        stored.behind = true;
         for _ in 0..3 {
-            let next = next_version(*version);
+            let next = next_version(stored.version);
             let written = self.store.store(&self.holder, &rules.encode(next)).await;
             // The encoded snapshot and the request that carried it are freed by now.
             crate::memory::release_freed();
             match written {
                 Ok(StoreOutcome::Written) => {
-                    *version = next;
+                    *stored = Stored {
+                        version: next,
+                        behind: false,
+                    };
                     metrics().snapshots_written.inc();
                     metrics()
                         .snapshot_rules
                         .set(i64::try_from(rules.len()).unwrap_or(i64::MAX));
                     tracing::info!(version = next, rules = rules.len(), "rule snapshot written");
-                    return Written::Yes;
+                    return Ok(());
                 }
-                Ok(StoreOutcome::NotNewer { current }) => *version = current,
-                Ok(StoreOutcome::NotLeaseHolder) => return Written::LeaseLost,
+                Ok(StoreOutcome::NotNewer { current }) => stored.version = current,
+                Ok(StoreOutcome::NotLeaseHolder) => return Err(LeaseLost),
                 Err(err) => {
                     tracing::warn!(error = %err, "rule-updater: cannot write the snapshot");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
         }
-        // Keep the lease; the next lease renewal tries again.
-        Written::NotYet
+        Ok(())
     }
 }
 
-/// What became of a snapshot write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Written {
-    Yes,
-    /// The store could not be reached: the rules in memory are newer than the snapshot.
-    NotYet,
-    LeaseLost,
+/// What the writer knows of the snapshot in the store.
+struct Stored {
+    version: u64,
+    /// The rules in memory are newer than the snapshot (a write could not reach the
+    /// store).
+    behind: bool,
 }
+
+/// Another instance holds the lease now.
+struct LeaseLost;
 
 /// `alerting job snapshot-rebuild`: one rebuild, if no rule-updater holds the lease
 /// (one that does rebuilds on its own schedule). Returns the version written, if any.

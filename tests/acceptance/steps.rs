@@ -226,19 +226,21 @@ impl Alerting {
         }
     }
 
+    /// The client's one notification, for `alert`, once settled; it has `status`.
+    async fn settled_with_status(&mut self, alert: &str, client: &str, status: &str) -> Value {
+        let items = self.settled(client, 1).await;
+        assert_eq!(items[0]["alert_id"], self.name(alert).as_str());
+        assert_eq!(items[0]["status"], status, "{:#}", items[0]);
+        items[0].clone()
+    }
+
     /// The alerts a webhook received, once it has received `count` and then nothing
     /// more for a second.
     async fn webhook_alerts(&self, webhook: &str, count: usize) -> Vec<String> {
-        let path = self.name(webhook);
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while self.platform.sink.received(&path).len() < count {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{webhook} got {} of {count}",
-                self.platform.sink.received(&path).len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.platform
+            .sink
+            .wait_for(&self.name(webhook), count)
+            .await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         self.alert_ids_of(webhook)
     }
@@ -682,10 +684,11 @@ async fn final_status(
     attempts: i64,
     webhook: String,
 ) {
-    let items = w.settled(&client, 1).await;
-    assert_eq!(items[0]["alert_id"], w.name(&alert).as_str());
-    assert_eq!(items[0]["status"], status.as_str(), "{:#}", items[0]);
-    let id = items[0]["notification_id"].as_str().expect("id").to_owned();
+    let notification = w.settled_with_status(&alert, &client, &status).await;
+    let id = notification["notification_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let detail = w
         .ok(
             reqwest::Method::GET,
@@ -993,22 +996,12 @@ async fn client_gone(w: &mut Alerting, client: String, rule: String) {
 
 #[then(expr = "the notification of {string} for {string} is {word}")]
 async fn status_only(w: &mut Alerting, alert: String, client: String, status: String) {
-    let items = w.settled(&client, 1).await;
-    assert_eq!(items[0]["alert_id"], w.name(&alert).as_str());
-    assert_eq!(items[0]["status"], status.as_str(), "{:#}", items[0]);
+    w.settled_with_status(&alert, &client, &status).await;
 }
 
 #[given(expr = "the webhook {string} is receiving the stream")]
 async fn receiving_stream(w: &mut Alerting, webhook: String) {
-    let path = w.name(&webhook);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while w.platform.sink.received(&path).is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{webhook} got nothing of the stream"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    w.platform.sink.wait_for(&w.name(&webhook), 1).await;
 }
 
 #[then(expr = "no alert of the stream sent from then on reaches the webhook {string}")]

@@ -100,8 +100,8 @@ impl Running {
         )
     }
 
-    /// Sends SIGTERM, as ECS does, and waits for the process to exit.
-    /// Stops the process as its ECS task is stopped (SIGTERM).
+    /// Stops the process as its ECS task is stopped (SIGTERM), and waits for it to
+    /// exit.
     pub async fn terminate(self) -> (std::process::ExitStatus, Vec<String>) {
         self.stop_with("-TERM").await
     }

@@ -12,49 +12,14 @@ const PRINTED_RULE_SERVICE: &str = "http://127.0.0.1:8080";
 const PRINTED_ALERT_PRODUCER: &str = "http://127.0.0.1:8081";
 const PRINTED_SINK: &str = "http://127.0.0.1:9000";
 
-/// The README's bash blocks that call curl, each with the status it expects (2xx
-/// unless the block starts with `# expect: NNN`).
-fn examples() -> Vec<(String, Option<u16>)> {
+/// Every fenced code block of the README: its language and its lines.
+fn fenced_blocks() -> Vec<(String, String)> {
     let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in README.lines() {
-        match (&mut current, line.trim_start()) {
-            (None, "```bash") => current = Some(String::new()),
-            (Some(block), "```") => {
-                if block.contains("curl ") {
-                    let expected = block
-                        .lines()
-                        .next()
-                        .and_then(|first| first.strip_prefix("# expect: "))
-                        .and_then(|status| status.trim().parse().ok());
-                    blocks.push((block.clone(), expected));
-                }
-                current = None;
-            }
-            (Some(block), _) => {
-                block.push_str(line);
-                block.push('\n');
-            }
-            (None, _) => {}
-        }
-    }
-    blocks
-}
-
-/// Code blocks that call curl but are not fenced as bash (they would not be run).
-fn curl_outside_bash_blocks() -> Vec<String> {
-    let mut found = Vec::new();
     let mut current: Option<(String, String)> = None;
     for line in README.lines() {
-        let trimmed = line.trim_start();
-        match (&mut current, trimmed.strip_prefix("```")) {
+        match (&mut current, line.trim_start().strip_prefix("```")) {
             (None, Some(language)) => current = Some((language.to_owned(), String::new())),
-            (Some((language, block)), Some(_)) => {
-                if block.contains("curl ") && language != "bash" {
-                    found.push(format!("```{language}\n{block}"));
-                }
-                current = None;
-            }
+            (Some(_), Some(_)) => blocks.extend(current.take()),
             (Some((_, block)), None) => {
                 block.push_str(line);
                 block.push('\n');
@@ -62,7 +27,33 @@ fn curl_outside_bash_blocks() -> Vec<String> {
             (None, None) => {}
         }
     }
-    found
+    blocks
+}
+
+/// The README's bash blocks that call curl, each with the status it expects (2xx
+/// unless the block starts with `# expect: NNN`).
+fn examples() -> Vec<(String, Option<u16>)> {
+    fenced_blocks()
+        .into_iter()
+        .filter(|(language, block)| language == "bash" && block.contains("curl "))
+        .map(|(_, block)| {
+            let expected = block
+                .lines()
+                .next()
+                .and_then(|first| first.strip_prefix("# expect: "))
+                .and_then(|status| status.trim().parse().ok());
+            (block, expected)
+        })
+        .collect()
+}
+
+/// Code blocks that call curl but are not fenced as bash (they would not be run).
+fn curl_outside_bash_blocks() -> Vec<String> {
+    fenced_blocks()
+        .into_iter()
+        .filter(|(language, block)| language != "bash" && block.contains("curl "))
+        .map(|(language, block)| format!("```{language}\n{block}"))
+        .collect()
 }
 
 #[tokio::test]

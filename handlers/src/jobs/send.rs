@@ -88,7 +88,9 @@ impl Default for CircuitBreaker {
 
 /// What the sender knows of one endpoint address: its slots, and whether it is down.
 struct TargetState {
+    address: String,
     slots: Arc<Semaphore>,
+    breaker: CircuitBreaker,
     health: Mutex<Health>,
 }
 
@@ -108,7 +110,8 @@ impl TargetState {
 
     /// Counts an attempt's outcome. Once the endpoint is down, one more failure after
     /// the cooldown puts it down again at once.
-    fn observe(&self, target: &str, outcome: &Attempt, breaker: CircuitBreaker) {
+    fn observe(&self, outcome: &Attempt) {
+        let breaker = self.breaker;
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         match outcome {
             Attempt::Retryable { error, .. } => {
@@ -118,7 +121,7 @@ impl TargetState {
                 if breaker.failures > 0 && health.failures_in_a_row >= breaker.failures && !down {
                     health.down_until = Some(now + breaker.cooldown);
                     metrics().endpoints_marked_down.inc();
-                    tracing::warn!(%target, failures_in_a_row = health.failures_in_a_row, cooldown_ms = breaker.cooldown.as_millis() as u64, %error, "endpoint failing: its deliveries are deferred to the next redrive");
+                    tracing::warn!(target = %self.address, failures_in_a_row = health.failures_in_a_row, cooldown_ms = breaker.cooldown.as_millis() as u64, %error, "endpoint failing: its deliveries are deferred to the next redrive");
                 }
             }
             // It answered: whatever it said, it is up.
@@ -160,7 +163,9 @@ impl DeliveryLimits {
             .entry(target.to_owned())
             .or_insert_with(|| {
                 Arc::new(TargetState {
+                    address: target.to_owned(),
                     slots: Arc::new(Semaphore::new(self.per_target)),
+                    breaker: self.breaker,
                     health: Mutex::default(),
                 })
             })
@@ -395,7 +400,7 @@ async fn deliver_to<'a, C: ConnectionTrait>(
             }
             channel.deliver(payload, target, &key).await
         };
-        state.observe(&target.value, &outcome, limits.breaker);
+        state.observe(&outcome);
         let attempts = attempts_made.saturating_add(1);
         let last = attempt >= policy.max_attempts;
         match outcome {
@@ -702,19 +707,22 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    fn limits_with(failures: u32) -> DeliveryLimits {
+        DeliveryLimits::new(4, 2).with_breaker(CircuitBreaker {
+            failures,
+            cooldown: Duration::from_secs(30),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_endpoint_is_down_after_failures_in_a_row_until_it_answers() {
-        let breaker = CircuitBreaker {
-            failures: 3,
-            cooldown: Duration::from_secs(3600),
-        };
-        let limits = DeliveryLimits::new(4, 2).with_breaker(breaker);
+        let limits = limits_with(3);
         let hook = limits.target("https://hooks.example/a");
         let other = limits.target("https://hooks.example/b");
-        hook.observe("a", &failure(), breaker);
-        hook.observe("a", &failure(), breaker);
+        hook.observe(&failure());
+        hook.observe(&failure());
         assert!(!hook.is_down(), "two failures are not yet three");
-        hook.observe("a", &failure(), breaker);
+        hook.observe(&failure());
         assert!(hook.is_down());
         assert!(!other.is_down(), "one endpoint's failures are its own");
         assert!(
@@ -722,48 +730,35 @@ mod tests {
             "the state is kept per address"
         );
         // Any answer, even a refusal, shows it is up.
-        hook.observe(
-            "a",
-            &Attempt::Permanent {
-                error: "410".to_owned(),
-                http_status: Some(410),
-            },
-            breaker,
-        );
+        hook.observe(&Attempt::Permanent {
+            error: "410".to_owned(),
+            http_status: Some(410),
+        });
         assert!(!hook.is_down());
-        hook.observe("a", &failure(), breaker);
+        hook.observe(&failure());
         assert!(!hook.is_down(), "the count starts over after an answer");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_endpoint_is_tried_again_after_the_cooldown_and_down_at_its_next_failure() {
-        let breaker = CircuitBreaker {
-            failures: 2,
-            cooldown: Duration::ZERO,
-        };
-        let limits = DeliveryLimits::new(4, 2).with_breaker(breaker);
+        let limits = limits_with(2);
         let hook = limits.target("https://hooks.example/a");
-        hook.observe("a", &failure(), breaker);
-        hook.observe("a", &failure(), breaker);
-        assert!(!hook.is_down(), "a zero cooldown is over at once");
-        let long = CircuitBreaker {
-            failures: 2,
-            cooldown: Duration::from_secs(3600),
-        };
-        hook.observe("a", &failure(), long);
+        hook.observe(&failure());
+        hook.observe(&failure());
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert!(hook.is_down(), "down for the whole cooldown");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!hook.is_down(), "tried again once the cooldown is over");
+        hook.observe(&failure());
         assert!(hook.is_down(), "one failure after the cooldown is enough");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_breaker_of_zero_failures_never_opens() {
-        let breaker = CircuitBreaker {
-            failures: 0,
-            cooldown: Duration::from_secs(3600),
-        };
-        let limits = DeliveryLimits::new(4, 2).with_breaker(breaker);
+        let limits = limits_with(0);
         let hook = limits.target("https://hooks.example/a");
         for _ in 0..100 {
-            hook.observe("a", &failure(), breaker);
+            hook.observe(&failure());
         }
         assert!(!hook.is_down());
     }

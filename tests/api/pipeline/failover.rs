@@ -143,6 +143,21 @@ pub(super) async fn stored_notifications(db: &sea_orm::DatabaseConnection) -> us
         .expect("count") as usize
 }
 
+/// Waits until `count` notifications are stored.
+pub(super) async fn wait_until_stored(db: &sea_orm::DatabaseConnection, count: usize) {
+    let reached = tokio::time::timeout(PATIENCE, async {
+        while stored_notifications(db).await < count {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(
+        reached.is_ok(),
+        "{} of {count} notifications stored",
+        stored_notifications(db).await
+    );
+}
+
 /// Topics under a fresh prefix, a rule-service on a fresh database, and a directory
 /// for the services' files.
 async fn fresh_setup() -> (Isolation, Rules, tempfile::TempDir) {
@@ -201,11 +216,8 @@ pub(super) fn alert(n: usize) -> Alert {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evaluator_killed_mid_stream_loses_no_alert() {
     const TOTAL: usize = 20_000;
-    let isolation = Isolation::new();
+    let (isolation, rules, dir) = fresh_setup().await;
     let kafka_config = isolation.kafka();
-    kafka::create_topics(&kafka_config).await.expect("topics");
-    let rules = Rules::start().await;
-    let dir = tempfile::tempdir().expect("dir");
     let mut updater = service(&isolation, &rules.url, &["run", "rule-updater"], dir.path());
     updater.wait_for_line("rule snapshot written").await;
     rules
@@ -592,7 +604,6 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
     });
 
     let db = rules.connect().await;
-    let stored = || stored_notifications(&db);
     // Each is killed twice, at random points, and restarted each time.
     let aggregator_kills = [random_between(0.10, 0.30), random_between(0.40, 0.60)]
         .map(|share| (TOTAL as f64 * share) as usize);
@@ -603,20 +614,10 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
     );
 
     for kill_at in aggregator_kills {
-        let waited = tokio::time::timeout(PATIENCE, async {
-            while stored().await < kill_at {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await;
-        assert!(
-            waited.is_ok(),
-            "the aggregator made {} notifications",
-            stored().await
-        );
+        wait_until_stored(&db, kill_at).await;
         aggregator.child.start_kill().expect("SIGKILL");
         let _ = aggregator.child.wait().await;
-        let at_kill = stored().await;
+        let at_kill = stored_notifications(&db).await;
         assert!(
             at_kill < TOTAL,
             "the aggregator died mid-stream ({at_kill} stored)"
@@ -650,7 +651,7 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
         }
     })
     .await;
-    let rows = stored().await;
+    let rows = stored_notifications(&db).await;
     if settled.is_err() {
         let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
         for row in alerting_entities::notifications::Entity::find()

@@ -32,7 +32,10 @@ use tokio::{
 
 use super::{
     Isolation, PATIENCE,
-    failover::{Rules, alert, insert_rule_directly, stored_notifications, wait_for_snapshot},
+    failover::{
+        Rules, alert, insert_rule_directly, stored_notifications, wait_for_snapshot,
+        wait_until_stored,
+    },
 };
 use crate::{
     process::{Running, alerting, test_broker_script},
@@ -438,14 +441,15 @@ async fn a_hanging_webhook_does_not_stall_the_others() {
         .expect("an id")
         .to_owned();
     let hangs = rig.sink.url("hangs");
-    let shown = tokio::time::timeout(PATIENCE, async {
+    let (shown, deferred) = tokio::time::timeout(PATIENCE, async {
         loop {
             let shown = rig.rules.get(&format!("/api/v1/notifications/{id}")).await;
-            let settled = shown["deliveries"]
+            let recorded = shown["deliveries"]
                 .as_array()
-                .is_some_and(|all| all.iter().any(|d| d["target"] == hangs.as_str()));
-            if settled {
-                return shown;
+                .and_then(|all| all.iter().find(|d| d["target"] == hangs.as_str()))
+                .cloned();
+            if let Some(delivery) = recorded {
+                return (shown, delivery);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -453,13 +457,6 @@ async fn a_hanging_webhook_does_not_stall_the_others() {
     .await
     .expect("the delivery to the hanging endpoint is recorded");
     assert_eq!(shown["status"], "PENDING", "{shown}");
-    let deferred = shown["deliveries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|d| d["target"] == hangs.as_str())
-        .cloned()
-        .unwrap_or_default();
     assert_eq!(deferred["status"], "RETRYING", "{shown}");
     assert!(
         deferred["last_error"]
@@ -523,16 +520,9 @@ async fn the_broker_stopped_for_10_seconds_loses_nothing() {
     // the aggregator's next announcement after the stop has to fail.
     rig.stream(TOTAL, Duration::ZERO).await.expect("streamed");
     let db = rig.rules.connect().await;
-    let stored = || stored_notifications(&db);
-    let busy = tokio::time::timeout(PATIENCE, async {
-        while stored().await < TOTAL / 5 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    assert!(busy.is_ok(), "the aggregator got going");
+    wait_until_stored(&db, TOTAL / 5).await;
     broker.signal("-STOP");
-    let at_stop = stored().await;
+    let at_stop = stored_notifications(&db).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     broker.signal("-CONT");
     assert!(

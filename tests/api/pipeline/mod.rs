@@ -498,11 +498,16 @@ fn committed_messages(consumer: &BaseConsumer, topic: &str) -> i64 {
         .sum()
 }
 
-/// The messages of `topic` that `service`'s group has committed, now.
-pub async fn consumed(kafka: &KafkaConfig, service: &str, topic: &str) -> usize {
+/// A client that reads `service`'s group offsets, and the name `topic` has on the broker.
+fn group_reader(kafka: &KafkaConfig, service: &str, topic: &str) -> (BaseConsumer, String) {
     let group = format!("{}{service}", kafka.group_prefix);
     let physical = format!("{}{topic}", kafka.topic_prefix);
-    let consumer = admin_consumer(kafka, Some(&group));
+    (admin_consumer(kafka, Some(&group)), physical)
+}
+
+/// The messages of `topic` that `service`'s group has committed, now.
+pub async fn consumed(kafka: &KafkaConfig, service: &str, topic: &str) -> usize {
+    let (consumer, physical) = group_reader(kafka, service, topic);
     tokio::task::spawn_blocking(move || committed_messages(&consumer, &physical) as usize)
         .await
         .expect("joined")
@@ -510,9 +515,7 @@ pub async fn consumed(kafka: &KafkaConfig, service: &str, topic: &str) -> usize 
 
 /// Waits until `service`'s group has committed `messages` messages of `topic`.
 pub async fn wait_until_consumed(kafka: &KafkaConfig, service: &str, topic: &str, messages: usize) {
-    let group = format!("{}{service}", kafka.group_prefix);
-    let physical = format!("{}{topic}", kafka.topic_prefix);
-    let consumer = admin_consumer(kafka, Some(&group));
+    let (consumer, physical) = group_reader(kafka, service, topic);
     let caught_up = tokio::task::spawn_blocking(move || {
         let deadline = std::time::Instant::now() + PATIENCE;
         while std::time::Instant::now() < deadline {
@@ -525,5 +528,5 @@ pub async fn wait_until_consumed(kafka: &KafkaConfig, service: &str, topic: &str
     })
     .await
     .expect("joined");
-    assert!(caught_up, "{group} never caught up with {topic}");
+    assert!(caught_up, "{service} never caught up with {topic}");
 }
