@@ -138,6 +138,7 @@ fn matched(n: u64, rule_id: Uuid) -> AlertMatchedEvent {
     AlertMatchedEvent {
         schema_version: SCHEMA_VERSION,
         alert: AlertBody {
+            owner: None,
             alert_id: format!("alert-{n}"),
             event_ts: Utc::now(),
             severity: "HIGH".into(),

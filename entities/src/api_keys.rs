@@ -14,6 +14,9 @@ pub struct Model {
     pub scopes: String,
     pub key_hash: String,
     pub key_prefix: String,
+    /// An ingest key of the shared feed: its alerts belong to no client and every
+    /// client's rules see them. Only the admin makes one.
+    pub shared: bool,
     pub created_at: DateTimeUtc,
     /// Set when revoked; a revoked key is refused.
     pub revoked_at: Option<DateTimeUtc>,

@@ -17,6 +17,9 @@ pub struct Model {
     pub rule_ids: Json,
     /// PENDING, SENT, PARTIAL, FAILED or NO_ENDPOINTS.
     pub status: String,
+    /// Whether the alert came from the shared feed (true) or the client posted it
+    /// itself (false).
+    pub shared: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

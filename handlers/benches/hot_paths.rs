@@ -77,6 +77,7 @@ fn snapshot(total: usize, matching: usize) -> Snapshot {
 
 fn alert(severity: Severity, source: String, name: String) -> Alert {
     Alert {
+        owner: None,
         alert_id: Uuid::new_v4().to_string(),
         event_ts: Utc::now(),
         severity,

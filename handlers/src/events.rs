@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    domain::{Alert, AlertParts},
+    domain::{Alert, AlertParts, ClientId},
     ports::OutgoingMessage,
 };
 
@@ -95,6 +95,11 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// An alert on `alerts.new`, and inside `alerts.matched`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertBody {
+    /// The client the alert belongs to; absent for the shared feed (see
+    /// [`Alert::owner`]). Messages written before alerts had owners have none, and were
+    /// the shared feed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     pub alert_id: String,
     pub event_ts: DateTime<Utc>,
     pub severity: String,
@@ -107,6 +112,7 @@ pub struct AlertBody {
 impl From<&Alert> for AlertBody {
     fn from(alert: &Alert) -> Self {
         Self {
+            owner: alert.owner.as_ref().map(|owner| owner.as_str().to_owned()),
             alert_id: alert.alert_id.clone(),
             event_ts: alert.event_ts,
             severity: alert.severity.as_str().to_owned(),
@@ -120,6 +126,12 @@ impl From<&Alert> for AlertBody {
 impl AlertBody {
     /// Validates the alert as the API would.
     pub fn into_alert(self) -> Result<Alert, DecodeError> {
+        let owner = self
+            .owner
+            .as_deref()
+            .map(ClientId::parse)
+            .transpose()
+            .map_err(|err| DecodeError(format!("owner: {err}")))?;
         let event_ts = self.event_ts.to_rfc3339();
         Alert::parse(
             AlertParts {
@@ -141,6 +153,7 @@ impl AlertBody {
                     .join("; "),
             )
         })
+        .map(|alert| alert.owned_by(owner))
     }
 }
 
@@ -274,6 +287,7 @@ mod tests {
 
     fn alert() -> Alert {
         Alert {
+            owner: None,
             alert_id: "a-1".into(),
             event_ts: Utc::now(),
             severity: Severity::High,
@@ -290,6 +304,19 @@ mod tests {
         assert_eq!(message.topic, "alerts.new");
         assert_eq!(message.key, "a-1");
         assert_eq!(AlertEvent::decode(&message.payload), Ok(alert));
+    }
+
+    #[test]
+    fn an_owned_alert_keeps_its_owner_on_the_wire_and_a_shared_one_has_none() {
+        let owned = alert().owned_by(Some(ClientId::parse("acme").expect("id")));
+        let message = AlertEvent::message(&owned);
+        assert_eq!(AlertEvent::decode(&message.payload), Ok(owned));
+        let shared = AlertEvent::message(&alert());
+        let json: serde_json::Value = serde_json::from_slice(&shared.payload).expect("json");
+        assert!(json.get("owner").is_none(), "{json}");
+        let forged = br#"{"schema_version": 1, "owner": "no spaces allowed", "alert_id": "x", "event_ts": "2026-01-01T00:00:00Z", "severity": "LOW", "source": "s", "name": "n"}"#;
+        let err = AlertEvent::decode(forged).expect_err("refused");
+        assert!(err.0.contains("owner"), "{err}");
     }
 
     #[test]

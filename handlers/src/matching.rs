@@ -143,6 +143,8 @@ pub struct MatchIndex {
     patterns: PatternMap,
     rules: Vec<RuleRef>,
     clients: Vec<Box<str>>,
+    /// A client's number in `clients`, to match an owned alert against its rules only.
+    client_numbers: HashMap<Box<str>, u32>,
 }
 
 /// One client's matches of an alert.
@@ -206,8 +208,10 @@ impl<'a> IndexBuilder<'a> {
             rules.push(rule);
         }
         let mut clients = vec![Box::<str>::default(); self.clients.len()];
+        let mut client_numbers = HashMap::with_capacity(self.clients.len());
         for (client, slot) in self.clients {
             clients[slot as usize] = client.into();
+            client_numbers.insert(client.into(), slot);
         }
         MatchIndex {
             version: self.version,
@@ -219,6 +223,7 @@ impl<'a> IndexBuilder<'a> {
             patterns,
             rules,
             clients,
+            client_numbers,
         }
     }
 }
@@ -255,8 +260,18 @@ impl MatchIndex {
         self.rules.is_empty()
     }
 
-    /// Every client with a matching rule, each with all of its matching rules.
+    /// Every client with a matching rule, each with all of its matching rules. An alert
+    /// with an owner is matched against its owner's rules only: another client's
+    /// catch-all rule never sees it.
     pub fn matches(&self, alert: &Alert) -> Vec<ClientMatch<'_>> {
+        let owner = match &alert.owner {
+            None => None,
+            Some(owner) => match self.client_numbers.get(owner.as_str()) {
+                Some(&number) => Some(number),
+                // The owner has no enabled rule: nothing can match.
+                None => return Vec::new(),
+            },
+        };
         // A value no rule names can still match the rules with `*` there.
         let id = |value: &str| self.strings.get(value).copied();
         let sources = [id(alert.source.as_str()), Some(ANY)];
@@ -266,7 +281,13 @@ impl MatchIndex {
             for source in sources.into_iter().flatten() {
                 for name in names.into_iter().flatten() {
                     if let Some(&(at, count)) = self.patterns.get(&(slot, source, name)) {
-                        found.extend_from_slice(&self.rules[at as usize..(at + count) as usize]);
+                        let rules = &self.rules[at as usize..(at + count) as usize];
+                        match owner {
+                            None => found.extend_from_slice(rules),
+                            Some(owner) => {
+                                found.extend(rules.iter().filter(|rule| rule.client == owner))
+                            }
+                        }
                     }
                 }
             }
@@ -304,6 +325,7 @@ mod tests {
 
     fn alert(severity: Severity, source: &str, name: &str) -> Alert {
         Alert {
+            owner: None,
             alert_id: "a".into(),
             event_ts: Utc::now(),
             severity,
@@ -318,7 +340,12 @@ mod tests {
         let mut by_client: std::collections::BTreeMap<String, Vec<Uuid>> = Default::default();
         for rule in rules {
             let ok = |pattern: &str, value: &str| pattern == "*" || pattern == value;
-            if ok(&rule.severity, alert.severity.as_str())
+            let visible = alert
+                .owner
+                .as_ref()
+                .is_none_or(|owner| owner.as_str() == rule.client_id);
+            if visible
+                && ok(&rule.severity, alert.severity.as_str())
                 && ok(&rule.source, &alert.source)
                 && ok(&rule.name, &alert.name)
             {
@@ -371,8 +398,11 @@ mod tests {
     fn agrees_with_the_definition(index: &MatchIndex, rules: &[SnapshotRule]) {
         for severity in Severity::ALL {
             for source in ["a", "b", "c"] {
-                for name in ["a", "b", "c"] {
-                    let alert = alert(severity, source, name);
+                for (name, owner) in ["a", "b", "c"].into_iter().flat_map(|name| {
+                    [None, Some("c1"), Some("c3"), Some("nobody")].map(|o| (name, o))
+                }) {
+                    let alert = alert(severity, source, name)
+                        .owned_by(owner.map(|o| crate::domain::ClientId::parse(o).expect("id")));
                     let mut got: Vec<(String, Vec<Uuid>)> = index
                         .matches(&alert)
                         .into_iter()
@@ -383,7 +413,11 @@ mod tests {
                         })
                         .collect();
                     got.sort();
-                    assert_eq!(got, naive(rules, &alert), "{severity} {source} {name}");
+                    assert_eq!(
+                        got,
+                        naive(rules, &alert),
+                        "{severity} {source} {name} owned by {owner:?}"
+                    );
                 }
             }
         }

@@ -91,6 +91,8 @@ pub trait SnapshotStore: Send + Sync + 'static {
 pub struct NotificationPayload {
     pub notification_id: uuid::Uuid,
     pub client_id: String,
+    /// Whether the alert came from the shared feed rather than from the client itself.
+    pub shared: bool,
     pub alert: crate::events::AlertBody,
     pub rule_ids: Vec<uuid::Uuid>,
     pub created_at: chrono::DateTime<chrono::Utc>,

@@ -151,6 +151,9 @@ fn refused_by_resolver(err: &reqwest::Error) -> Option<String> {
 struct WebhookBody<'a> {
     notification_id: uuid::Uuid,
     client_id: &'a str,
+    /// true: the alert came from the shared feed; false: the client posted it itself
+    /// (and then `alert.owner` is the client).
+    shared: bool,
     alert: &'a alerting_handlers::events::AlertBody,
     rule_ids: &'a [uuid::Uuid],
     created_at: chrono::DateTime<Utc>,
@@ -241,6 +244,7 @@ impl Channels {
         let body = WebhookBody {
             notification_id: payload.notification_id,
             client_id: &payload.client_id,
+            shared: payload.shared,
             alert: &payload.alert,
             rule_ids: &payload.rule_ids,
             created_at: payload.created_at,
@@ -471,7 +475,9 @@ mod tests {
         let payload = NotificationPayload {
             notification_id: uuid::Uuid::now_v7(),
             client_id: "acme".to_owned(),
+            shared: true,
             alert: alerting_handlers::events::AlertBody {
+                owner: None,
                 alert_id: "a-1".to_owned(),
                 event_ts: Utc::now(),
                 severity: "HIGH".to_owned(),

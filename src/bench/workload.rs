@@ -172,6 +172,7 @@ impl Workload {
 
 pub fn to_alert(spec: &AlertSpec) -> Alert {
     Alert {
+        owner: None,
         alert_id: String::new(),
         event_ts: Utc::now(),
         severity: spec.severity.parse().unwrap_or(Severity::Low),

@@ -25,6 +25,7 @@ pub async fn insert_notification(
         event_ts: at,
         rule_ids: json!([Uuid::new_v4()]),
         status: status.to_owned(),
+        shared: true,
         created_at: at,
         updated_at: at,
     };
@@ -216,6 +217,7 @@ async fn redelivered_matches_announce_what_is_still_undelivered(app: TestApp) {
     let matched = |client: &str, alert: &str| AlertMatchedEvent {
         schema_version: 1,
         alert: AlertBody {
+            owner: None,
             alert_id: alert.to_owned(),
             event_ts: Utc::now(),
             severity: "HIGH".to_owned(),

@@ -48,6 +48,7 @@ async fn notification(app: &TestApp, client_id: &str, rule_id: &str) -> String {
         event_ts: now,
         rule_ids: json!([rule_id]),
         status: "FAILED".to_owned(),
+        shared: true,
         created_at: now,
         updated_at: now,
     }
@@ -469,7 +470,9 @@ fn payload() -> NotificationPayload {
     NotificationPayload {
         notification_id: uuid::Uuid::new_v4(),
         client_id: "acme".to_owned(),
+        shared: true,
         alert: alerting_handlers::events::AlertBody {
+            owner: None,
             alert_id: "a1".to_owned(),
             event_ts: chrono::Utc::now(),
             severity: "HIGH".to_owned(),

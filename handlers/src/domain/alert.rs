@@ -2,12 +2,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{InvalidValue, Severity, text::check_text};
+use super::{ClientId, InvalidValue, Severity, text::check_text};
 
 /// An alert, valid by construction: parsed once where it enters (the alert-producer's
 /// API, or the evaluator decoding `alerts.new`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
+    /// Who the alert belongs to. `Some(client)`: posted with that client's own ingest
+    /// key, matched against that client's rules only, so nothing another client posts
+    /// can read it or fold into it. `None`: the shared feed (the admin token, or an
+    /// ingest key the admin marked shared), matched against every client's rules.
+    pub owner: Option<ClientId>,
     pub alert_id: String,
     pub event_ts: DateTime<Utc>,
     pub severity: Severity,
@@ -41,6 +46,16 @@ pub struct AlertFieldError {
 }
 
 impl Alert {
+    /// The same alert, belonging to `owner` (`None`: the shared feed).
+    pub fn owned_by(self, owner: Option<ClientId>) -> Self {
+        Self { owner, ..self }
+    }
+
+    /// Whether the alert came from the shared feed rather than its owner.
+    pub fn is_shared(&self) -> bool {
+        self.owner.is_none()
+    }
+
     /// Validates every field, collecting every failure (an API client fixes them all at
     /// once). A missing id is generated; a missing timestamp is `now`.
     pub fn parse(parts: AlertParts<'_>, now: DateTime<Utc>) -> Result<Self, Vec<AlertFieldError>> {
@@ -90,6 +105,7 @@ impl Alert {
             return Err(errors);
         }
         Ok(Self {
+            owner: None,
             alert_id,
             event_ts,
             severity,

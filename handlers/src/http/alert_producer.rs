@@ -124,6 +124,10 @@ pub struct AlertInput {
 pub struct Accepted {
     pub accepted: usize,
     pub alert_ids: Vec<String>,
+    /// true: posted to the shared feed (the admin token or a shared key), matched against
+    /// every client's rules; false: the alerts belong to the key's client, and only its
+    /// rules see them.
+    pub shared: bool,
 }
 
 /// Parses one alert or an array of alerts, reporting every invalid item.
@@ -220,9 +224,14 @@ pub async fn ingest(
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     principal.require(Scope::Ingest)?;
+    let owner = principal.alert_owner()?;
     state.limiter.check(&principal.identity())?;
     let body = json_body(request, &state).await?;
-    let alerts = parse_alerts(&body, Utc::now())?;
+    let alerts: Vec<Alert> = parse_alerts(&body, Utc::now())?
+        .into_iter()
+        .map(|alert| alert.owned_by(owner.clone()))
+        .collect();
+    let shared = owner.is_none();
     let messages = alerts.iter().map(AlertEvent::message).collect();
     state
         .bus
@@ -242,6 +251,7 @@ pub async fn ingest(
         Json(Accepted {
             accepted: alerts.len(),
             alert_ids: alerts.into_iter().map(|alert| alert.alert_id).collect(),
+            shared,
         }),
     ))
 }

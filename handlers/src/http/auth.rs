@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::ApiError;
+use crate::domain::ClientId;
 
 /// How an admin token starts (a generated one; any token of 32+ characters works).
 pub const ADMIN_TOKEN_PREFIX: &str = "alerting_admin_";
@@ -77,6 +78,9 @@ pub enum Principal {
         client_id: String,
         key_id: Uuid,
         scopes: Vec<Scope>,
+        /// An ingest key the admin marked as the shared feed's: its alerts belong to no
+        /// client and are matched against every client's rules.
+        shared: bool,
     },
 }
 
@@ -95,6 +99,19 @@ impl Principal {
         match self {
             Self::Admin => "admin".to_owned(),
             Self::Client { key_id, .. } => key_id.to_string(),
+        }
+    }
+
+    /// Who an alert posted by this caller belongs to: the client of an ordinary key;
+    /// nobody (the shared feed) for the admin token and a key marked shared.
+    pub fn alert_owner(&self) -> Result<Option<ClientId>, ApiError> {
+        match self {
+            Self::Admin | Self::Client { shared: true, .. } => Ok(None),
+            // Stored through the same parser: only a row written behind the API's back
+            // can fail here, and it must not fall back to the shared feed.
+            Self::Client { client_id, .. } => ClientId::parse(client_id)
+                .map(Some)
+                .map_err(|err| ApiError::invalid("client_id", err.0)),
         }
     }
 
@@ -212,6 +229,7 @@ impl Authenticator {
                 client_id: key.client_id,
                 key_id: key.id,
                 scopes: scopes_from_column(&key.scopes),
+                shared: key.shared,
             }),
             _ => Err(ApiError::Unauthorized(REFUSED)),
         }
@@ -323,7 +341,34 @@ mod tests {
             client_id: "acme".to_owned(),
             key_id: Uuid::nil(),
             scopes: scopes.to_vec(),
+            shared: false,
         }
+    }
+
+    #[test]
+    fn a_clients_key_owns_its_alerts_and_the_admin_and_shared_keys_post_to_the_feed() {
+        let own = client(&[Scope::Ingest]);
+        assert_eq!(
+            own.alert_owner().ok().flatten().map(ClientId::into_string),
+            Some("acme".to_owned())
+        );
+        let Principal::Client {
+            client_id,
+            key_id,
+            scopes,
+            ..
+        } = own
+        else {
+            unreachable!("a client")
+        };
+        let feed = Principal::Client {
+            client_id,
+            key_id,
+            scopes,
+            shared: true,
+        };
+        assert_eq!(feed.alert_owner().ok(), Some(None));
+        assert_eq!(Principal::Admin.alert_owner().ok(), Some(None));
     }
 
     #[test]

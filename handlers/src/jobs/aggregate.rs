@@ -24,6 +24,18 @@ use crate::{
 /// Rows per INSERT statement (well under both databases' bound-parameter limits).
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// Whether a match may become a notification: an alert with an owner is its owner's
+/// alone. The evaluator matches it against its owner's rules only; this is the second
+/// lock on the same door, for a match that did not come from our evaluator.
+fn belongs(matched: &AlertMatchedEvent) -> bool {
+    let owner = matched.alert.owner.as_deref();
+    let ok = owner.is_none_or(|owner| owner == matched.client_id);
+    if !ok {
+        tracing::warn!(client_id = %matched.client_id, alert_id = %matched.alert.alert_id, "match of another client's alert dropped");
+    }
+    ok
+}
+
 /// Stores the notifications of `matches`; returns the announcements to publish.
 pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -32,8 +44,9 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
     if matches.is_empty() {
         return Ok(Vec::new());
     }
+    let kept: Vec<&AlertMatchedEvent> = matches.iter().filter(|m| belongs(m)).collect();
     // A client deleted since the match has nobody left to notify.
-    let wanted: BTreeSet<&str> = matches.iter().map(|m| m.client_id.as_str()).collect();
+    let wanted: BTreeSet<&str> = kept.iter().map(|m| m.client_id.as_str()).collect();
     let existing: HashSet<String> = clients::Entity::find()
         .select_only()
         .column(clients::Column::Id)
@@ -46,7 +59,7 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
 
     let now = Utc::now();
     let mut rows: BTreeMap<(String, String), notifications::Model> = BTreeMap::new();
-    for matched in matches {
+    for matched in &kept {
         if !existing.contains(&matched.client_id) {
             tracing::info!(client_id = %matched.client_id, alert_id = %matched.alert.alert_id, "match for a deleted client dropped");
             continue;
@@ -64,6 +77,7 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
             event_ts: matched.alert.event_ts,
             rule_ids: serde_json::to_value(&matched.rule_ids).unwrap_or_default(),
             status: NotificationStatus::Pending.as_str().to_owned(),
+            shared: matched.alert.owner.is_none(),
             created_at: now,
             updated_at: now,
         });
@@ -98,7 +112,7 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
 
     let metrics = crate::metrics::metrics();
     metrics.notifications_created.add(inserted.len() as u64);
-    let stored_matches = matches
+    let stored_matches = kept
         .iter()
         .filter(|m| existing.contains(&m.client_id))
         .count();

@@ -285,6 +285,7 @@ impl Generator {
         let source = self.plan.sources.pick(&mut self.rng);
         let name = self.plan.names.pick(&mut self.rng);
         Alert {
+            owner: None,
             alert_id: uuid::Uuid::now_v7().to_string(),
             event_ts: Utc::now(),
             severity,

@@ -212,7 +212,9 @@ fn payload(row: &notifications::Model) -> NotificationPayload {
     NotificationPayload {
         notification_id: row.id,
         client_id: row.client_id.clone(),
+        shared: row.shared,
         alert: AlertBody {
+            owner: (!row.shared).then(|| row.client_id.clone()),
             alert_id: row.alert_id.clone(),
             event_ts: row.event_ts,
             severity: row.severity.clone(),

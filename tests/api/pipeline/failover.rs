@@ -204,6 +204,7 @@ pub(super) async fn wait_for_snapshot(store: &RedisSnapshotStore, rule_ids: &[&s
 
 pub(super) fn alert(n: usize) -> Alert {
     Alert {
+        owner: None,
         alert_id: format!("stream-{n}"),
         event_ts: chrono::Utc::now(),
         severity: Severity::High,

@@ -141,6 +141,7 @@ async fn a_malformed_alert_is_a_dead_letter_and_its_neighbours_match(mode: Mode)
     let rule = p.rule("acme", "*", "*", "*").await;
     p.wait_for_rules(2).await;
     let good = |id: &str| Alert {
+        owner: None,
         alert_id: id.to_owned(),
         event_ts: chrono::Utc::now(),
         severity: Severity::Medium,

@@ -32,6 +32,7 @@ mod faults;
 mod matching;
 mod metrics;
 mod produce;
+mod tenancy;
 
 use std::{collections::BTreeSet, time::Duration};
 
@@ -342,7 +343,21 @@ impl Pipeline {
         url: String,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.call_as(None, method, url, body).await
+    }
+
+    /// A call with `token` (a client's key) instead of the admin token.
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: reqwest::Method,
+        url: String,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self.http.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -43,6 +43,10 @@ pub struct ApiKey {
     pub scopes: Vec<String>,
     /// The key's first characters, to recognise it.
     pub prefix: String,
+    /// An ingest key of the shared feed: the alerts it posts belong to no client and
+    /// are matched against every client's rules. An ordinary key's alerts belong to its
+    /// client, and only that client's rules see them.
+    pub shared: bool,
     pub created_at: DateTime<Utc>,
     /// When it was revoked; a revoked key is refused.
     pub revoked_at: Option<DateTime<Utc>>,
@@ -59,6 +63,7 @@ impl From<api_keys::Model> for ApiKey {
                 .map(|s| s.as_str().to_owned())
                 .collect(),
             prefix: model.key_prefix,
+            shared: model.shared,
             created_at: model.created_at,
             revoked_at: model.revoked_at,
         }
@@ -81,6 +86,10 @@ pub struct CreateApiKey {
     pub name: Option<String>,
     /// `manage` and/or `ingest`; default `["manage"]`.
     pub scopes: Option<Vec<String>>,
+    /// Make an ingest key of the shared feed (scopes must be `["ingest"]`): its alerts
+    /// are seen by every client's rules. Default false: the alerts belong to the key's
+    /// client alone.
+    pub shared: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -117,6 +126,17 @@ fn parse_scopes(scopes: Option<Vec<String>>) -> Result<Vec<Scope>, ApiError> {
     }
     scopes.sort();
     Ok(scopes)
+}
+
+/// A shared key posts to the feed every client sees, and does nothing else.
+fn check_shared(shared: bool, scopes: &[Scope]) -> Result<(), ApiError> {
+    if shared && scopes != [Scope::Ingest] {
+        return Err(ApiError::invalid(
+            "shared",
+            "a shared key posts alerts to the shared feed and does nothing else: its scopes must be [\"ingest\"]",
+        ));
+    }
+    Ok(())
 }
 
 fn parse_key_name(name: Option<String>) -> Result<Option<String>, ApiError> {
@@ -158,6 +178,8 @@ pub async fn create_key(
     principal.require_admin()?;
     let name = parse_key_name(input.name)?;
     let scopes = parse_scopes(input.scopes)?;
+    let shared = input.shared.unwrap_or(false);
+    check_shared(shared, &scopes)?;
     require_client(&state, &client_id).await?;
     let key = new_secret(API_KEY_PREFIX);
     let model = api_keys::Model {
@@ -167,13 +189,14 @@ pub async fn create_key(
         scopes: scopes_to_column(&scopes),
         key_hash: key_hash(&key),
         key_prefix: key.chars().take(SHOWN_CHARS).collect(),
+        shared,
         created_at: now(),
         revoked_at: None,
     };
     api_keys::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(&state.db)
         .await?;
-    tracing::info!(client_id = %client_id, key_id = %model.id, scopes = %model.scopes, "API key created");
+    tracing::info!(client_id = %client_id, key_id = %model.id, scopes = %model.scopes, shared, "API key created");
     let location = format!("/api/v1/clients/{client_id}/keys/{}", model.id);
     Ok((
         StatusCode::CREATED,

@@ -42,6 +42,9 @@ pub struct Notification {
     pub alert_id: String,
     /// PENDING, SENT, PARTIAL, FAILED or NO_ENDPOINTS.
     pub status: String,
+    /// true: the alert came from the shared feed every client's rules see; false: the
+    /// client posted it itself, and no other client saw it.
+    pub shared: bool,
     pub alert: NotifiedAlert,
     /// The client's rules that matched the alert.
     #[schema(value_type = Vec<Uuid>)]
@@ -57,6 +60,7 @@ impl From<notifications::Model> for Notification {
             client_id: model.client_id,
             alert_id: model.alert_id.clone(),
             status: model.status,
+            shared: model.shared,
             alert: NotifiedAlert {
                 alert_id: model.alert_id,
                 severity: model.severity,
