@@ -3,6 +3,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use alerting_handlers::http::rule_service::Quotas;
 use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Args)]
@@ -39,6 +40,63 @@ pub struct RuleServiceConfig {
     /// Address the rule-service listens on.
     #[arg(long, env = "RULE_SERVICE_ADDR", default_value = "127.0.0.1:8080")]
     pub rule_service_addr: SocketAddr,
+
+    #[command(flatten)]
+    pub quotas: QuotaConfig,
+}
+
+const DEFAULT_WRITE_RATE_LIMIT: u32 = 20;
+
+/// What one client may own, and how fast its keys may write. Over a quota the write is
+/// refused (422 `quota_exceeded` naming the setting) and nothing is written.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Quotas (per client)")]
+pub struct QuotaConfig {
+    /// Rules one client may have; 0 for no limit.
+    #[arg(long, env = "MAX_RULES_PER_CLIENT", default_value_t = Quotas::default().rules_per_client)]
+    pub max_rules_per_client: u32,
+
+    /// Endpoints one rule may have; 0 for no limit.
+    #[arg(long, env = "MAX_ENDPOINTS_PER_RULE", default_value_t = Quotas::default().endpoints_per_rule)]
+    pub max_endpoints_per_rule: u32,
+
+    /// Endpoints one client may have across its rules; 0 for no limit.
+    #[arg(long, env = "MAX_ENDPOINTS_PER_CLIENT", default_value_t = Quotas::default().endpoints_per_client)]
+    pub max_endpoints_per_client: u32,
+
+    /// API keys one client may have (revoked ones do not count); 0 for no limit.
+    #[arg(long, env = "MAX_KEYS_PER_CLIENT", default_value_t = Quotas::default().keys_per_client)]
+    pub max_keys_per_client: u32,
+
+    /// Writes (POST, PUT, PATCH, DELETE) per second per client key, per rule-service
+    /// (429 with Retry-After above it); 0 for no limit. The admin token is not limited.
+    #[arg(long, env = "WRITE_RATE_LIMIT", default_value_t = DEFAULT_WRITE_RATE_LIMIT)]
+    pub write_rate_limit: u32,
+}
+
+/// The documented defaults.
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        let quotas = Quotas::default();
+        Self {
+            max_rules_per_client: quotas.rules_per_client,
+            max_endpoints_per_rule: quotas.endpoints_per_rule,
+            max_endpoints_per_client: quotas.endpoints_per_client,
+            max_keys_per_client: quotas.keys_per_client,
+            write_rate_limit: DEFAULT_WRITE_RATE_LIMIT,
+        }
+    }
+}
+
+impl QuotaConfig {
+    pub fn quotas(&self) -> Quotas {
+        Quotas {
+            rules_per_client: self.max_rules_per_client,
+            endpoints_per_rule: self.max_endpoints_per_rule,
+            endpoints_per_client: self.max_endpoints_per_client,
+            keys_per_client: self.max_keys_per_client,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -336,6 +394,11 @@ pub struct DeliveryConfig {
     )]
     pub email_from: String,
 
+    /// Addresses one notification is delivered to at most (its oldest endpoints; the
+    /// rest are recorded as failed, never tried); 0 for no limit.
+    #[arg(long, env = "MAX_DELIVERIES_PER_NOTIFICATION", default_value_t = 25)]
+    pub max_deliveries_per_notification: u32,
+
     /// A notification still PENDING this long is announced again (`job redrive`).
     #[arg(long, env = "REDRIVE_AFTER", default_value = "5m", value_parser = parse_duration)]
     pub redrive_after: std::time::Duration,
@@ -363,6 +426,7 @@ impl DeliveryConfig {
             base_backoff: std::time::Duration::from_millis(self.delivery_backoff_ms),
             max_backoff: std::time::Duration::from_millis(self.delivery_max_backoff_ms.max(1)),
             max_retry_after: std::time::Duration::from_millis(self.delivery_max_backoff_ms.max(1)),
+            max_deliveries: self.max_deliveries_per_notification as usize,
         }
     }
 }

@@ -54,6 +54,7 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   CIRCUIT_BREAKER_COOLDOWN     how long an endpoint that is down is left alone [default: 30s]
   SMTP_URL                     smtp://host:25 or smtps://user:pass@host:465; unset: no email
   EMAIL_FROM                   From of notification emails [default: Alerting <alerting@localhost>]
+  MAX_DELIVERIES_PER_NOTIFICATION  addresses one notification reaches; 0: no limit [default: 25]
   REDRIVE_AFTER                re-announce notifications PENDING this long [default: 5m]
   REDRIVE_INTERVAL             how often `up` runs the redrive [default: 1m]
   SINK_ADDR, SINK_SECRET       `sink`: where to listen, and the secret to check
@@ -61,6 +62,11 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
                                [default: postgres://postgres@127.0.0.1:5432/postgres]
   ADMIN_TOKEN                  admin bearer token (32+ chars); unset: `up` makes one in $DATA_DIR/admin-token
   INGEST_RATE_LIMIT            alert ingestion requests/s per key, per alert-producer [default: 100]
+  WRITE_RATE_LIMIT             writes/s per client key, per rule-service; 0: no limit [default: 20]
+  MAX_RULES_PER_CLIENT         rules one client may have; 0: no limit [default: 1000]
+  MAX_ENDPOINTS_PER_RULE       endpoints one rule may have; 0: no limit [default: 10]
+  MAX_ENDPOINTS_PER_CLIENT     endpoints one client may have; 0: no limit [default: 2000]
+  MAX_KEYS_PER_CLIENT          unrevoked API keys one client may have; 0: no limit [default: 20]
   ALLOW_PRIVATE_ENDPOINTS      true: webhooks may reach loopback/private addresses [default: false]
   ALERTING_TOKEN               the token `produce` sends
   METRICS_ADDR                 a consumer's /health and /metrics listener; unset: none

@@ -281,6 +281,8 @@ pub async fn start(
             admin_token: admin_token.clone(),
             targets: target_policy(&config.targets),
             bus: Some(backends.bus.clone()),
+            quotas: config.rule_service.quotas.quotas(),
+            write_rate_limit: config.rule_service.quotas.write_rate_limit,
         },
         shutdown.clone(),
     ));
@@ -387,6 +389,8 @@ pub async fn serve_rule_service_from_config(
         admin_token,
         targets: target_policy(targets),
         bus,
+        quotas: rule_service.quotas.quotas(),
+        write_rate_limit: rule_service.quotas.write_rate_limit,
     };
     serve_rule_service(listener, db, settings, shutdown).await
 }

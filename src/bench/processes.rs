@@ -122,10 +122,13 @@ impl Service {
             .env_remove("REDIS_URL")
             .env("RUST_LOG", "info,sqlx=warn")
             .env("LOG_FORMAT", "text")
-            // The bench measures the platform, not the ingestion limit; its webhook
+            // The bench measures the platform, not the ingestion limit or the quotas
+            // (`--rules` may give a client more than its default share); its webhook
             // receiver is on loopback.
             .env("ADMIN_TOKEN", super::ADMIN_TOKEN.as_str())
             .env("INGEST_RATE_LIMIT", "0")
+            .env("MAX_RULES_PER_CLIENT", "0")
+            .env("MAX_ENDPOINTS_PER_CLIENT", "0")
             .env("ALLOW_PRIVATE_ENDPOINTS", "true")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())

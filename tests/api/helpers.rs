@@ -144,6 +144,17 @@ impl TestApp {
 
     /// A rule-service that refuses private endpoint addresses unless `allow_private`.
     pub async fn spawn_with(backend: Backend, allow_private: bool) -> Self {
+        Self::spawn_configured(backend, |settings| {
+            settings.targets.allow_private = allow_private;
+        })
+        .await
+    }
+
+    /// A rule-service with the test settings as `configure` changes them.
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut alerting_handlers::http::rule_service::RuleServiceSettings),
+    ) -> Self {
         let (database, url) = TestDatabase::create(backend).await;
         let db = alerting::db::connect_url(&url, 5).await.expect("connect");
         alerting::db::migrate(&db).await.expect("migrate");
@@ -151,7 +162,7 @@ impl TestApp {
         let address = listener.local_addr().expect("local addr");
         let mut settings =
             alerting_handlers::http::rule_service::RuleServiceSettings::local(ADMIN_TOKEN);
-        settings.targets.allow_private = allow_private;
+        configure(&mut settings);
         let router = alerting_handlers::http::rule_service::router(db.clone(), settings);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(alerting::runners::http::serve(
@@ -339,9 +350,28 @@ impl Drop for TestApp {
     }
 }
 
-/// Runs each named `async fn(TestApp)` once on SQLite and once on Postgres.
+/// Runs each named `async fn(TestApp)` once on SQLite and once on Postgres; after
+/// `configured by F;`, on a rule-service whose settings F changes.
 #[macro_export]
 macro_rules! on_both_backends {
+    (configured by $configure:expr; $($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::helpers::TestApp::spawn_configured($crate::helpers::Backend::Sqlite, $configure).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::helpers::TestApp::spawn_configured($crate::helpers::Backend::Postgres, $configure).await).await;
+                }
+            )*
+        }
+    };
     ($($test:ident),* $(,)?) => {
         mod sqlite {
             $(

@@ -13,6 +13,7 @@ mod openapi;
 mod pipeline;
 mod process;
 mod protocol;
+mod quotas;
 mod readme;
 mod rules;
 mod security;

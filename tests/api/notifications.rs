@@ -396,6 +396,7 @@ async fn the_senders_key_lookups_use_an_index_on_a_young_postgres_table() {
         base_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(10),
         max_retry_after: Duration::from_millis(10),
+        max_deliveries: 0,
     };
     let limits = DeliveryLimits::new(8, 8);
     let before = scans(&db).await;

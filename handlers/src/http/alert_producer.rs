@@ -67,7 +67,10 @@ impl AlertProducerState {
             bus,
             jobs: Arc::default(),
             auth: Authenticator::new(&settings.admin_token, settings.keys),
-            limiter: Arc::new(RateLimiter::new(settings.ingest_rate_limit)),
+            limiter: Arc::new(RateLimiter::new(
+                "INGEST_RATE_LIMIT",
+                settings.ingest_rate_limit,
+            )),
         }
     }
 }

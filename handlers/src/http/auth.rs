@@ -11,13 +11,13 @@ use std::{fmt, sync::Arc};
 use alerting_entities::api_keys;
 use axum::{
     extract::{FromRef, FromRequestParts},
-    http::{header::AUTHORIZATION, request::Parts},
+    http::{Method, header::AUTHORIZATION, request::Parts},
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::ApiError;
+use super::{ApiError, rate_limit::RateLimiter};
 use crate::domain::ClientId;
 
 /// How an admin token starts (a generated one; any token of 32+ characters works).
@@ -167,6 +167,8 @@ impl Principal {
 pub struct Authenticator {
     admin_digest: Arc<[u8; 32]>,
     keys: Option<DatabaseConnection>,
+    /// Writes per second per client key, where the service limits them.
+    writes: Option<Arc<RateLimiter>>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -210,6 +212,28 @@ impl Authenticator {
         Self {
             admin_digest: Arc::new(digest(admin_token)),
             keys,
+            writes: None,
+        }
+    }
+
+    /// Limits each client key to `per_second` writes (POST, PUT, PATCH, DELETE): 429
+    /// naming WRITE_RATE_LIMIT past it. 0: no limit. The admin token is not limited.
+    pub fn with_write_limit(self, per_second: u32) -> Self {
+        Self {
+            writes: (per_second > 0)
+                .then(|| Arc::new(RateLimiter::new("WRITE_RATE_LIMIT", per_second))),
+            ..self
+        }
+    }
+
+    /// Takes one write from a client key's allowance.
+    fn check_write(&self, principal: &Principal, method: &Method) -> Result<(), ApiError> {
+        let is_write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        match (&self.writes, principal) {
+            (Some(limiter), Principal::Client { key_id, .. }) if is_write => {
+                limiter.check(&key_id.to_string())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -264,7 +288,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        Authenticator::from_ref(state).authenticate(token).await
+        let auth = Authenticator::from_ref(state);
+        let principal = auth.authenticate(token).await?;
+        auth.check_write(&principal, &parts.method)?;
+        Ok(principal)
     }
 }
 

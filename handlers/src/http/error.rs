@@ -60,9 +60,21 @@ pub enum ApiError {
     #[error("{0}")]
     Forbidden(&'static str),
     #[error(
-        "too many requests for this key: at most {limit} per second; retry in {retry_after_s} s"
+        "too many requests for this key: at most {limit} per second ({setting}); retry in {retry_after_s} s"
     )]
-    RateLimited { limit: u32, retry_after_s: u64 },
+    RateLimited {
+        /// The setting that sets the rate.
+        setting: &'static str,
+        limit: u32,
+        retry_after_s: u64,
+    },
+    #[error("{what}: at most {max} ({setting}); nothing was written")]
+    QuotaExceeded {
+        /// The setting that sets the quota.
+        setting: &'static str,
+        max: u32,
+        what: String,
+    },
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] DbErr),
     #[error("internal error")]
@@ -88,7 +100,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            Self::Invalid { .. } | Self::InvalidBatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Invalid { .. } | Self::InvalidBatch { .. } | Self::QuotaExceeded { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::BusUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound { .. } | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
             Self::Duplicate(_) | Self::StaleVersion { .. } | Self::NotRetryable(_) => {
@@ -122,6 +136,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::RateLimited { .. } => "rate_limited",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::DatabaseUnavailable(_) => "unavailable",
             Self::Database(_) => "internal",
         }
@@ -158,14 +173,17 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable, machine-readable: `malformed_json`, `validation_failed`, `not_found`,
     /// `duplicate`, `version_conflict`, `not_retryable`, `payload_too_large`, `unsupported_media_type`,
-    /// `method_not_allowed`, `unauthorized`, `forbidden`, `rate_limited`, `unavailable`,
-    /// `internal`.
+    /// `method_not_allowed`, `unauthorized`, `forbidden`, `rate_limited`,
+    /// `quota_exceeded`, `unavailable`, `internal`.
     pub code: String,
     /// For people; names the field when one is at fault.
     pub message: String,
     /// The field that failed validation (`validation_failed` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The setting whose limit was reached (`rate_limited`, `quota_exceeded`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
     /// The version to retry with (`version_conflict` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i32>,
@@ -208,6 +226,12 @@ impl IntoResponse for ApiError {
                 message,
                 field: match &self {
                     Self::Invalid { field, .. } => Some(field.clone()),
+                    _ => None,
+                },
+                limit: match &self {
+                    Self::RateLimited { setting, .. } | Self::QuotaExceeded { setting, .. } => {
+                        Some((*setting).to_owned())
+                    }
                     _ => None,
                 },
                 current_version: match &self {

@@ -16,6 +16,8 @@ const FORGET_ABOVE: usize = 10_000;
 
 #[derive(Debug)]
 pub struct RateLimiter {
+    /// The setting the rate comes from, named in a 429.
+    setting: &'static str,
     per_second: u32,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
@@ -27,9 +29,10 @@ struct Bucket {
 }
 
 impl RateLimiter {
-    /// `per_second` requests per caller; 0 for no limit.
-    pub fn new(per_second: u32) -> Self {
+    /// `per_second` requests per caller (from `setting`); 0 for no limit.
+    pub fn new(setting: &'static str, per_second: u32) -> Self {
         Self {
+            setting,
             per_second,
             buckets: Mutex::default(),
         }
@@ -61,6 +64,7 @@ impl RateLimiter {
         }
         let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / rate);
         Err(ApiError::RateLimited {
+            setting: self.setting,
             limit: self.per_second,
             retry_after_s: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         })
@@ -78,13 +82,14 @@ mod tests {
 
     #[test]
     fn a_caller_gets_a_seconds_worth_at_once_then_the_rate() {
-        let limiter = RateLimiter::new(5);
+        let limiter = RateLimiter::new("INGEST_RATE_LIMIT", 5);
         let start = Instant::now();
         for _ in 0..5 {
             assert!(limiter.check_at("a", start).is_ok());
         }
         match limiter.check_at("a", start) {
             Err(ApiError::RateLimited {
+                setting: "INGEST_RATE_LIMIT",
                 limit: 5,
                 retry_after_s,
             }) => assert_eq!(retry_after_s, 1),
@@ -100,7 +105,7 @@ mod tests {
 
     #[test]
     fn zero_means_no_limit() {
-        let limiter = RateLimiter::new(0);
+        let limiter = RateLimiter::new("INGEST_RATE_LIMIT", 0);
         let now = Instant::now();
         assert!((0..10_000).all(|_| limiter.check_at("a", now).is_ok()));
     }

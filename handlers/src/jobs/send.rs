@@ -43,6 +43,11 @@ pub struct DeliveryPolicy {
     pub max_backoff: Duration,
     /// The longest `Retry-After` honoured; a longer one is cut to this.
     pub max_retry_after: Duration,
+    /// Addresses one notification is delivered to at most
+    /// (MAX_DELIVERIES_PER_NOTIFICATION; 0: no limit): the oldest endpoints first, the
+    /// rest recorded as failed, never tried. Without it one alert matching many rules
+    /// could send thousands of requests.
+    pub max_deliveries: usize,
 }
 
 impl DeliveryPolicy {
@@ -472,7 +477,38 @@ async fn deliver_notification<'a, C: ConnectionTrait>(
 ) -> Result<(SendOutcome, Vec<Record<'a>>), DbErr> {
     let mut delivered = 0;
     let mut pending = Vec::new();
-    for target in targets {
+    let cap = if policy.max_deliveries == 0 {
+        targets.len()
+    } else {
+        policy.max_deliveries.min(targets.len())
+    };
+    let (targets_in_cap, over) = targets.split_at(cap);
+    let delivered_before = |target: &Target| {
+        done.get(&target.endpoint_id)
+            .is_some_and(|p| p.status == DELIVERED)
+    };
+    let mut records: Vec<Record<'a>> = over
+        .iter()
+        .filter(|target| !delivered_before(target))
+        .map(|target| Record {
+            notification_id: payload.notification_id,
+            target,
+            attempts: 0,
+            attempt: Attempt::Permanent {
+                error: format!(
+                    "not sent: the notification has {} addresses, over MAX_DELIVERIES_PER_NOTIFICATION ({cap})",
+                    targets.len()
+                ),
+                http_status: None,
+            },
+            deferred: false,
+        })
+        .collect();
+    delivered += over.len() - records.len();
+    if !over.is_empty() {
+        tracing::warn!(notification_id = %payload.notification_id, client_id = %payload.client_id, addresses = targets.len(), max = cap, "notification over MAX_DELIVERIES_PER_NOTIFICATION: the rest not sent");
+    }
+    for target in targets_in_cap {
         match done.get(&target.endpoint_id) {
             Some(previous) if previous.status == DELIVERED => delivered += 1,
             previous => pending.push(deliver_to(
@@ -486,7 +522,7 @@ async fn deliver_notification<'a, C: ConnectionTrait>(
             )),
         }
     }
-    let mut records = Vec::with_capacity(pending.len());
+    records.reserve(pending.len());
     for result in join_all(pending).await {
         let record = result?;
         if matches!(record.attempt, Attempt::Delivered { .. }) {
@@ -772,6 +808,7 @@ mod tests {
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(1),
             max_retry_after: Duration::from_secs(30),
+            max_deliveries: 0,
         };
         for _ in 0..100 {
             let first = policy.delay(1, None);

@@ -151,6 +151,7 @@ pub fn fast_delivery(smtp_url: Option<String>) -> DeliveryConfig {
         circuit_breaker_cooldown: Duration::from_secs(2),
         smtp_url,
         email_from: "Alerting <alerting@sink.test>".to_owned(),
+        max_deliveries_per_notification: 25,
         redrive_after: Duration::from_secs(300),
         redrive_interval: Duration::from_secs(60),
     }
@@ -272,6 +273,7 @@ impl Pipeline {
             },
             rule_service: RuleServiceConfig {
                 rule_service_addr: "127.0.0.1:0".parse().expect("addr"),
+                quotas: Default::default(),
             },
             alert_producer: AlertProducerConfig {
                 alert_producer_addr: "127.0.0.1:0".parse().expect("addr"),

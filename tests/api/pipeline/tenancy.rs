@@ -182,7 +182,47 @@ async fn the_shared_feed_reaches_every_client(mode: Mode) {
     );
 }
 
+/// Finding 4: one notification reaches at most MAX_DELIVERIES_PER_NOTIFICATION
+/// addresses (the oldest endpoints); the rest are recorded as failed, never tried.
+async fn a_notification_reaches_at_most_the_delivery_cap(mode: Mode) {
+    let sink = crate::sinks::HttpSink::start().await;
+    let delivery = alerting::config::DeliveryConfig {
+        max_deliveries_per_notification: 2,
+        ..super::fast_delivery(None)
+    };
+    let p = Pipeline::start_with(mode, delivery).await;
+    p.client("acme").await;
+    let rule = p.rule("acme", "*", "*", "*").await;
+    let mut endpoints = Vec::new();
+    for path in ["first", "second", "third"] {
+        endpoints.push(
+            p.endpoint(&rule, json!({"type": "webhook", "value": sink.url(path)}))
+                .await,
+        );
+    }
+    p.wait_for_rules(1).await;
+    p.send(json!({"alert_id": "wide", "severity": "HIGH", "source": "db", "name": "down"}))
+        .await;
+    let settled = p.settled_notifications("acme", 1).await;
+    assert_eq!(settled[0]["status"], "PARTIAL", "{settled:?}");
+    let id = settled[0]["notification_id"].as_str().expect("id");
+    for path in ["first", "second"] {
+        assert_eq!(sink.received(path).len(), 1, "{path}");
+    }
+    assert!(sink.received("third").is_empty(), "the third was tried");
+    let over = p.delivery(id, &endpoints[2]).await;
+    assert_eq!(over["status"], "FAILED", "{over}");
+    assert_eq!(over["attempts"], 0, "{over}");
+    assert!(
+        over["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("MAX_DELIVERIES_PER_NOTIFICATION")),
+        "{over}"
+    );
+}
+
 on_both_modes!(
+    a_notification_reaches_at_most_the_delivery_cap,
     a_catch_all_rule_sees_nothing_of_another_clients_alerts,
     another_client_cannot_pre_empt_an_alert_id,
     the_shared_feed_reaches_every_client,

@@ -7,14 +7,16 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{AppState, is_foreign_key_violation, is_unique_violation, now, parse_uuid, rules};
+use super::{
+    AppState, is_foreign_key_violation, is_unique_violation, now, parse_uuid, quotas, rules,
+};
 use crate::{
     domain::{EndpointKind, EndpointSecret, EndpointTarget},
     http::{
@@ -156,8 +158,7 @@ pub async fn create_endpoint(
     ApiJson(input): ApiJson<CreateEndpoint>,
 ) -> Result<impl IntoResponse, ApiError> {
     principal.require(Scope::Manage)?;
-    // A client key may add endpoints to its own rules only; for the admin token an
-    // unknown rule shows as the insert's foreign-key violation, a read saved.
+    // A client key may add endpoints to its own rules only (another's is a 404).
     let rule_uuid = match principal {
         Principal::Admin => parse_uuid("rule", &rule_id)?,
         Principal::Client { .. } => rules::find_rule(&state, &principal, &rule_id).await?.id,
@@ -175,24 +176,53 @@ pub async fn create_endpoint(
         created_at: at,
         updated_at: at,
     };
-    endpoints::Entity::insert(endpoint.clone().into_active_model().reset_all())
-        .exec_without_returning(&state.db)
-        .await
-        .map_err(|err| {
-            if is_foreign_key_violation(&err) {
-                ApiError::not_found("rule", &rule_id)
-            } else if is_unique_violation(&err) {
-                valid.duplicate(rule_uuid)
-            } else {
-                err.into()
-            }
-        })?;
+    let txn = state.db.begin().await?;
+    if let Err(err) = room_for_endpoint(&state, &txn, rule_uuid, &rule_id).await {
+        txn.rollback().await?;
+        return Err(err);
+    }
+    let inserted = endpoints::Entity::insert(endpoint.clone().into_active_model().reset_all())
+        .exec_without_returning(&txn)
+        .await;
+    if let Err(err) = inserted {
+        txn.rollback().await?;
+        return Err(if is_foreign_key_violation(&err) {
+            ApiError::not_found("rule", &rule_id)
+        } else if is_unique_violation(&err) {
+            valid.duplicate(rule_uuid)
+        } else {
+            err.into()
+        });
+    }
+    txn.commit().await?;
     let location = format!("/api/v1/endpoints/{}", endpoint.id);
     Ok((
         StatusCode::CREATED,
         [(LOCATION, location)],
         Json(Endpoint::from(endpoint)),
     ))
+}
+
+/// Locks the rule's client and checks its endpoint quotas, in `txn`; an unknown rule
+/// (`given` as the caller wrote it) is a 404.
+async fn room_for_endpoint(
+    state: &AppState,
+    txn: &DatabaseTransaction,
+    rule_id: Uuid,
+    given: &str,
+) -> Result<(), ApiError> {
+    let client_id = rule_rows::Entity::find_by_id(rule_id)
+        .select_only()
+        .column(rule_rows::Column::ClientId)
+        .into_tuple::<String>()
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("rule", given))?;
+    quotas::lock_client(txn, &client_id).await?;
+    state
+        .quotas
+        .room_for_endpoint(txn, &client_id, rule_id)
+        .await
 }
 
 /// List a rule's endpoints, newest first.

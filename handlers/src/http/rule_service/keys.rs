@@ -12,12 +12,13 @@ use axum::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{AppState, now, parse_uuid};
+use super::{AppState, now, parse_uuid, quotas};
 use crate::http::{
     ApiError,
     auth::{
@@ -180,7 +181,15 @@ pub async fn create_key(
     let scopes = parse_scopes(input.scopes)?;
     let shared = input.shared.unwrap_or(false);
     check_shared(shared, &scopes)?;
-    require_client(&state, &client_id).await?;
+    let txn = state.db.begin().await?;
+    if !quotas::lock_client(&txn, &client_id).await? {
+        txn.rollback().await?;
+        return Err(ApiError::not_found("client", &client_id));
+    }
+    if let Err(err) = state.quotas.room_for_key(&txn, &client_id).await {
+        txn.rollback().await?;
+        return Err(err);
+    }
     let key = new_secret(API_KEY_PREFIX);
     let model = api_keys::Model {
         id: Uuid::new_v4(),
@@ -194,8 +203,9 @@ pub async fn create_key(
         revoked_at: None,
     };
     api_keys::Entity::insert(model.clone().into_active_model())
-        .exec_without_returning(&state.db)
+        .exec_without_returning(&txn)
         .await?;
+    txn.commit().await?;
     tracing::info!(client_id = %client_id, key_id = %model.id, scopes = %model.scopes, shared, "API key created");
     let location = format!("/api/v1/clients/{client_id}/keys/{}", model.id);
     Ok((

@@ -8,7 +8,10 @@ mod health;
 mod keys;
 mod notifications;
 mod outbox;
+mod quotas;
 mod rules;
+
+pub use quotas::Quotas;
 
 use axum::{Router, extract::FromRef};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -31,6 +34,7 @@ pub struct AppState {
     pub bus: Option<std::sync::Arc<dyn crate::ports::Bus>>,
     pub auth: Authenticator,
     pub targets: TargetPolicy,
+    pub quotas: Quotas,
 }
 
 impl FromRef<AppState> for Authenticator {
@@ -65,6 +69,10 @@ pub struct RuleServiceSettings {
     pub targets: TargetPolicy,
     /// To re-announce notifications; without one, retry answers 503.
     pub bus: Option<std::sync::Arc<dyn crate::ports::Bus>>,
+    pub quotas: Quotas,
+    /// Writes per second per client key (WRITE_RATE_LIMIT); 0 for no limit. The admin
+    /// token is not limited.
+    pub write_rate_limit: u32,
 }
 
 impl RuleServiceSettings {
@@ -76,6 +84,8 @@ impl RuleServiceSettings {
                 allow_private: true,
             },
             bus: None,
+            quotas: Quotas::default(),
+            write_rate_limit: 0,
         }
     }
 }
@@ -145,12 +155,14 @@ pub fn router(db: DatabaseConnection, settings: RuleServiceSettings) -> Router {
     super::auth::document(&mut api);
     // The API's description stays open, like health and metrics: it holds no data.
     let router = router.route_service("/api/v1/openapi.json", super::openapi_route(&api));
-    let auth = Authenticator::new(&settings.admin_token, Some(db.clone()));
+    let auth = Authenticator::new(&settings.admin_token, Some(db.clone()))
+        .with_write_limit(settings.write_rate_limit);
     super::finish(router).with_state(AppState {
         db,
         bus: settings.bus,
         auth,
         targets: settings.targets,
+        quotas: settings.quotas,
     })
 }
 

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{AppState, is_foreign_key_violation, is_unique_violation, now, outbox, parse_uuid};
+use super::{
+    AppState, is_foreign_key_violation, is_unique_violation, now, outbox, parse_uuid, quotas,
+};
 use crate::{
     domain::{ClientId, FieldPattern, RuleAction, SeverityPattern},
     http::{
@@ -200,6 +202,14 @@ pub async fn create_rule(
         updated_at: at,
     };
     let txn = state.db.begin().await?;
+    if !quotas::lock_client(&txn, &rule.client_id).await? {
+        txn.rollback().await?;
+        return Err(ApiError::not_found("client", &rule.client_id));
+    }
+    if let Err(err) = state.quotas.room_for_rule(&txn, &rule.client_id).await {
+        txn.rollback().await?;
+        return Err(err);
+    }
     let inserted = rules::Entity::insert(rule.clone().into_active_model().reset_all())
         .exec_without_returning(&txn)
         .await;
