@@ -199,8 +199,9 @@ fn sender_loop(c: &mut Criterion) {
     let url = rt.block_on(receiver());
     let rule_id = rt.block_on(client_with_rule(&database.db, Some(&url)));
     let config = Delivery::parse_from(["bench"]).config;
-    let channels = Channels::new(&config, true).expect("channels");
-    let limits = DeliveryLimits::new(64, 64);
+    let channels: std::sync::Arc<dyn alerting_handlers::ports::Channel> =
+        std::sync::Arc::new(Channels::new(&config, true).expect("channels"));
+    let limits = std::sync::Arc::new(DeliveryLimits::new(64, 64));
     let policy = config.policy();
     let next = AtomicU64::new(0);
     const NOTIFICATIONS: usize = 100;

@@ -377,6 +377,12 @@ pub struct DeliveryConfig {
           value_parser = clap::value_parser!(u32).range(0..=1_000))]
     pub circuit_breaker_failures: u32,
 
+    /// How long a batch of notifications waits for its deliveries before the slow ones
+    /// go on without it (writing their status when done) and its offsets commit: the
+    /// most one receiver that hangs can delay the notifications behind it.
+    #[arg(long, env = "SENDER_BATCH_WAIT", default_value = "500ms", value_parser = parse_duration)]
+    pub sender_batch_wait: std::time::Duration,
+
     /// How long an endpoint that is down is left alone before it is tried again.
     #[arg(long, env = "CIRCUIT_BREAKER_COOLDOWN", default_value = "30s", value_parser = parse_duration)]
     pub circuit_breaker_cooldown: std::time::Duration,

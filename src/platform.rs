@@ -213,6 +213,7 @@ fn sender_settings(delivery: &DeliveryConfig, matching: &MatchingConfig) -> Send
         concurrency: delivery.sender_concurrency as usize,
         concurrency_per_endpoint: delivery.sender_concurrency_per_endpoint as usize,
         circuit_breaker: delivery.circuit_breaker(),
+        batch_wait: delivery.sender_batch_wait,
         batch_size: matching.consumer_batch_size as usize,
         batches_in_flight: delivery.sender_batches_in_flight as usize,
     }

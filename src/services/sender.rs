@@ -1,12 +1,10 @@
 //! sender: delivers each notification of `notifications.ready` to its endpoints,
 //! concurrently (bounded by SENDER_CONCURRENCY), and commits a batch once every
-//! notification in it has its final status, or is left PENDING for a redrive because an
-//! endpoint of it is down.
+//! notification in it has its final status, is left PENDING for a redrive because a
+//! receiver of it is down, or goes on after SENDER_BATCH_WAIT without holding the batch
+//! (see `jobs::send`).
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
-};
+use std::{collections::HashSet, sync::Arc};
 
 use alerting_handlers::{
     events::NotificationReadyEvent,
@@ -15,7 +13,6 @@ use alerting_handlers::{
 };
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
-use uuid::Uuid;
 
 use crate::{
     adapters::{Delivery, Subscription},
@@ -29,47 +26,9 @@ struct Send {
     db: DatabaseConnection,
     channel: Arc<dyn Channel>,
     policy: DeliveryPolicy,
-    limits: DeliveryLimits,
-    /// Notifications being sent by this process. Batches run side by side, and the
-    /// same notification may be announced twice; the second waits for the first and
-    /// then finds its deliveries done.
-    in_progress: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl Send {
-    /// Sends a batch; a notification another batch of this process is sending is
-    /// waited for first (it is then found delivered).
-    async fn send_batch(&self, mut ids: Vec<Uuid>) -> Result<(), sea_orm::DbErr> {
-        // Locks are taken in one order, so two batches sharing ids cannot deadlock.
-        ids.sort_unstable();
-        let locks: Vec<Arc<tokio::sync::Mutex<()>>> = {
-            let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
-            ids.iter()
-                .map(|id| in_progress.entry(*id).or_default().clone())
-                .collect()
-        };
-        let mut guards = Vec::with_capacity(locks.len());
-        for lock in &locks {
-            guards.push(lock.clone().lock_owned().await);
-        }
-        let result = send_notifications(
-            &self.db,
-            self.channel.as_ref(),
-            &self.policy,
-            &self.limits,
-            &ids,
-        )
-        .await;
-        drop(guards);
-        let mut in_progress = self.in_progress.lock().unwrap_or_else(|e| e.into_inner());
-        for (id, lock) in ids.iter().zip(&locks) {
-            // Ours and the map's: nobody else is waiting, so the entry can go.
-            if Arc::strong_count(lock) <= 2 {
-                in_progress.remove(id);
-            }
-        }
-        result.map(|_| ())
-    }
+    /// Slots, receivers' health and the notifications in flight, shared by every batch
+    /// and by the deliveries that outlive theirs.
+    limits: Arc<DeliveryLimits>,
 }
 
 #[async_trait]
@@ -91,7 +50,7 @@ impl BatchHandler for Send {
                 }),
             }
         }
-        self.send_batch(ids)
+        send_notifications(&self.db, &self.channel, &self.policy, &self.limits, &ids)
             .await
             .map_err(|err| Retry(format!("recording deliveries: {err}")))?;
         Ok(rejected)
@@ -103,6 +62,9 @@ pub struct SenderSettings {
     pub concurrency: usize,
     pub concurrency_per_endpoint: usize,
     pub circuit_breaker: CircuitBreaker,
+    /// How long a batch waits for its deliveries before the slow ones go on without it
+    /// and its offsets commit.
+    pub batch_wait: std::time::Duration,
     pub batch_size: usize,
     /// Batches delivered at once, so that one slow endpoint does not hold back the
     /// notifications behind it.
@@ -121,9 +83,11 @@ pub async fn run(
         db,
         channel,
         policy: settings.policy,
-        limits: DeliveryLimits::new(settings.concurrency, settings.concurrency_per_endpoint)
-            .with_breaker(settings.circuit_breaker),
-        in_progress: Mutex::default(),
+        limits: Arc::new(
+            DeliveryLimits::new(settings.concurrency, settings.concurrency_per_endpoint)
+                .with_breaker(settings.circuit_breaker)
+                .with_batch_wait(settings.batch_wait),
+        ),
     };
     consumer::run(
         "sender",

@@ -390,7 +390,9 @@ async fn the_senders_key_lookups_use_an_index_on_a_young_postgres_table() {
     );
 
     // The sender on its own: every scan counted between the two reads is its.
-    let channels = Channels::new(&crate::pipeline::fast_delivery(None), true).expect("channels");
+    let channels: std::sync::Arc<dyn alerting_handlers::ports::Channel> = std::sync::Arc::new(
+        Channels::new(&crate::pipeline::fast_delivery(None), true).expect("channels"),
+    );
     let policy = DeliveryPolicy {
         max_attempts: 1,
         base_backoff: Duration::from_millis(10),
@@ -398,7 +400,7 @@ async fn the_senders_key_lookups_use_an_index_on_a_young_postgres_table() {
         max_retry_after: Duration::from_millis(10),
         max_deliveries: 0,
     };
-    let limits = DeliveryLimits::new(8, 8);
+    let limits = std::sync::Arc::new(DeliveryLimits::new(8, 8));
     let before = scans(&db).await;
     let outcomes = send_notifications(&db, &channels, &policy, &limits, &ids)
         .await

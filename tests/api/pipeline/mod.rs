@@ -28,6 +28,7 @@ mod alert_producer;
 mod broker;
 mod delivery;
 mod failover;
+mod fairness;
 mod faults;
 mod matching;
 mod metrics;
@@ -147,6 +148,7 @@ pub fn fast_delivery(smtp_url: Option<String>) -> DeliveryConfig {
         sender_concurrency: 32,
         sender_concurrency_per_endpoint: 8,
         sender_batches_in_flight: 8,
+        sender_batch_wait: Duration::from_millis(500),
         circuit_breaker_failures: 10,
         circuit_breaker_cooldown: Duration::from_secs(2),
         smtp_url,

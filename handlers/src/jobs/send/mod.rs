@@ -1,0 +1,438 @@
+//! The sender's handler: delivers each notification to the enabled endpoints of its
+//! rules (the same address once, however many rules name it), skipping endpoints that
+//! already have a successful delivery, retrying what can be retried, recording every
+//! attempt, and setting the notification's final status.
+//!
+//! A batch waits for its deliveries for SENDER_BATCH_WAIT at most. What is not done by
+//! then goes on in the background, holding only its own receiver's slots, and writes
+//! its records and status when it is done; the batch is finished and its offsets
+//! commit. So a receiver that hangs delays no other notification, and nothing is lost
+//! if the process dies meanwhile: the notification is still PENDING, and the redrive
+//! announces it again.
+//!
+//! - `policy`: attempts, backoff, the delivery cap, the circuit breaker's settings.
+//! - `receivers`: slots and health per receiver and client, and the in-flight claims.
+//! - `records`: the batch's reads, and the attempts' and statuses' writes.
+
+mod policy;
+mod receivers;
+mod records;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use futures_util::{StreamExt, future::join_all, stream::FuturesUnordered};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use policy::{CircuitBreaker, DeliveryPolicy};
+use receivers::Claim;
+pub use receivers::{DeliveryLimits, origin};
+use records::{BatchRead, Earlier, Record, read_batch, record_attempts, write_finished};
+
+use crate::{
+    domain::NotificationStatus,
+    jobs::index_lookups::prefer_index_lookups,
+    metrics::metrics,
+    ports::{Attempt, Channel, NotificationPayload, Target},
+};
+
+pub const DELIVERED: &str = "DELIVERED";
+pub const FAILED: &str = "FAILED";
+/// Why a delivery waits, RETRYING, for a redrive.
+const DEFERRED: &str = "deferred: the receiver keeps failing; the next redrive tries again";
+
+/// How often a batch's finished deliveries are written while others are still going.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// What became of a notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Nothing to do: gone (its client was deleted), final already, or being delivered
+    /// by this process already.
+    Skipped,
+    Finished(NotificationStatus),
+    /// Some receiver is down: what could be delivered was, the rest waits for a
+    /// redrive (the notification stays PENDING).
+    Deferred,
+    /// Still being delivered after its batch's wait; its records and status are written
+    /// when it is done (PENDING until then).
+    Continuing,
+}
+
+/// The idempotency key of a notification's delivery to one endpoint: the same on every
+/// attempt, redelivery and redrive.
+pub fn idempotency_key(notification_id: Uuid, endpoint_id: Uuid) -> String {
+    format!("{notification_id}:{endpoint_id}")
+}
+
+/// What one notification's delivery needs, owned, so that it can outlive its batch.
+struct Job {
+    db: DatabaseConnection,
+    channel: Arc<dyn Channel>,
+    policy: DeliveryPolicy,
+    limits: Arc<DeliveryLimits>,
+    payload: NotificationPayload,
+    targets: Vec<Target>,
+    earlier: HashMap<Uuid, Earlier>,
+    /// Held until the job's records are written (or the job is dropped).
+    claim: Claim,
+}
+
+/// A finished job: its notification, outcome and records, and its claim, released once
+/// they are written.
+type Done = (Uuid, SendOutcome, Vec<Record>, Claim);
+
+/// One endpoint, one round: attempts until delivered, refused for good, out of
+/// attempts, or the receiver is down (deferred to a redrive). Attempts to be retried
+/// are recorded as they happen (so a delivery stuck in retries shows why); the last
+/// attempt's record is returned, to be written with the rest.
+async fn deliver_to(job: &Job, target: &Target, attempts_before: i32) -> Result<Record, DbErr> {
+    let payload = &job.payload;
+    let key = idempotency_key(payload.notification_id, target.endpoint_id);
+    let receiver = job.limits.receiver(&payload.client_id, target);
+    let record = |attempts: i32, attempt: Attempt, deferred: bool| Record {
+        notification_id: payload.notification_id,
+        target: target.clone(),
+        attempts,
+        attempt,
+        deferred,
+    };
+    // The record of a delivery left for a redrive: why, after the last error if any.
+    let defer = |attempts: i32, last: Option<(String, Option<u16>)>| {
+        metrics().deliveries_deferred.inc();
+        tracing::debug!(notification_id = %payload.notification_id, endpoint_id = %target.endpoint_id, "receiver down: delivery deferred");
+        let (error, http_status) = match last {
+            Some((error, http_status)) => (format!("{error}; {DEFERRED}"), http_status),
+            None => (DEFERRED.to_owned(), None),
+        };
+        record(
+            attempts,
+            Attempt::Retryable {
+                error,
+                http_status,
+                retry_after: None,
+            },
+            true,
+        )
+    };
+    let policy = &job.policy;
+    let mut attempt = 1;
+    loop {
+        let attempts_made = attempts_before.saturating_add(attempt as i32 - 1);
+        if receiver.is_down() {
+            return Ok(defer(attempts_made, None));
+        }
+        let outcome = {
+            // A permit is held for the attempt only, never across a backoff.
+            let _slots = job.limits.acquire(&payload.client_id, &receiver).await;
+            // It may have gone down while this one waited for a slot.
+            if receiver.is_down() {
+                return Ok(defer(attempts_made, None));
+            }
+            job.channel.deliver(payload, target, &key).await
+        };
+        receiver.observe(&outcome);
+        let attempts = attempts_made.saturating_add(1);
+        let last = attempt >= policy.max_attempts;
+        match outcome {
+            Attempt::Retryable {
+                error, http_status, ..
+            } if last => {
+                metrics().deliveries_failed.inc();
+                tracing::warn!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, %error, attempts, "delivery gave up");
+                return Ok(record(
+                    attempts,
+                    Attempt::Permanent {
+                        error: format!("gave up after {} attempts: {error}", policy.max_attempts),
+                        http_status,
+                    },
+                    false,
+                ));
+            }
+            Attempt::Retryable {
+                ref error,
+                http_status,
+                retry_after,
+            } => {
+                if receiver.is_down() {
+                    return Ok(defer(attempts, Some((error.clone(), http_status))));
+                }
+                metrics().deliveries_retried.inc();
+                let delay = policy.delay(attempt, retry_after);
+                tracing::debug!(notification_id = %payload.notification_id, %error, retry_in_ms = delay.as_millis() as u64, "delivery will be retried");
+                // Boxed: inline, this rarely taken write would make every delivery's
+                // future several KiB, and a batch holds hundreds of them at once.
+                Box::pin(record_attempts(
+                    &job.db,
+                    &[record(attempts, outcome.clone(), false)],
+                ))
+                .await?;
+                tokio::time::sleep(delay).await;
+            }
+            Attempt::Permanent { ref error, .. } => {
+                metrics().deliveries_failed.inc();
+                tracing::warn!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, %error, "delivery failed for good");
+                return Ok(record(attempts, outcome, false));
+            }
+            Attempt::Delivered { .. } => {
+                let metrics = metrics();
+                metrics.deliveries_delivered.inc();
+                let waited = (Utc::now() - payload.created_at)
+                    .to_std()
+                    .unwrap_or_default();
+                metrics.delivery_latency.observe(waited);
+                tracing::debug!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, attempts, "delivered");
+                return Ok(record(attempts, outcome, false));
+            }
+        }
+        attempt += 1;
+    }
+}
+
+/// A notification's deliveries of this round, and its outcome once they are done. The
+/// addresses past the delivery cap are recorded as failed, never tried.
+async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
+    let targets = &job.targets;
+    let delivered_before = |target: &Target| {
+        job.earlier
+            .get(&target.endpoint_id)
+            .is_some_and(|e| e.delivered)
+    };
+    let cap = match job.policy.max_deliveries {
+        0 => targets.len(),
+        max => max.min(targets.len()),
+    };
+    let (in_cap, over) = targets.split_at(cap);
+    let mut records: Vec<Record> = over
+        .iter()
+        .filter(|target| !delivered_before(target))
+        .map(|target| Record {
+            notification_id: job.payload.notification_id,
+            target: target.clone(),
+            attempts: 0,
+            attempt: Attempt::Permanent {
+                error: format!(
+                    "not sent: the notification has {} addresses, over MAX_DELIVERIES_PER_NOTIFICATION ({cap})",
+                    targets.len()
+                ),
+                http_status: None,
+            },
+            deferred: false,
+        })
+        .collect();
+    let mut delivered = over.len() - records.len();
+    if !over.is_empty() {
+        tracing::warn!(notification_id = %job.payload.notification_id, client_id = %job.payload.client_id, addresses = targets.len(), max = cap, "notification over MAX_DELIVERIES_PER_NOTIFICATION: the rest not sent");
+    }
+    let mut pending = Vec::new();
+    for target in in_cap {
+        match job.earlier.get(&target.endpoint_id) {
+            Some(earlier) if earlier.delivered => delivered += 1,
+            earlier => pending.push(deliver_to(&job, target, earlier.map_or(0, |e| e.attempts))),
+        }
+    }
+    for result in join_all(pending).await {
+        let record = result?;
+        if matches!(record.attempt, Attempt::Delivered { .. }) {
+            delivered += 1;
+        }
+        records.push(record);
+    }
+    let outcome = if records.iter().any(|r| r.deferred) {
+        SendOutcome::Deferred
+    } else if delivered == targets.len() {
+        SendOutcome::Finished(NotificationStatus::Sent)
+    } else if delivered == 0 {
+        SendOutcome::Finished(NotificationStatus::Failed)
+    } else {
+        SendOutcome::Finished(NotificationStatus::Partial)
+    };
+    let Job { payload, claim, .. } = job;
+    Ok((payload.notification_id, outcome, records, claim))
+}
+
+/// Finished jobs, gathered to be written together.
+#[derive(Default)]
+struct Finished {
+    records: Vec<Record>,
+    outcomes: Vec<(Uuid, SendOutcome)>,
+    claims: Vec<Claim>,
+}
+
+impl Finished {
+    fn add(&mut self, (id, outcome, mut records, claim): Done) {
+        self.records.append(&mut records);
+        self.outcomes.push((id, outcome));
+        self.claims.push(claim);
+    }
+
+    /// Writes what was gathered, then lets the claims go.
+    async fn write(&mut self, db: &DatabaseConnection) -> Result<Vec<(Uuid, SendOutcome)>, DbErr> {
+        write_finished(db, &self.records, &self.outcomes).await?;
+        self.records.clear();
+        self.claims.clear();
+        Ok(std::mem::take(&mut self.outcomes))
+    }
+}
+
+/// The jobs that outlived their batch: each written when done, a flush at a time. A
+/// write that fails leaves its notifications PENDING, for the redrive.
+async fn finish_in_background(
+    db: DatabaseConnection,
+    mut work: FuturesUnordered<JoinHandle<Result<Done, DbErr>>>,
+    backlog: Option<tokio::sync::OwnedSemaphorePermit>,
+) {
+    let mut finished = Finished::default();
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    loop {
+        tokio::select! {
+            next = work.next() => match next {
+                Some(Ok(Ok(done))) => finished.add(done),
+                Some(Ok(Err(err))) => tracing::warn!(error = %err, "a delivery could not be recorded; the redrive will announce it again"),
+                Some(Err(err)) => tracing::error!(error = %err, "a delivery task ended abnormally; the redrive will announce it again"),
+                None => break,
+            },
+            _ = flush.tick() => {
+                if let Err(err) = finished.write(&db).await {
+                    tracing::warn!(error = %err, "deliveries could not be recorded; the redrive will announce them again");
+                }
+            }
+        }
+    }
+    if let Err(err) = finished.write(&db).await {
+        tracing::warn!(error = %err, "deliveries could not be recorded; the redrive will announce them again");
+    }
+    drop(backlog);
+}
+
+/// Waits for a batch's jobs, writing what finishes every FLUSH_EVERY, until all are done
+/// or the batch has waited its SENDER_BATCH_WAIT and the backlog has room for the rest.
+/// A job that could not record its attempts fails the batch, to be tried again.
+async fn wait(
+    work: &mut FuturesUnordered<JoinHandle<Result<Done, DbErr>>>,
+    finished: &mut Finished,
+    outcomes: &mut Vec<(Uuid, SendOutcome)>,
+    db: &DatabaseConnection,
+    limits: &DeliveryLimits,
+    started: tokio::time::Instant,
+) -> Result<(), DbErr> {
+    let mut flush = tokio::time::interval_at(started + FLUSH_EVERY, FLUSH_EVERY);
+    let deadline = tokio::time::sleep_until(started + limits.batch_wait);
+    tokio::pin!(deadline);
+    let mut waited = false;
+    while !work.is_empty() {
+        if waited && limits.backlog.available_permits() >= work.len() {
+            return Ok(());
+        }
+        tokio::select! {
+            next = work.next() => match next {
+                Some(Ok(done)) => finished.add(done?),
+                Some(Err(err)) => return Err(DbErr::Custom(format!("a delivery task ended abnormally: {err}"))),
+                None => return Ok(()),
+            },
+            _ = flush.tick() => outcomes.extend(finished.write(db).await?),
+            () = &mut deadline, if !waited => waited = true,
+        }
+    }
+    Ok(())
+}
+
+/// Delivers a batch of notifications to every endpoint that still needs them, with a
+/// handful of statements for the whole batch: the notifications, their endpoints and
+/// their earlier deliveries are read at once, and what finishes is written together.
+/// Returns once every delivery is done or the batch has waited SENDER_BATCH_WAIT; the
+/// rest goes on in the background ([`SendOutcome::Continuing`]).
+pub async fn send_notifications(
+    db: &DatabaseConnection,
+    channel: &Arc<dyn Channel>,
+    policy: &DeliveryPolicy,
+    limits: &Arc<DeliveryLimits>,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, SendOutcome)>, DbErr> {
+    let started = tokio::time::Instant::now();
+    // A notification this process is delivering already (announced twice, or redriven
+    // while its receiver is slow) is left to that delivery.
+    let mut claims: HashMap<Uuid, Claim> = limits
+        .claim(ids)
+        .into_iter()
+        .map(|claim| (claim.id, claim))
+        .collect();
+    let mut outcomes: Vec<(Uuid, SendOutcome)> = ids
+        .iter()
+        .filter(|id| !claims.contains_key(id))
+        .map(|id| (*id, SendOutcome::Skipped))
+        .collect();
+    let claimed: Vec<Uuid> = ids
+        .iter()
+        .copied()
+        .filter(|id| claims.contains_key(id))
+        .collect();
+    // `SET LOCAL` needs a transaction; SQLite needs neither.
+    let BatchRead {
+        outcomes: nothing_to_do,
+        payloads,
+        endpoints,
+        mut earlier,
+    } = if db.get_database_backend() == DbBackend::Postgres {
+        let reads = db.begin().await?;
+        prefer_index_lookups(&reads).await?;
+        let read = read_batch(&reads, &claimed).await?;
+        reads.commit().await?;
+        read
+    } else {
+        read_batch(db, &claimed).await?
+    };
+    outcomes.extend(nothing_to_do);
+    // Statuses to write: those without endpoints at once, the others as they finish.
+    let mut finished = Finished::default();
+    let mut work: FuturesUnordered<JoinHandle<Result<Done, DbErr>>> = FuturesUnordered::new();
+    for payload in payloads {
+        let Some(claim) = claims.remove(&payload.notification_id) else {
+            continue;
+        };
+        let targets = endpoints.for_rules(&payload.rule_ids);
+        if targets.is_empty() {
+            finished.outcomes.push((
+                payload.notification_id,
+                SendOutcome::Finished(NotificationStatus::NoEndpoints),
+            ));
+            finished.claims.push(claim);
+            continue;
+        }
+        let job = Job {
+            db: db.clone(),
+            channel: channel.clone(),
+            policy: policy.clone(),
+            limits: limits.clone(),
+            earlier: earlier.remove(&payload.notification_id).unwrap_or_default(),
+            payload,
+            targets,
+            claim,
+        };
+        work.push(tokio::spawn(deliver_notification(job)));
+    }
+    // The claims left are of notifications with nothing to do: free them now.
+    drop(claims);
+    let waited = wait(&mut work, &mut finished, &mut outcomes, db, limits, started).await;
+    if !work.is_empty() {
+        tracing::debug!(
+            notifications = work.len(),
+            "the slow deliveries go on after their batch"
+        );
+        let backlog = u32::try_from(work.len())
+            .ok()
+            .and_then(|n| limits.backlog.clone().try_acquire_many_owned(n).ok());
+        tokio::spawn(finish_in_background(db.clone(), work, backlog));
+    }
+    waited?;
+    outcomes.extend(finished.write(db).await?);
+    let settled: std::collections::HashSet<Uuid> = outcomes.iter().map(|(id, _)| *id).collect();
+    outcomes.extend(
+        ids.iter()
+            .filter(|id| !settled.contains(id))
+            .map(|id| (*id, SendOutcome::Continuing)),
+    );
+    Ok(outcomes)
+}

@@ -1,0 +1,278 @@
+//! What the sender reads and writes: a batch's notifications, their rules' endpoints
+//! and their earlier deliveries, read with a handful of statements; each attempt's
+//! record and each notification's status, written many rows per statement.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use alerting_entities::{deliveries, endpoints, notifications};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
+    sea_query::{Expr, OnConflict},
+};
+use uuid::Uuid;
+
+use super::{DELIVERED, FAILED, SendOutcome};
+use crate::{
+    domain::{EndpointKind, NotificationStatus},
+    events::AlertBody,
+    jobs::index_lookups::{all_with_keys, prefer_index_lookups},
+    ports::{Attempt, NotificationPayload, Target},
+};
+
+/// Rows per statement when recording (well under both databases' parameter limits).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// One attempt's record: the row per (notification, endpoint), created or updated.
+pub struct Record {
+    pub notification_id: Uuid,
+    pub target: Target,
+    pub attempts: i32,
+    pub attempt: Attempt,
+    /// Left for a redrive because the receiver is down.
+    pub deferred: bool,
+}
+
+impl Record {
+    fn row(&self, now: DateTime<Utc>) -> deliveries::ActiveModel {
+        let (status, error, http_status) = match &self.attempt {
+            Attempt::Delivered { http_status } => (DELIVERED, None, *http_status),
+            Attempt::Retryable {
+                error, http_status, ..
+            } => ("RETRYING", Some(error.clone()), *http_status),
+            Attempt::Permanent { error, http_status } => {
+                (FAILED, Some(error.clone()), *http_status)
+            }
+        };
+        deliveries::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            notification_id: Set(self.notification_id),
+            endpoint_id: Set(self.target.endpoint_id),
+            kind: Set(self.target.kind.as_str().to_owned()),
+            target: Set(self.target.value.clone()),
+            status: Set(status.to_owned()),
+            attempts: Set(self.attempts),
+            last_error: Set(error),
+            last_http_status: Set(http_status.map(i32::from)),
+            delivered_at: Set(matches!(self.attempt, Attempt::Delivered { .. }).then_some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }
+}
+
+/// Writes attempt records, many rows per statement.
+pub async fn record_attempts<C: ConnectionTrait>(db: &C, records: &[Record]) -> Result<(), DbErr> {
+    let now = Utc::now();
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        deliveries::Entity::insert_many(chunk.iter().map(|r| r.row(now)))
+            .on_conflict(
+                OnConflict::columns([
+                    deliveries::Column::NotificationId,
+                    deliveries::Column::EndpointId,
+                ])
+                .update_columns([
+                    deliveries::Column::Kind,
+                    deliveries::Column::Target,
+                    deliveries::Column::Status,
+                    deliveries::Column::Attempts,
+                    deliveries::Column::LastError,
+                    deliveries::Column::LastHttpStatus,
+                    deliveries::Column::DeliveredAt,
+                    deliveries::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn set_statuses<C: ConnectionTrait>(
+    db: &C,
+    outcomes: &[(Uuid, SendOutcome)],
+) -> Result<(), DbErr> {
+    let mut by_status: HashMap<NotificationStatus, Vec<Uuid>> = HashMap::new();
+    for (id, outcome) in outcomes {
+        let status = match outcome {
+            SendOutcome::Skipped | SendOutcome::Continuing => continue,
+            SendOutcome::Finished(status) => *status,
+            // PENDING again, and from now: the redrive's clock starts over.
+            SendOutcome::Deferred => NotificationStatus::Pending,
+        };
+        by_status.entry(status).or_default().push(*id);
+    }
+    let now = Utc::now();
+    for (status, ids) in by_status {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            notifications::Entity::update_many()
+                .col_expr(notifications::Column::Status, Expr::value(status.as_str()))
+                .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
+                .filter(notifications::Column::Id.is_in(chunk.iter().copied()))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The attempts and statuses finished since the last write, in one transaction: one
+/// commit (one WAL flush in Postgres) where there were two.
+pub async fn write_finished<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    records: &[Record],
+    finished: &[(Uuid, SendOutcome)],
+) -> Result<(), DbErr> {
+    if records.is_empty() && finished.is_empty() {
+        return Ok(());
+    }
+    let transaction = db.begin().await?;
+    prefer_index_lookups(&transaction).await?;
+    record_attempts(&transaction, records).await?;
+    set_statuses(&transaction, finished).await?;
+    transaction.commit().await
+}
+
+/// What a notification's earlier rounds left for one endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Earlier {
+    pub delivered: bool,
+    pub attempts: i32,
+}
+
+/// The enabled endpoints of a batch's rules, by rule.
+pub struct Endpoints {
+    by_rule: HashMap<Uuid, Vec<(DateTime<Utc>, Target)>>,
+}
+
+impl Endpoints {
+    /// The endpoints of these rules, each address once (the oldest endpoint naming it,
+    /// so the choice, and the idempotency key, stay the same on every try).
+    pub fn for_rules(&self, rule_ids: &[Uuid]) -> Vec<Target> {
+        let mut all: Vec<&(DateTime<Utc>, Target)> = rule_ids
+            .iter()
+            .filter_map(|id| self.by_rule.get(id))
+            .flatten()
+            .collect();
+        all.sort_by_key(|(created_at, target)| (*created_at, target.endpoint_id));
+        let mut seen = HashSet::new();
+        all.into_iter()
+            .filter(|(_, target)| seen.insert((target.kind, target.value.as_str())))
+            .map(|(_, target)| target.clone())
+            .collect()
+    }
+}
+
+async fn targets<C: ConnectionTrait>(
+    db: &C,
+    rule_ids: &BTreeSet<Uuid>,
+) -> Result<Endpoints, DbErr> {
+    let mut by_rule: HashMap<Uuid, Vec<(DateTime<Utc>, Target)>> = HashMap::new();
+    let ids: Vec<Uuid> = rule_ids.iter().copied().collect();
+    let enabled = endpoints::Entity::find().filter(endpoints::Column::Enabled.eq(true));
+    for row in all_with_keys(db, enabled, endpoints::Column::RuleId, &ids).await? {
+        let Ok(kind) = row.kind.parse::<EndpointKind>() else {
+            continue;
+        };
+        by_rule.entry(row.rule_id).or_default().push((
+            row.created_at,
+            Target {
+                endpoint_id: row.id,
+                kind,
+                value: row.value,
+                secret: row.secret,
+            },
+        ));
+    }
+    Ok(Endpoints { by_rule })
+}
+
+fn payload(row: &notifications::Model) -> NotificationPayload {
+    NotificationPayload {
+        notification_id: row.id,
+        client_id: row.client_id.clone(),
+        shared: row.shared,
+        alert: AlertBody {
+            owner: (!row.shared).then(|| row.client_id.clone()),
+            alert_id: row.alert_id.clone(),
+            event_ts: row.event_ts,
+            severity: row.severity.clone(),
+            source: row.source.clone(),
+            name: row.name.clone(),
+            context: serde_json::from_value(row.context.clone()).unwrap_or_default(),
+        },
+        rule_ids: serde_json::from_value(row.rule_ids.clone()).unwrap_or_default(),
+        created_at: row.created_at,
+    }
+}
+
+/// What the sender reads for a batch before delivering it.
+pub struct BatchRead {
+    /// The notifications with nothing to do: gone (their client was deleted) or final.
+    pub outcomes: Vec<(Uuid, SendOutcome)>,
+    /// The notifications to deliver.
+    pub payloads: Vec<NotificationPayload>,
+    pub endpoints: Endpoints,
+    /// Their deliveries of earlier rounds, by notification and endpoint.
+    pub earlier: HashMap<Uuid, HashMap<Uuid, Earlier>>,
+}
+
+pub async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<BatchRead, DbErr> {
+    let rows = all_with_keys(
+        db,
+        notifications::Entity::find(),
+        notifications::Column::Id,
+        ids,
+    )
+    .await?;
+    let mut outcomes: Vec<(Uuid, SendOutcome)> = Vec::with_capacity(ids.len());
+    let found: HashSet<Uuid> = rows.iter().map(|r| r.id).collect();
+    outcomes.extend(
+        ids.iter()
+            .filter(|id| !found.contains(id))
+            .map(|id| (*id, SendOutcome::Skipped)),
+    );
+    let (already_final, rows): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| {
+        row.status == NotificationStatus::Sent.as_str()
+            || row.status == NotificationStatus::NoEndpoints.as_str()
+    });
+    outcomes.extend(
+        already_final
+            .iter()
+            .map(|row| (row.id, SendOutcome::Skipped)),
+    );
+    let payloads: Vec<NotificationPayload> = rows.iter().map(payload).collect();
+    let rule_ids: BTreeSet<Uuid> = payloads
+        .iter()
+        .flat_map(|p| p.rule_ids.iter().copied())
+        .collect();
+    // No rules (nothing left to deliver): no query.
+    let endpoints = targets(db, &rule_ids).await?;
+    let row_ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut earlier: HashMap<Uuid, HashMap<Uuid, Earlier>> = HashMap::new();
+    for delivery in all_with_keys(
+        db,
+        deliveries::Entity::find(),
+        deliveries::Column::NotificationId,
+        &row_ids,
+    )
+    .await?
+    {
+        earlier.entry(delivery.notification_id).or_default().insert(
+            delivery.endpoint_id,
+            Earlier {
+                delivered: delivery.status == DELIVERED,
+                attempts: delivery.attempts,
+            },
+        );
+    }
+    Ok(BatchRead {
+        outcomes,
+        payloads,
+        endpoints,
+        earlier,
+    })
+}
