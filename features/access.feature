@@ -41,3 +41,15 @@ Feature: Who may see and change what
     And the webhook "hook" receives the alerts "by-key"
     When "producer" lists the rules
     Then the request is refused with 403
+
+  Scenario: A tenant's alerts reach its own rules only
+    Given the client "acme" with a rule "mine" for severity "LOW", source "keys" and name "check"
+    And the rule "mine" sends to the webhook "acme-hook"
+    And the client "mallory" with a rule "snooping" for severity "LOW", source "keys" and name "check"
+    And the rule "snooping" sends to the webhook "mallory-hook"
+    And the rules are in effect
+    And "acme" has an API key "acme-producer" to post alerts
+    When "acme-producer" posts the alert "private"
+    Then the request succeeds with 202
+    And the webhook "acme-hook" receives the alerts "private"
+    And the webhook "mallory-hook" receives nothing

@@ -331,15 +331,15 @@ pub fn document(api: &mut utoipa::openapi::OpenApi) {
         if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
             continue;
         }
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
+        for (writes, operation) in [
+            (false, &mut item.get),
+            (true, &mut item.put),
+            (true, &mut item.post),
+            (true, &mut item.delete),
+            (true, &mut item.patch),
         ]
         .into_iter()
-        .flatten()
+        .filter_map(|(writes, operation)| operation.as_mut().map(|o| (writes, o)))
         {
             operation.security = Some(vec![SecurityRequirement::new(
                 "bearer",
@@ -355,6 +355,12 @@ pub fn document(api: &mut utoipa::openapi::OpenApi) {
                 error("The token may not do this (a client key on an admin route, or without the scope)")
                     .into(),
             );
+            if writes {
+                responses.entry("429".to_owned()).or_insert_with(|| {
+                    error("Over the key's rate of writes (WRITE_RATE_LIMIT); see Retry-After")
+                        .into()
+                });
+            }
         }
     }
 }
