@@ -64,7 +64,8 @@ pub struct CreateEndpoint {
     /// webhook, slack or email.
     #[serde(rename = "type")]
     pub kind: String,
-    /// An http(s) URL for webhook and slack, an address for email.
+    /// An http(s) URL for webhook and slack (at most 2,048 bytes once normalised and
+    /// percent-encoded, as it is stored), an address for email.
     pub value: String,
     /// Webhooks only: the key of the `X-Alerting-Signature` HMAC. Write-only.
     pub secret: Option<String>,
