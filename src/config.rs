@@ -202,8 +202,9 @@ pub struct MatchingConfig {
 #[command(next_help_heading = "Authentication")]
 pub struct AuthConfig {
     /// The admin token: `Authorization: Bearer <token>` for everything, including
-    /// clients and their API keys. At least 32 characters. `up` makes one when it is
-    /// unset (kept in $DATA_DIR/admin-token); `serve` refuses to start without it.
+    /// clients and their API keys. At least 32 characters, random (a pattern such as
+    /// 32 times the same character is refused). `up` makes one when it is unset (kept
+    /// in $DATA_DIR/admin-token); `serve` refuses to start without it.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 

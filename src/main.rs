@@ -59,7 +59,7 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   SINK_ADDR, SINK_SECRET       `sink`: where to listen, and the secret to check
   BENCH_POSTGRES_URL           `bench --mode kafka`: the Postgres server it makes its database on
                                [default: postgres://postgres@127.0.0.1:5432/postgres]
-  ADMIN_TOKEN                  admin bearer token (32+ chars); unset: `up` makes one in $DATA_DIR/admin-token
+  ADMIN_TOKEN                  admin bearer token (32+ random chars); unset: `up` makes one in $DATA_DIR/admin-token
   INGEST_RATE_LIMIT            alert ingestion requests/s per key, per alert-producer [default: 100]
   ALLOW_PRIVATE_ENDPOINTS      true: webhooks may reach loopback/private addresses [default: false]
   ALERTING_TOKEN               the token `produce` sends

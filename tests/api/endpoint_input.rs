@@ -1,6 +1,8 @@
 //! What an endpoint's address and secret must be before they are stored: a URL that
 //! fits its unique index once normalised, and a secret long enough to sign with.
 
+use alerting_entities::endpoints;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use serde_json::json;
 
 use crate::{helpers::TestApp, on_both_backends};
@@ -60,4 +62,53 @@ async fn a_url_is_measured_as_stored_and_what_is_taken_fits_the_index(app: TestA
     assert_eq!((moved.status, moved.field()), (422, "value"), "{moved:?}");
 }
 
-on_both_backends!(a_url_is_measured_as_stored_and_what_is_taken_fits_the_index);
+async fn a_secret_shorter_than_16_characters_is_refused_on_create_and_patch(app: TestApp) {
+    let path = endpoints_path(&app).await;
+    let webhook = |secret: &str| json!({"type": "webhook", "value": "https://hooks.example.com/a", "secret": secret});
+    for short in ["change-me", "k", &"é".repeat(15)] {
+        let reply = app.post(&path, webhook(short)).await;
+        assert_eq!(
+            (reply.status, reply.field()),
+            (422, "secret"),
+            "{short}: {reply:?}"
+        );
+        assert!(
+            reply.body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("at least 16")
+        );
+    }
+    assert_eq!(app.get(&path).await.body["total"], 0, "nothing was stored");
+    let created = app.post(&path, webhook(&"é".repeat(16))).await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let endpoint = format!("/api/v1/endpoints/{}", created.str("endpoint_id"));
+    let patched = app.patch(&endpoint, json!({"secret": "change-me"})).await;
+    assert_eq!(
+        (patched.status, patched.field()),
+        (422, "secret"),
+        "{patched:?}"
+    );
+    let patched = app
+        .patch(&endpoint, json!({"secret": "a-new-secret-of-24-chars"}))
+        .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+
+    // A short secret stored before this rule stays usable: a PATCH that leaves it alone
+    // is not refused for it.
+    let id = uuid::Uuid::parse_str(&created.str("endpoint_id")).expect("uuid");
+    endpoints::Entity::update_many()
+        .col_expr(endpoints::Column::Secret, Expr::value("change-me"))
+        .filter(endpoints::Column::Id.eq(id))
+        .exec(&app.db)
+        .await
+        .expect("an old secret");
+    let disabled = app.patch(&endpoint, json!({"enabled": false})).await;
+    assert_eq!(disabled.status, 200, "{disabled:?}");
+    assert_eq!(disabled.body["has_secret"], true);
+}
+
+on_both_backends!(
+    a_url_is_measured_as_stored_and_what_is_taken_fits_the_index,
+    a_secret_shorter_than_16_characters_is_refused_on_create_and_patch,
+);

@@ -136,10 +136,19 @@ fn parse_email(value: &str) -> Result<String, InvalidValue> {
 pub struct EndpointSecret(String);
 
 impl EndpointSecret {
+    /// Shorter keys could be guessed from a signature and its body, offline.
+    pub const MIN_CHARS: usize = 16;
     pub const MAX_CHARS: usize = 1024;
 
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         check_text(value, Self::MAX_CHARS)?;
+        let chars = value.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(InvalidValue(format!(
+                "must be at least {} characters (got {chars}); e.g. `openssl rand -hex 32`",
+                Self::MIN_CHARS
+            )));
+        }
         Ok(Self(value.to_owned()))
     }
 
@@ -226,7 +235,17 @@ mod tests {
 
     #[test]
     fn secrets_never_show_in_debug_output() {
-        let secret = EndpointSecret::parse("hunter2").map(|s| format!("{s:?}"));
+        let secret = EndpointSecret::parse("hunter2-hunter2-hunter2").map(|s| format!("{s:?}"));
         assert_eq!(secret, Ok("EndpointSecret(***)".to_owned()));
+    }
+
+    #[test]
+    fn secrets_have_at_least_16_characters() {
+        assert!(EndpointSecret::parse(&"é".repeat(16)).is_ok());
+        let short = EndpointSecret::parse(&"k".repeat(15));
+        assert!(
+            matches!(&short, Err(InvalidValue(message)) if message.contains("at least 16")),
+            "{short:?}"
+        );
     }
 }
