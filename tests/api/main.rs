@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod clients;
 mod constraints;
+mod duplicate_keys;
 mod endpoint_input;
 mod endpoints;
 mod lambda;

@@ -23,7 +23,7 @@ use super::{
     ApiError,
     auth::{Authenticator, Principal, Scope},
     error::{ErrorBody, ItemError},
-    extract::{ApiJson, decode_json, field_error, json_body},
+    extract::{ApiJson, decode_json_value, field_error, json_body},
     rate_limit::RateLimiter,
 };
 use crate::{
@@ -128,7 +128,7 @@ pub struct Accepted {
 
 /// Parses one alert or an array of alerts, reporting every invalid item.
 pub fn parse_alerts(body: &[u8], now: DateTime<Utc>) -> Result<Vec<Alert>, ApiError> {
-    let value: serde_json::Value = decode_json(body)?;
+    let value = decode_json_value(body)?;
     let items = match value {
         serde_json::Value::Array(items) => items,
         object @ serde_json::Value::Object(_) => vec![object],
