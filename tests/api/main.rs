@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod admin_routes;
 mod bench;
 mod cli;
 mod clients;

@@ -9,7 +9,7 @@ use std::{
 
 use axum::{
     Json, Router,
-    extract::{FromRef, Path, Request, State},
+    extract::{FromRef, FromRequest, Path, Request, State},
     http::StatusCode,
     routing::get,
 };
@@ -318,10 +318,12 @@ impl Job {
 pub async fn start_job(
     State(state): State<AlertProducerState>,
     principal: Principal,
-    ApiJson(spec): ApiJson<GenerateSpec>,
+    request: Request,
 ) -> Result<(StatusCode, Json<JobStatus>), ApiError> {
-    // An operator's tool: a job can send millions of alerts, beyond any key's rate.
-    principal.require_admin()?;
+    // The right comes first: a key that may not start a job learns nothing from how
+    // its body would have been judged.
+    require_operator(&principal, "starting load generation needs the admin token")?;
+    let ApiJson(spec) = ApiJson::<GenerateSpec>::from_request(request, &state).await?;
     let plan = spec.plan().map_err(|errors| {
         let first = &errors[0];
         let message = errors
@@ -387,6 +389,15 @@ fn forget_old_jobs(jobs: &mut HashMap<Uuid, Arc<Job>>, keep: usize) {
     }
 }
 
+/// Load generation is an operator's tool: a job can send millions of alerts, beyond
+/// any key's rate. `why` says so in the 403.
+fn require_operator(principal: &Principal, why: &'static str) -> Result<(), ApiError> {
+    match principal {
+        Principal::Admin => Ok(()),
+        Principal::Client { .. } => Err(ApiError::Forbidden(why)),
+    }
+}
+
 fn find_job(state: &AlertProducerState, job_id: &str) -> Result<Arc<Job>, ApiError> {
     let id = Uuid::parse_str(job_id).map_err(|_| ApiError::not_found("job", job_id))?;
     state
@@ -407,8 +418,10 @@ pub async fn job_status(
     principal: Principal,
     Path(job_id): Path<String>,
 ) -> Result<Json<JobStatus>, ApiError> {
-    // An operator's tool: a job can send millions of alerts, beyond any key's rate.
-    principal.require_admin()?;
+    require_operator(
+        &principal,
+        "load generation jobs are read with the admin token",
+    )?;
     Ok(Json(find_job(&state, &job_id)?.status()))
 }
 
@@ -421,8 +434,10 @@ pub async fn cancel_job(
     principal: Principal,
     Path(job_id): Path<String>,
 ) -> Result<Json<JobStatus>, ApiError> {
-    // An operator's tool: a job can send millions of alerts, beyond any key's rate.
-    principal.require_admin()?;
+    require_operator(
+        &principal,
+        "cancelling load generation needs the admin token",
+    )?;
     let job = find_job(&state, &job_id)?;
     job.progress.cancel();
     Ok(Json(job.status()))
