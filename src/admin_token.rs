@@ -1,5 +1,5 @@
 //! The admin token: from ADMIN_TOKEN, or, for `alerting up` on a laptop, made once and
-//! kept in $DATA_DIR/admin-token (readable by its owner only) so a restart keeps it.
+//! kept in $DATA_DIR/admin-token (0600, in a 0700 folder) so a restart keeps it.
 //! The services run on their own (`serve …`) refuse to start without one: there, a
 //! token nobody has seen would lock everyone out, and a default would let everyone in.
 
@@ -101,16 +101,7 @@ pub fn for_up(auth: &AuthConfig, database: &DatabaseConfig) -> Result<String, St
     match std::fs::read_to_string(&path) {
         Ok(kept) => {
             let token = checked(&kept)?;
-            #[cfg(unix)]
-            if let Ok(meta) = std::fs::metadata(&path) {
-                use std::os::unix::fs::PermissionsExt;
-                if meta.permissions().mode() & 0o077 != 0 {
-                    tracing::warn!(
-                        "{} can be read by others than its owner; `chmod 600` it",
-                        path.display()
-                    );
-                }
-            }
+            crate::private_files::tighten_file(&path).map_err(unreadable)?;
             tracing::info!(
                 "admin token: the one in {} (Authorization: Bearer $(cat {}))",
                 path.display(),
@@ -123,7 +114,7 @@ pub fn for_up(auth: &AuthConfig, database: &DatabaseConfig) -> Result<String, St
     }
     let token = new_secret(ADMIN_TOKEN_PREFIX);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(unreadable)?;
+        crate::private_files::private_dir(dir).map_err(unreadable)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -171,6 +162,17 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path(&database))
+                .expect("file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+            let dir = std::fs::metadata(dir.path().join("data")).expect("dir");
+            assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+            // A kept file open to others is tightened when it is read.
+            let open = std::fs::Permissions::from_mode(0o644);
+            std::fs::set_permissions(path(&database), open).expect("chmod");
+            for_up(&auth(None), &database).expect("kept");
             let mode = std::fs::metadata(path(&database))
                 .expect("file")
                 .permissions()
