@@ -17,6 +17,7 @@ mod pipeline;
 mod process;
 mod protocol;
 mod readme;
+mod redaction;
 mod rules;
 mod security;
 mod sinks;

@@ -140,10 +140,13 @@ impl ValidEndpoint {
     }
 
     fn duplicate(&self, rule_id: Uuid) -> ApiError {
+        let target = match self.target.kind() {
+            EndpointKind::Email => self.target.value().to_owned(),
+            EndpointKind::Webhook | EndpointKind::Slack => crate::redact::url(self.target.value()),
+        };
         ApiError::Duplicate(format!(
-            "rule {rule_id} already has a {} endpoint {:?}",
+            "rule {rule_id} already has a {} endpoint {target:?}",
             self.target.kind().as_str(),
-            self.target.value()
         ))
     }
 }
