@@ -4,8 +4,9 @@ use alerting::{
     adapters::kafka,
     bench::{self, BenchArgs},
     config::{
-        AlertProducerConfig, AuthConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, LogConfig,
-        LogFormat, MatchingConfig, MetricsConfig, RedisConfig, RuleServiceConfig, TargetConfig,
+        AlertProducerConfig, AuthConfig, DatabaseConfig, DeliveryConfig, HttpConfig, KafkaConfig,
+        LogConfig, LogFormat, MatchingConfig, MetricsConfig, RedisConfig, RuleServiceConfig,
+        TargetConfig,
     },
     platform::{self, PlatformConfig},
     produce::{self, ProduceArgs},
@@ -62,6 +63,8 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   ADMIN_TOKEN                  admin bearer token (32+ random chars); unset: `up` makes one in $DATA_DIR/admin-token
   INGEST_RATE_LIMIT            alert ingestion requests/s per key, per alert-producer [default: 100]
   ALLOW_PRIVATE_ENDPOINTS      true: webhooks may reach loopback/private addresses [default: false]
+  HTTP_HEADER_READ_TIMEOUT     a client's time to send a request's headers [default: 10s]
+  HTTP_IDLE_TIMEOUT            how long an idle keep-alive connection is kept [default: 75s]
   ALERTING_TOKEN               the token `produce` sends
   METRICS_ADDR                 a consumer's /health and /metrics listener; unset: none
   CLOUDWATCH_METRICS           true: also push metrics to CloudWatch [default: false]
@@ -112,6 +115,8 @@ enum Command {
         #[command(flatten)]
         targets: TargetConfig,
         #[command(flatten)]
+        http: HttpConfig,
+        #[command(flatten)]
         metrics: MetricsConfig,
     },
     /// Serve one HTTP service on its own, as its ECS service does.
@@ -132,6 +137,8 @@ enum Command {
         auth: AuthConfig,
         #[command(flatten)]
         targets: TargetConfig,
+        #[command(flatten)]
+        http: HttpConfig,
         #[command(flatten)]
         metrics: MetricsConfig,
     },
@@ -293,6 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             delivery,
             auth,
             targets,
+            http,
             metrics,
         } => {
             let config = PlatformConfig {
@@ -305,6 +313,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 delivery,
                 auth,
                 targets,
+                http,
             };
             let exporter = exporter::start(&metrics, "platform", false).await?;
             let result = platform::up(&config, stop()).await;
@@ -320,6 +329,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             redis,
             auth,
             targets,
+            http,
             metrics,
         } => {
             let exporter = exporter::start(&metrics, service.name(), false).await?;
@@ -331,6 +341,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         &kafka,
                         &auth,
                         &targets,
+                        &http,
                         stop(),
                     )
                     .await
@@ -342,6 +353,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         &kafka,
                         &redis,
                         &auth,
+                        &http,
                         stop(),
                     )
                     .await

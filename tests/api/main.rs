@@ -6,6 +6,7 @@ mod admin_routes;
 mod bench;
 mod cli;
 mod clients;
+mod connections;
 mod constraints;
 mod duplicate_keys;
 mod endpoint_input;
