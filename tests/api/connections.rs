@@ -1,5 +1,6 @@
 //! What the HTTP services do with a connection itself, over raw TCP: one that sends
-//! its headers too slowly, or sits idle between requests, is closed after its bound.
+//! its headers too slowly, or sits idle between requests, is closed after its bound;
+//! an answer given before the request's body was read says `Connection: close`.
 
 use std::{sync::Arc, time::Duration};
 
@@ -152,4 +153,62 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
     // The idle bound, not the shorter header bound, applies between requests.
     assert!(closed - answered >= SHORT.idle, "{:?}", closed - answered);
+}
+
+/// Sends a POST's headers and the first bytes of its 10,000-byte body, with `token`.
+async fn post_half_a_body(address: &str, path: &str, token: &str, length: usize) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n[{{\"severity\""
+    );
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    stream
+}
+
+#[tokio::test]
+async fn an_answer_before_the_body_is_read_says_connection_close() {
+    let address = producer(ConnectionLimits::default(), 0).await;
+    let unknown = "alerting_admin_not-the-right-one-0123456789abcdef";
+    let early = [
+        (unknown, 10_000, 401),
+        // Over the 1 MiB limit by its length alone.
+        (ADMIN_TOKEN, 2 * 1024 * 1024, 413),
+    ];
+    for (token, length, expected) in early {
+        let mut stream = post_half_a_body(&address, "/api/v1/alerts", token, length).await;
+        let (status, headers) = response_head(&mut stream).await;
+        assert_eq!(status, expected);
+        assert_eq!(header(&headers, "connection"), Some("close"), "{status}");
+        until_closed(&mut stream).await;
+    }
+
+    // A whole request is answered and the connection kept; the next one, over the
+    // rate, is refused before its body is read and closed.
+    let address = producer(ConnectionLimits::default(), 1).await;
+    let alert = br#"{"severity": "HIGH", "source": "db", "name": "down"}"#;
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    let whole = format!(
+        "POST /api/v1/alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        alert.len()
+    );
+    stream.write_all(whole.as_bytes()).await.expect("sent");
+    stream.write_all(alert).await.expect("sent");
+    let (status, headers) = response_head(&mut stream).await;
+    assert_eq!(status, 202);
+    assert_eq!(header(&headers, "connection"), None, "kept alive");
+    let length: usize = header(&headers, "content-length")
+        .and_then(|length| length.parse().ok())
+        .expect("a length");
+    stream
+        .read_exact(&mut vec![0; length])
+        .await
+        .expect("the body");
+    let head = format!(
+        "POST /api/v1/alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n[{{\"severity\""
+    );
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    let (status, headers) = response_head(&mut stream).await;
+    assert_eq!(status, 429);
+    assert_eq!(header(&headers, "connection"), Some("close"));
+    until_closed(&mut stream).await;
 }

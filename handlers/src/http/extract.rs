@@ -5,7 +5,11 @@
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
-    http::{StatusCode, header::CONTENT_TYPE, request::Parts},
+    http::{
+        StatusCode,
+        header::{CONTENT_LENGTH, CONTENT_TYPE},
+        request::Parts,
+    },
 };
 use serde::de::DeserializeOwned;
 
@@ -37,6 +41,14 @@ pub async fn json_body<S: Send + Sync>(request: Request, state: &S) -> Result<By
         if !is_json {
             return Err(ApiError::UnsupportedMediaType(content_type.to_owned()));
         }
+    }
+    // A body declared too large is refused before a byte of it is read.
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > super::error::MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
     }
     Bytes::from_request(request, state)
         .await

@@ -3,9 +3,11 @@
 //!
 //! Each connection is served by hyper directly rather than through `axum::serve`, for
 //! what that lacks: a client that sends its headers slowly, or leaves a keep-alive
-//! connection idle, is cut off after a bound ([`deadlines`]).
+//! connection idle, is cut off after a bound ([`deadlines`]), and an answer given
+//! before the request's body was read says `Connection: close` ([`unread_body`]).
 
 mod deadlines;
+mod unread_body;
 
 use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
@@ -136,7 +138,9 @@ async fn respond(
     request: Request,
     open: deadlines::Open,
 ) -> Result<axum::response::Response, Infallible> {
+    let (request, read) = unread_body::watch(request);
     let response = router.oneshot(request).await?;
+    let response = unread_body::close_if_unread(response, &read);
     // The connection stays busy until hyper has sent the whole answer.
     Ok(response.map(|body| Body::new(deadlines::HeldOpen::new(body, open))))
 }
