@@ -99,6 +99,40 @@ impl QuotaConfig {
     }
 }
 
+/// How long the HTTP services (rule-service, alert-producer) wait for a client.
+#[derive(Debug, Clone, Copy, Args)]
+#[command(next_help_heading = "HTTP connections")]
+pub struct HttpConfig {
+    /// How long a client has to send a request's headers, from its first byte (or from
+    /// connecting); a connection that takes longer is closed.
+    #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub http_header_read_timeout: std::time::Duration,
+
+    /// How long a kept-alive connection may stay idle between requests before it is
+    /// closed. Keep it above the load balancer's idle timeout (60 s on the ALB).
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub http_idle_timeout: std::time::Duration,
+}
+
+impl HttpConfig {
+    pub fn limits(&self) -> crate::runners::http::ConnectionLimits {
+        crate::runners::http::ConnectionLimits {
+            header_read: self.http_header_read_timeout,
+            idle: self.http_idle_timeout,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let limits = crate::runners::http::ConnectionLimits::default();
+        Self {
+            http_header_read_timeout: limits.header_read,
+            http_idle_timeout: limits.idle,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -260,8 +294,9 @@ pub struct MatchingConfig {
 #[command(next_help_heading = "Authentication")]
 pub struct AuthConfig {
     /// The admin token: `Authorization: Bearer <token>` for everything, including
-    /// clients and their API keys. At least 32 characters. `up` makes one when it is
-    /// unset (kept in $DATA_DIR/admin-token); `serve` refuses to start without it.
+    /// clients and their API keys. At least 32 characters, random (a pattern such as
+    /// 32 times the same character is refused). `up` makes one when it is unset (kept
+    /// in $DATA_DIR/admin-token); `serve` refuses to start without it.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
@@ -319,6 +354,20 @@ mod tests {
     use std::time::Duration;
 
     use super::parse_duration;
+
+    #[test]
+    fn the_http_defaults_are_the_runners() {
+        #[derive(clap::Parser)]
+        struct Settings {
+            #[command(flatten)]
+            http: super::HttpConfig,
+        }
+        let parsed = <Settings as clap::Parser>::try_parse_from(["test"]).expect("defaults");
+        assert_eq!(
+            parsed.http.limits(),
+            crate::runners::http::ConnectionLimits::default()
+        );
+    }
 
     #[test]
     fn durations_take_the_usual_units() {

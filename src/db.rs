@@ -14,6 +14,11 @@ pub enum DbSetupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot make the database file {path} private to its owner: {source}")]
+    Private {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got {0:?})")]
     UnsupportedUrl(String),
     #[error("cannot connect to the database at {target}: {source}")]
@@ -49,14 +54,16 @@ impl std::fmt::Display for Backend {
 }
 
 /// Resolves the configured URL (SQLite under DATA_DIR when unset), creating the data
-/// directory for SQLite.
+/// directory for SQLite, for its owner only.
 pub fn resolve(config: &DatabaseConfig) -> Result<(String, Backend), DbSetupError> {
     let url = match &config.database_url {
         Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
         _ => {
-            std::fs::create_dir_all(&config.data_dir).map_err(|source| DbSetupError::DataDir {
-                path: config.data_dir.clone(),
-                source,
+            crate::private_files::private_dir(&config.data_dir).map_err(|source| {
+                DbSetupError::DataDir {
+                    path: config.data_dir.clone(),
+                    source,
+                }
             })?;
             let path = config.data_dir.join("alerting.db");
             format!("sqlite://{}?mode=rwc", path.display())
@@ -90,6 +97,19 @@ pub async fn connect(
     config: &DatabaseConfig,
 ) -> Result<(DatabaseConnection, Backend), DbSetupError> {
     let (url, backend) = resolve(config)?;
+    if let Backend::Sqlite(path) = &backend
+        && !path.is_empty()
+        && !path.starts_with(':')
+    {
+        // Before SQLite opens it: the database holds endpoint secrets.
+        let path = std::path::Path::new(path);
+        crate::private_files::private_sqlite(path, url.contains("mode=rwc")).map_err(|source| {
+            DbSetupError::Private {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+    }
     let db = connect_url(&url, config.max_connections(backend.is_embedded()))
         .await
         .map_err(|source| DbSetupError::Connect {
@@ -175,6 +195,38 @@ mod tests {
             format!("sqlite://{}/alerting.db?mode=rwc", data_dir.display())
         );
         assert!(backend.is_embedded());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_embedded_database_and_its_folder_are_for_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &std::path::Path| {
+            std::fs::metadata(path)
+                .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        let (db, _) = connect(&config(None, &data_dir)).await.expect("connects");
+        migrate(&db).await.expect("migrated");
+        assert_eq!(mode(&data_dir), 0o700);
+        // The WAL and its index exist while a connection is open.
+        for name in ["alerting.db", "alerting.db-wal", "alerting.db-shm"] {
+            assert_eq!(mode(&data_dir.join(name)), 0o600, "{name}");
+        }
+        db.close().await.expect("closed");
+
+        // A folder and a database made before this rule are tightened at the next start.
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let database = data_dir.join("alerting.db");
+        std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let (db, _) = connect(&config(None, &data_dir)).await.expect("connects");
+        assert_eq!(mode(&data_dir), 0o700);
+        assert_eq!(mode(&database), 0o600);
+        db.close().await.ok();
     }
 
     #[test]

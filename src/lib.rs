@@ -9,6 +9,7 @@ pub mod db;
 pub mod http_client;
 pub mod memory;
 pub mod platform;
+pub mod private_files;
 pub mod produce;
 pub mod runners;
 pub mod services;

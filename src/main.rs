@@ -4,8 +4,9 @@ use alerting::{
     adapters::kafka,
     bench::{self, BenchArgs},
     config::{
-        AlertProducerConfig, AuthConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, LogConfig,
-        LogFormat, MatchingConfig, MetricsConfig, RedisConfig, RuleServiceConfig, TargetConfig,
+        AlertProducerConfig, AuthConfig, DatabaseConfig, DeliveryConfig, HttpConfig, KafkaConfig,
+        LogConfig, LogFormat, MatchingConfig, MetricsConfig, RedisConfig, RuleServiceConfig,
+        TargetConfig,
     },
     platform::{self, PlatformConfig},
     produce::{self, ProduceArgs},
@@ -62,7 +63,7 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   SINK_ADDR, SINK_SECRET       `sink`: where to listen, and the secret to check
   BENCH_POSTGRES_URL           `bench --mode kafka`: the Postgres server it makes its database on
                                [default: postgres://postgres@127.0.0.1:5432/postgres]
-  ADMIN_TOKEN                  admin bearer token (32+ chars); unset: `up` makes one in $DATA_DIR/admin-token
+  ADMIN_TOKEN                  admin bearer token (32+ random chars); unset: `up` makes one in $DATA_DIR/admin-token
   INGEST_RATE_LIMIT            alert ingestion requests/s per key, per alert-producer [default: 100]
   WRITE_RATE_LIMIT             writes/s per client key, per rule-service; 0: no limit [default: 20]
   MAX_RULES_PER_CLIENT         rules one client may have; 0: no limit [default: 1000]
@@ -70,6 +71,8 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   MAX_ENDPOINTS_PER_CLIENT     endpoints one client may have; 0: no limit [default: 2000]
   MAX_KEYS_PER_CLIENT          unrevoked API keys one client may have; 0: no limit [default: 20]
   ALLOW_PRIVATE_ENDPOINTS      true: webhooks may reach loopback/private addresses [default: false]
+  HTTP_HEADER_READ_TIMEOUT     a client's time to send a request's headers [default: 10s]
+  HTTP_IDLE_TIMEOUT            how long an idle keep-alive connection is kept [default: 75s]
   ALERTING_TOKEN               the token `produce` sends
   METRICS_ADDR                 a consumer's /health and /metrics listener; unset: none
   CLOUDWATCH_METRICS           true: also push metrics to CloudWatch [default: false]
@@ -120,6 +123,8 @@ enum Command {
         #[command(flatten)]
         targets: TargetConfig,
         #[command(flatten)]
+        http: HttpConfig,
+        #[command(flatten)]
         metrics: MetricsConfig,
     },
     /// Serve one HTTP service on its own, as its ECS service does.
@@ -140,6 +145,8 @@ enum Command {
         auth: AuthConfig,
         #[command(flatten)]
         targets: TargetConfig,
+        #[command(flatten)]
+        http: HttpConfig,
         #[command(flatten)]
         metrics: MetricsConfig,
     },
@@ -301,6 +308,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             delivery,
             auth,
             targets,
+            http,
             metrics,
         } => {
             let config = PlatformConfig {
@@ -313,6 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 delivery,
                 auth,
                 targets,
+                http,
             };
             let exporter = exporter::start(&metrics, "platform", false).await?;
             let result = platform::up(&config, stop()).await;
@@ -328,6 +337,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             redis,
             auth,
             targets,
+            http,
             metrics,
         } => {
             let exporter = exporter::start(&metrics, service.name(), false).await?;
@@ -339,6 +349,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         &kafka,
                         &auth,
                         &targets,
+                        &http,
                         stop(),
                     )
                     .await
@@ -350,6 +361,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         &kafka,
                         &redis,
                         &auth,
+                        &http,
                         stop(),
                     )
                     .await

@@ -24,11 +24,11 @@ use crate::{
         redis_snapshot::RedisSnapshotStore,
     },
     config::{
-        AlertProducerConfig, AuthConfig, DatabaseConfig, DeliveryConfig, KafkaConfig,
+        AlertProducerConfig, AuthConfig, DatabaseConfig, DeliveryConfig, HttpConfig, KafkaConfig,
         MatchingConfig, RedisConfig, RuleServiceConfig, TargetConfig,
     },
     db::{self, Backend, DbSetupError},
-    runners::{self, shutdown::Shutdown},
+    runners::{self, http::ConnectionLimits, shutdown::Shutdown},
     services::{
         aggregator,
         evaluator::{self, EvaluatorSettings},
@@ -165,6 +165,7 @@ pub struct PlatformConfig {
     pub delivery: DeliveryConfig,
     pub auth: AuthConfig,
     pub targets: TargetConfig,
+    pub http: HttpConfig,
 }
 
 /// A started platform: where it listens, and its tasks.
@@ -285,6 +286,7 @@ pub async fn start(
             quotas: config.rule_service.quotas.quotas(),
             write_rate_limit: config.rule_service.quotas.write_rate_limit,
         },
+        config.http.limits(),
         shutdown.clone(),
     ));
     tasks.spawn(serve_alert_producer(
@@ -295,6 +297,7 @@ pub async fn start(
             keys: Some(db.clone()),
             ingest_rate_limit: config.auth.ingest_rate_limit,
         },
+        config.http.limits(),
         shutdown.clone(),
     ));
     let updater = RuleUpdater {
@@ -371,6 +374,7 @@ pub async fn serve_rule_service_from_config(
     kafka: &KafkaConfig,
     auth: &AuthConfig,
     targets: &TargetConfig,
+    http: &HttpConfig,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
     let admin_token = crate::admin_token::required("rule-service", auth)?;
@@ -393,7 +397,7 @@ pub async fn serve_rule_service_from_config(
         quotas: rule_service.quotas.quotas(),
         write_rate_limit: rule_service.quotas.write_rate_limit,
     };
-    serve_rule_service(listener, db, settings, shutdown).await
+    serve_rule_service(listener, db, settings, http.limits(), shutdown).await
 }
 
 fn target_policy(config: &TargetConfig) -> TargetPolicy {
@@ -414,6 +418,7 @@ pub async fn serve_alert_producer_from_config(
     kafka: &KafkaConfig,
     redis: &RedisConfig,
     auth: &AuthConfig,
+    http: &HttpConfig,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
     require_kafka("alert-producer", kafka)?;
@@ -445,7 +450,14 @@ pub async fn serve_alert_producer_from_config(
         keys,
         ingest_rate_limit: auth.ingest_rate_limit,
     };
-    serve_alert_producer(listener, backends.bus.clone(), settings, shutdown).await
+    serve_alert_producer(
+        listener,
+        backends.bus.clone(),
+        settings,
+        http.limits(),
+        shutdown,
+    )
+    .await
 }
 
 fn require_kafka(service: &'static str, kafka: &KafkaConfig) -> Result<(), StartError> {
@@ -661,10 +673,11 @@ async fn serve_rule_service(
     listener: TcpListener,
     db: DatabaseConnection,
     settings: RuleServiceSettings,
+    limits: ConnectionLimits,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
     let router = alerting_handlers::http::rule_service::router(db.clone(), settings);
-    runners::http::serve(listener, router, shutdown.wait())
+    runners::http::serve_with(listener, router, shutdown.wait(), limits)
         .await
         .map_err(|source| StartError::Serve {
             service: "rule-service",
@@ -679,10 +692,11 @@ async fn serve_alert_producer(
     listener: TcpListener,
     bus: Arc<dyn Bus>,
     settings: AlertProducerSettings,
+    limits: ConnectionLimits,
     shutdown: Shutdown,
 ) -> Result<(), StartError> {
     let router = alerting_handlers::http::alert_producer::router(bus, settings);
-    runners::http::serve(listener, router, shutdown.wait())
+    runners::http::serve_with(listener, router, shutdown.wait(), limits)
         .await
         .map_err(|source| StartError::Serve {
             service: "alert-producer",

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod matching;
 pub mod metrics;
 pub mod ports;
+pub mod redact;
 pub mod safe_targets;
 pub mod signature;
 pub mod snapshot_format;

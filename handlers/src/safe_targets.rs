@@ -100,13 +100,14 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
 /// Checks a webhook or Slack URL: its host must be, or resolve only to, public
 /// addresses.
 pub async fn check_url(url: &str) -> Result<(), RefusedTarget> {
-    let parsed = url::Url::parse(url).map_err(|_| RefusedTarget::NoHost(url.to_owned()))?;
+    let parsed =
+        url::Url::parse(url).map_err(|_| RefusedTarget::NoHost(crate::redact::url(url)))?;
     let port = parsed.port_or_known_default().unwrap_or(443);
     let host = match parsed.host() {
         Some(url::Host::Ipv4(ip)) => return check_ip(&ip.to_string(), IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => return check_ip(&ip.to_string(), IpAddr::V6(ip)),
         Some(url::Host::Domain(host)) => host.to_owned(),
-        None => return Err(RefusedTarget::NoHost(url.to_owned())),
+        None => return Err(RefusedTarget::NoHost(crate::redact::url(url))),
     };
     let resolved = tokio::time::timeout(
         RESOLVE_TIMEOUT,

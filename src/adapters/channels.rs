@@ -191,8 +191,25 @@ fn classify(response: &reqwest::Response) -> Attempt {
     }
 }
 
-fn transport_error(err: &reqwest::Error) -> Attempt {
-    if let Some(refused) = refused_by_resolver(err) {
+/// What went wrong, without the URL (reqwest puts the whole URL, secrets included, in
+/// its message) but with each underlying cause, which is where the reason is.
+fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn transport_error(err: reqwest::Error) -> Attempt {
+    if let Some(refused) = refused_by_resolver(&err) {
         return Attempt::Permanent {
             error: refused,
             http_status: None,
@@ -207,12 +224,12 @@ fn transport_error(err: &reqwest::Error) -> Attempt {
     };
     if err.is_builder() {
         return Attempt::Permanent {
-            error: format!("invalid request: {err}"),
+            error: format!("invalid request: {}", describe(err)),
             http_status: None,
         };
     }
     Attempt::Retryable {
-        error: format!("{kind}: {err}"),
+        error: format!("{kind}: {}", describe(err)),
         http_status: None,
         retry_after: None,
     }
@@ -271,7 +288,7 @@ impl Channels {
         }
         match request.body(body).send().await {
             Ok(response) => classify(&response),
-            Err(err) => transport_error(&err),
+            Err(err) => transport_error(err),
         }
     }
 
@@ -297,7 +314,7 @@ impl Channels {
         });
         match self.http.post(&target.value).json(&message).send().await {
             Ok(response) => classify(&response),
-            Err(err) => transport_error(&err),
+            Err(err) => transport_error(err),
         }
     }
 

@@ -225,6 +225,21 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
         !output.contains("too-short"),
         "the token is not echoed: {output}"
     );
+    // Long enough, and still a pattern: one line says so.
+    let weak = "a".repeat(32);
+    let mut command = alerting(dir.path());
+    command
+        .env("ADMIN_TOKEN", &weak)
+        .args(["serve", "rule-service"]);
+    let (code, output) = run(command).await;
+    assert_eq!(code, Some(1), "{output}");
+    let said: Vec<&str> = output
+        .lines()
+        .filter(|line| line.contains("ADMIN_TOKEN"))
+        .collect();
+    assert_eq!(said.len(), 1, "{output}");
+    assert!(said[0].contains("too easy to guess"), "{output}");
+    assert!(!output.contains(&weak), "the token is not echoed: {output}");
 }
 
 #[tokio::test]

@@ -27,6 +27,22 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// An alert-producer on an in-process bus, on a loopback port; returns its base URL.
+pub async fn spawn_alert_producer(
+    settings: alerting_handlers::http::alert_producer::AlertProducerSettings,
+) -> String {
+    let bus = std::sync::Arc::new(alerting::adapters::in_process_bus::InProcessBus::new(100));
+    let router = alerting_handlers::http::alert_producer::router(bus, settings);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(alerting::runners::http::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    address
+}
+
 /// The Postgres server the tests create their databases on.
 pub fn postgres_admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")

@@ -2,10 +2,14 @@
 
 mod helpers;
 
+mod admin_routes;
 mod bench;
 mod cli;
 mod clients;
+mod connections;
 mod constraints;
+mod duplicate_keys;
+mod endpoint_input;
 mod endpoints;
 mod lambda;
 mod notifications;
@@ -15,6 +19,7 @@ mod process;
 mod protocol;
 mod quotas;
 mod readme;
+mod redaction;
 mod rules;
 mod security;
 mod sinks;

@@ -86,7 +86,13 @@ async fn every_curl_example_works_as_printed() {
         up.seen
     );
     let mut command = alerting(dir.path());
-    command.args(["sink", "--addr", "127.0.0.1:0", "--secret", "change-me"]);
+    command.args([
+        "sink",
+        "--addr",
+        "127.0.0.1:0",
+        "--secret",
+        "change-me-to-16-chars-or-more",
+    ]);
     let mut sink = Running::start(command);
     let sink_line = sink.wait_for_line("sink listening on http://").await;
     let sink_address = sink_line

@@ -1,3 +1,7 @@
+//! Endpoints: where a notification goes (a webhook or Slack URL, an email address)
+//! and the secret a webhook's deliveries are signed with, each checked before it is
+//! stored.
+
 use std::str::FromStr;
 
 use url::Url;
@@ -67,12 +71,6 @@ impl EndpointTarget {
 }
 
 fn parse_http_url(value: &str) -> Result<String, InvalidValue> {
-    if value.len() > EndpointTarget::MAX_URL_LEN {
-        return Err(InvalidValue(format!(
-            "must be a URL of at most {} bytes",
-            EndpointTarget::MAX_URL_LEN
-        )));
-    }
     let url =
         Url::parse(value).map_err(|err| InvalidValue(format!("must be an http(s) URL ({err})")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -84,8 +82,18 @@ fn parse_http_url(value: &str) -> Result<String, InvalidValue> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(InvalidValue::new("must be an http(s) URL with a host"));
     }
-    // Stored normalised, so that the same URL written two ways is one endpoint.
-    Ok(url.into())
+    // Stored normalised, so that the same URL written two ways is one endpoint. The
+    // limit applies to that stored form: percent-encoding can triple a URL's length,
+    // and what is stored must fit the unique index on (rule, kind, value).
+    let normalised: String = url.into();
+    if normalised.len() > EndpointTarget::MAX_URL_LEN {
+        return Err(InvalidValue(format!(
+            "must be a URL of at most {} bytes once normalised, percent-encoding included (it is {})",
+            EndpointTarget::MAX_URL_LEN,
+            normalised.len()
+        )));
+    }
+    Ok(normalised)
 }
 
 /// A pragmatic check of an address (`local@domain`), strict enough to catch typos and
@@ -128,10 +136,19 @@ fn parse_email(value: &str) -> Result<String, InvalidValue> {
 pub struct EndpointSecret(String);
 
 impl EndpointSecret {
+    /// Shorter keys could be guessed from a signature and its body, offline.
+    pub const MIN_CHARS: usize = 16;
     pub const MAX_CHARS: usize = 1024;
 
     pub fn parse(value: &str) -> Result<Self, InvalidValue> {
         check_text(value, Self::MAX_CHARS)?;
+        let chars = value.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(InvalidValue(format!(
+                "must be at least {} characters (got {chars}); e.g. `openssl rand -hex 32`",
+                Self::MIN_CHARS
+            )));
+        }
         Ok(Self(value.to_owned()))
     }
 
@@ -183,6 +200,26 @@ mod tests {
     }
 
     #[test]
+    fn the_url_limit_applies_to_the_stored_form() {
+        let host = "https://example.com/";
+        let fits = format!(
+            "{host}{}",
+            "a".repeat(EndpointTarget::MAX_URL_LEN - host.len())
+        );
+        assert_eq!(
+            EndpointTarget::parse(EndpointKind::Webhook, &fits).map(|t| t.value().len()),
+            Ok(EndpointTarget::MAX_URL_LEN)
+        );
+        // 720 bytes as written, 2,120 once each `é` is `%C3%A9`.
+        let grows = format!("{host}{}", "é".repeat(350));
+        let refused = EndpointTarget::parse(EndpointKind::Webhook, &grows);
+        assert!(
+            matches!(&refused, Err(InvalidValue(message)) if message.contains("2120")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
     fn email_addresses_are_checked() {
         let email = |v: &str| EndpointTarget::parse(EndpointKind::Email, v);
         assert!(email("ops@example.com").is_ok());
@@ -198,7 +235,17 @@ mod tests {
 
     #[test]
     fn secrets_never_show_in_debug_output() {
-        let secret = EndpointSecret::parse("hunter2").map(|s| format!("{s:?}"));
+        let secret = EndpointSecret::parse("hunter2-hunter2-hunter2").map(|s| format!("{s:?}"));
         assert_eq!(secret, Ok("EndpointSecret(***)".to_owned()));
+    }
+
+    #[test]
+    fn secrets_have_at_least_16_characters() {
+        assert!(EndpointSecret::parse(&"é".repeat(16)).is_ok());
+        let short = EndpointSecret::parse(&"k".repeat(15));
+        assert!(
+            matches!(&short, Err(InvalidValue(message)) if message.contains("at least 16")),
+            "{short:?}"
+        );
     }
 }

@@ -84,13 +84,13 @@ async fn every_channel_gets_each_notification_once(mode: Mode) {
     let acme_hook = p
         .endpoint(
             &r1,
-            json!({"type": "webhook", "value": sink.url("acme"), "secret": "acme-s3cret"}),
+            json!({"type": "webhook", "value": sink.url("acme"), "secret": "acme-s3cret-0123456789"}),
         )
         .await;
     // The same webhook on a second rule: one delivery, not two.
     p.endpoint(
         &r2,
-        json!({"type": "webhook", "value": sink.url("acme"), "secret": "acme-s3cret"}),
+        json!({"type": "webhook", "value": sink.url("acme"), "secret": "acme-s3cret-0123456789"}),
     )
     .await;
     p.endpoint(&r1, json!({"type": "slack", "value": sink.url("slack")}))
@@ -142,7 +142,7 @@ async fn every_channel_gets_each_notification_once(mode: Mode) {
         .expect("seconds");
     let signed = hook.header("x-alerting-signature").expect("signature");
     assert!(
-        signature::verify("acme-s3cret", timestamp, &hook.body, signed),
+        signature::verify("acme-s3cret-0123456789", timestamp, &hook.body, signed),
         "valid signature"
     );
     assert!(!signature::verify("wrong", timestamp, &hook.body, signed));

@@ -582,7 +582,7 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
     const TOTAL: usize = 3_000;
     let stack = OneRuleStack::start(
         "kill",
-        Some("k"),
+        Some("kill-s3cret-0123456789"),
         &[
             ("DELIVERY_BACKOFF_MS", "50"),
             ("DELIVERY_TIMEOUT_MS", "2000"),
@@ -687,7 +687,7 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
             .unwrap_or(0);
         assert!(
             alerting_handlers::signature::verify(
-                "k",
+                "kill-s3cret-0123456789",
                 timestamp,
                 &request.body,
                 request.header("x-alerting-signature").unwrap_or_default()

@@ -218,7 +218,7 @@ impl Rig {
         rules
             .post(
                 &endpoints,
-                json!({"type": "webhook", "value": sink.url("faults"), "secret": "k"}),
+                json!({"type": "webhook", "value": sink.url("faults"), "secret": "faults-s3cret-0123456789"}),
             )
             .await;
         for (path, script) in extra_endpoints {

@@ -288,6 +288,7 @@ impl Pipeline {
             targets: alerting::config::TargetConfig {
                 allow_private_endpoints: true,
             },
+            http: alerting::config::HttpConfig::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = Shutdown::on(async move {

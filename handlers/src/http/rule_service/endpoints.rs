@@ -1,3 +1,7 @@
+//! A rule's endpoints over HTTP: add, list, read, change and delete them. An address is
+//! checked against its type (and, unless ALLOW_PRIVATE_ENDPOINTS, against private
+//! networks); a secret is write-only.
+
 use alerting_entities::{endpoints, rules as rule_rows};
 use axum::{
     Json,
@@ -66,9 +70,11 @@ pub struct CreateEndpoint {
     /// webhook, slack or email.
     #[serde(rename = "type")]
     pub kind: String,
-    /// An http(s) URL for webhook and slack, an address for email.
+    /// An http(s) URL for webhook and slack (at most 2,048 bytes once normalised and
+    /// percent-encoded, as it is stored), an address for email.
     pub value: String,
-    /// Webhooks only: the key of the `X-Alerting-Signature` HMAC. Write-only.
+    /// Webhooks only: the key of the `X-Alerting-Signature` HMAC, at least 16
+    /// characters. Write-only.
     pub secret: Option<String>,
     /// Default true.
     pub enabled: Option<bool>,
@@ -81,7 +87,7 @@ pub struct UpdateEndpoint {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub value: Option<String>,
-    /// A new secret; `null` removes it.
+    /// A new secret (at least 16 characters); `null` removes it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub secret: Option<Option<String>>,
@@ -104,18 +110,25 @@ struct ValidEndpoint {
     secret: Option<String>,
 }
 
+/// An endpoint's secret: one given in this request, checked, or the one it has kept
+/// (stored before the current rules, so a PATCH that leaves it alone is not refused
+/// for it).
+enum Secret<'a> {
+    Given(Option<&'a str>),
+    Kept(Option<String>),
+}
+
 impl ValidEndpoint {
-    fn parse(
-        kind: &str,
-        kind_field: &str,
-        value: &str,
-        secret: Option<&str>,
-    ) -> Result<Self, ApiError> {
+    fn parse(kind: &str, kind_field: &str, value: &str, secret: Secret) -> Result<Self, ApiError> {
         let kind: EndpointKind = kind.parse().field(kind_field)?;
         let target = EndpointTarget::parse(kind, value).field("value")?;
-        let secret = secret
-            .map(|secret| EndpointSecret::parse(secret).field("secret"))
-            .transpose()?;
+        let secret = match secret {
+            Secret::Given(given) => given
+                .map(|secret| EndpointSecret::parse(secret).field("secret"))
+                .transpose()?
+                .map(EndpointSecret::into_string),
+            Secret::Kept(kept) => kept,
+        };
         if secret.is_some() && kind != EndpointKind::Webhook {
             return Err(ApiError::invalid(
                 "secret",
@@ -125,17 +138,17 @@ impl ValidEndpoint {
                 ),
             ));
         }
-        Ok(Self {
-            target,
-            secret: secret.map(EndpointSecret::into_string),
-        })
+        Ok(Self { target, secret })
     }
 
     fn duplicate(&self, rule_id: Uuid) -> ApiError {
+        let target = match self.target.kind() {
+            EndpointKind::Email => self.target.value().to_owned(),
+            EndpointKind::Webhook | EndpointKind::Slack => crate::redact::url(self.target.value()),
+        };
         ApiError::Duplicate(format!(
-            "rule {rule_id} already has a {} endpoint {:?}",
+            "rule {rule_id} already has a {} endpoint {target:?}",
             self.target.kind().as_str(),
-            self.target.value()
         ))
     }
 }
@@ -163,7 +176,12 @@ pub async fn create_endpoint(
         Principal::Admin => parse_uuid("rule", &rule_id)?,
         Principal::Client { .. } => rules::find_rule(&state, &principal, &rule_id).await?.id,
     };
-    let valid = ValidEndpoint::parse(&input.kind, "type", &input.value, input.secret.as_deref())?;
+    let valid = ValidEndpoint::parse(
+        &input.kind,
+        "type",
+        &input.value,
+        Secret::Given(input.secret.as_deref()),
+    )?;
     state.targets.check(&valid.target).await?;
     let at = now();
     let endpoint = endpoints::Model {
@@ -306,8 +324,8 @@ pub async fn update_endpoint(
 ) -> Result<Json<Endpoint>, ApiError> {
     let existing = find_endpoint(&state, &principal, &endpoint_id).await?;
     let secret = match &input.secret {
-        Some(secret) => secret.as_deref(),
-        None => existing.secret.as_deref(),
+        Some(secret) => Secret::Given(secret.as_deref()),
+        None => Secret::Kept(existing.secret.clone()),
     };
     let valid = ValidEndpoint::parse(
         input.kind.as_deref().unwrap_or(&existing.kind),

@@ -1,0 +1,148 @@
+//! A delivery URL's secrets (a Slack webhook's key in its path, a `?token=` in its
+//! query) appear in no delivery error and no log line, with `alerting up` logging at
+//! debug level as an operator following a delivery would.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::process::{Running, alerting};
+
+const PATH_SECRET: &str = "XyzPathKey0123";
+const QUERY_SECRET: &str = "s3cret0123";
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A loopback port nobody listens on: bound, then let go.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, body: Value) -> Value {
+    let mut request = http.request(method.clone(), &url);
+    if !body.is_null() {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("sent");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{method} {url}: {status} {body}");
+    body
+}
+
+/// Posts an alert until one of `client`'s notifications has settled as FAILED (a new
+/// rule reaches the evaluator within 2 s; alerts sent before are not matched); returns
+/// that notification with its deliveries.
+async fn failed_notification(http: &reqwest::Client, rules: &str, producer: &str) -> Value {
+    let settled = tokio::time::timeout(PATIENCE, async {
+        loop {
+            call(
+                http,
+                reqwest::Method::POST,
+                format!("{producer}/api/v1/alerts"),
+                json!({"severity": "HIGH", "source": "checkout", "name": "down"}),
+            )
+            .await;
+            for _ in 0..20 {
+                let failed = call(
+                    http,
+                    reqwest::Method::GET,
+                    format!("{rules}/api/v1/notifications?client_id=shop&status=FAILED"),
+                    Value::Null,
+                )
+                .await;
+                if let Some(id) = failed["items"][0]["notification_id"].as_str() {
+                    let path = format!("{rules}/api/v1/notifications/{id}");
+                    return call(http, reqwest::Method::GET, path, Value::Null).await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    })
+    .await;
+    settled.expect("a notification failed in time")
+}
+
+#[tokio::test]
+async fn secrets_in_a_delivery_url_reach_no_error_and_no_log_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = alerting(dir.path());
+    command
+        .env("RUST_LOG", "info,alerting=debug,alerting_handlers=debug")
+        .env("DELIVERY_MAX_ATTEMPTS", "2")
+        .env("DELIVERY_BACKOFF_MS", "10")
+        .arg("up");
+    let mut up = Running::start(command);
+    let (rules, producer) = up.addresses().await;
+    let (rules, producer) = (format!("http://{rules}"), format!("http://{producer}"));
+    let http = crate::helpers::http();
+    let post = |path: &str, body: Value| {
+        call(&http, reqwest::Method::POST, format!("{rules}{path}"), body)
+    };
+    post("/api/v1/clients", json!({"client_id": "shop"})).await;
+    let rule = post(
+        "/api/v1/rules",
+        json!({"client_id": "shop", "severity": "*", "source": "checkout", "name": "*"}),
+    )
+    .await;
+    let endpoints = format!(
+        "/api/v1/rules/{}/endpoints",
+        rule["rule_id"].as_str().expect("rule_id")
+    );
+    let port = closed_port();
+    for (kind, team) in [("webhook", "T0001"), ("slack", "T0002")] {
+        let url = format!(
+            "http://127.0.0.1:{port}/services/{team}/B0001/{PATH_SECRET}?token={QUERY_SECRET}"
+        );
+        post(&endpoints, json!({"type": kind, "value": url})).await;
+    }
+
+    let notification = failed_notification(&http, &rules, &producer).await;
+    let deliveries = notification["deliveries"].as_array().expect("deliveries");
+    assert_eq!(deliveries.len(), 2, "{notification}");
+    for delivery in deliveries {
+        let error = delivery["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("connection failed"), "{delivery}");
+        assert!(
+            !error.contains(PATH_SECRET) && !error.contains(QUERY_SECRET),
+            "{error}"
+        );
+    }
+
+    let (status, lines) = up.terminate().await;
+    assert!(status.success());
+    assert!(
+        lines.iter().any(|line| line.contains("delivery gave up")),
+        "the failures were logged: {lines:#?}"
+    );
+    let leaks: Vec<&String> = lines
+        .iter()
+        .filter(|line| line.contains(PATH_SECRET) || line.contains(QUERY_SECRET))
+        .collect();
+    assert!(leaks.is_empty(), "{leaks:#?}");
+}
+
+async fn a_duplicate_endpoint_is_named_without_its_key(app: crate::helpers::TestApp) {
+    app.client("acme").await;
+    let rule = app.rule("acme", "*", "*", "*").await;
+    let rule_id = rule["rule_id"].as_str().expect("rule_id");
+    let slack = format!("https://hooks.slack.com/services/T0001/B0001/{PATH_SECRET}");
+    app.endpoint(rule_id, "slack", &slack).await;
+    let again = app
+        .post(
+            &format!("/api/v1/rules/{rule_id}/endpoints"),
+            json!({"type": "slack", "value": slack}),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{again:?}");
+    let message = again.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("\"https://hooks.slack.com/…\""),
+        "{message}"
+    );
+    assert!(!message.contains(PATH_SECRET), "{message}");
+}
+
+crate::on_both_backends!(a_duplicate_endpoint_is_named_without_its_key);
