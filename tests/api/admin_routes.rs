@@ -101,7 +101,26 @@ async fn creating_a_client_is_refused_to_a_key_before_its_body_is_judged(app: Te
     }
 }
 
+async fn making_a_key_is_refused_to_a_key_before_its_body_is_judged(app: TestApp) {
+    let key = client_key(&app).await;
+    let acme = app.as_token(Some(&key));
+    for body in [json!({"scopes": ["root"]}), json!({"bogus": 1})] {
+        let refused = acme.post("/api/v1/clients/acme/keys", body.clone()).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (403, "forbidden"),
+            "{body}: {refused:?}"
+        );
+        let judged = app.post("/api/v1/clients/acme/keys", body.clone()).await;
+        assert_eq!(
+            judged.status, 422,
+            "the admin's body is judged: {body}: {judged:?}"
+        );
+    }
+}
+
 on_both_backends!(
     load_generation_is_refused_to_a_key_before_its_body_is_judged,
     creating_a_client_is_refused_to_a_key_before_its_body_is_judged,
+    making_a_key_is_refused_to_a_key_before_its_body_is_judged,
 );

@@ -5,7 +5,7 @@
 use alerting_entities::{api_keys, clients};
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{FromRequest, Path, Request, State},
     http::{StatusCode, header::LOCATION},
     response::IntoResponse,
 };
@@ -174,9 +174,11 @@ pub async fn create_key(
     State(state): State<AppState>,
     principal: Principal,
     Path(client_id): Path<String>,
-    ApiJson(input): ApiJson<CreateApiKey>,
+    request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
+    // The right comes first: a key learns nothing from how its body would be judged.
     principal.require_admin()?;
+    let ApiJson(input) = ApiJson::<CreateApiKey>::from_request(request, &state).await?;
     let name = parse_key_name(input.name)?;
     let scopes = parse_scopes(input.scopes)?;
     let shared = input.shared.unwrap_or(false);

@@ -45,7 +45,7 @@ pub async fn lock_client<C: ConnectionTrait>(txn: &C, client_id: &str) -> Result
     let touched = clients::Entity::update_many()
         .col_expr(
             clients::Column::UpdatedAt,
-            Expr::col(clients::Column::UpdatedAt).into(),
+            Expr::col(clients::Column::UpdatedAt),
         )
         .filter(clients::Column::Id.eq(client_id))
         .exec(txn)
