@@ -426,9 +426,10 @@ pub struct DeliveryConfig {
           value_parser = clap::value_parser!(u32).range(0..=1_000))]
     pub circuit_breaker_failures: u32,
 
-    /// How long a batch of notifications waits for its deliveries before the slow ones
-    /// go on without it (writing their status when done) and its offsets commit: the
-    /// most one receiver that hangs can delay the notifications behind it.
+    /// How long a batch of notifications waits for a slow receiver: once it has waited
+    /// this long and a receiver of it has kept an attempt waiting longer, the rest goes
+    /// on without it (writing its status when done) and its offsets commit. The most one
+    /// receiver that hangs can delay the notifications behind it.
     #[arg(long, env = "SENDER_BATCH_WAIT", default_value = "500ms", value_parser = parse_duration)]
     pub sender_batch_wait: std::time::Duration,
 

@@ -50,8 +50,8 @@ Environment (each also a --flag of the subcommands that use it; see `alerting <c
   SENDER_CONCURRENCY           deliveries in flight per sender [default: 64]
   SENDER_CONCURRENCY_PER_ENDPOINT  deliveries in flight to one address [default: 8]
   SENDER_BATCHES_IN_FLIGHT     batches a sender works on at once [default: 2]
-  SENDER_BATCH_WAIT            longest a batch waits for its deliveries; slower ones go on
-                               after it [default: 500ms]
+  SENDER_BATCH_WAIT            longest a batch waits for a slow receiver; what it holds
+                               goes on after the batch [default: 500ms]
   CIRCUIT_BREAKER_FAILURES     failures in a row before an endpoint's deliveries are
                                deferred to the redrive; 0: never [default: 10]
   CIRCUIT_BREAKER_COOLDOWN     how long an endpoint that is down is left alone [default: 30s]

@@ -1,19 +1,16 @@
 //! Authentication, tenant isolation, API keys, and where deliveries may go.
 
-use std::sync::Arc;
-
-use alerting::{adapters::channels::Channels, adapters::in_process_bus::InProcessBus};
+use alerting::adapters::channels::Channels;
 use alerting_entities::{api_keys, notifications};
 use alerting_handlers::{
     domain::EndpointKind,
-    http::alert_producer::{self, AlertProducerSettings},
+    http::alert_producer::AlertProducerSettings,
     ports::{Attempt, Channel, NotificationPayload, Target},
 };
 use reqwest::Method;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
 
 use crate::{
     helpers::{ADMIN_TOKEN, Backend, TestApp},
@@ -543,15 +540,7 @@ async fn private_targets_are_refused_at_delivery_too() {
 
 /// An alert-producer on an in-process bus, with `settings`.
 async fn alert_producer(settings: AlertProducerSettings) -> String {
-    let router = alert_producer::router(Arc::new(InProcessBus::new(100)), settings);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(alerting::runners::http::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    address
+    crate::helpers::spawn_alert_producer(settings).await
 }
 
 #[tokio::test]

@@ -58,9 +58,12 @@ struct SinkState {
     scripts: HashMap<String, VecDeque<Answer>>,
 }
 
+/// Listens on two ports with one record: to the sender, whose receivers are a scheme,
+/// host and port, `url` and `url_apart` are two receivers.
 #[derive(Clone)]
 pub struct HttpSink {
     pub address: SocketAddr,
+    apart: SocketAddr,
     state: Arc<Mutex<SinkState>>,
 }
 
@@ -100,19 +103,32 @@ async fn receive(
 impl HttpSink {
     pub async fn start() -> Self {
         let state = Arc::new(Mutex::new(SinkState::default()));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("addr");
         let app = Router::new()
             .route("/{path}", post(receive))
             .with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { address, state }
+        let mut addresses = Vec::new();
+        for _ in 0..2 {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            addresses.push(listener.local_addr().expect("addr"));
+            let app = app.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+        }
+        Self {
+            address: addresses[0],
+            apart: addresses[1],
+            state,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}/{path}", self.address)
+    }
+
+    /// `path` on the sink's second port: a receiver apart from those of `url`.
+    pub fn url_apart(&self, path: &str) -> String {
+        format!("http://{}/{path}", self.apart)
     }
 
     /// The next answers for `path`; after them, 200.

@@ -167,7 +167,8 @@ const SERVICES: [(&str, &[&str], &str); 4] = [
 
 impl Rig {
     /// `overrides` replace settings of `Isolation::env` (another broker, Redis or
-    /// database address for the services).
+    /// database address for the services). Each extra endpoint is on the sink's second
+    /// port, a receiver apart from `faults`.
     async fn start(
         overrides: &[(&str, String)],
         extra_endpoints: &[(&str, Option<Vec<Answer>>)],
@@ -225,7 +226,7 @@ impl Rig {
             rules
                 .post(
                     &endpoints,
-                    json!({"type": "webhook", "value": sink.url(path)}),
+                    json!({"type": "webhook", "value": sink.url_apart(path)}),
                 )
                 .await;
             if let Some(script) = script {
@@ -440,7 +441,7 @@ async fn a_hanging_webhook_does_not_stall_the_others() {
         .as_str()
         .expect("an id")
         .to_owned();
-    let hangs = rig.sink.url("hangs");
+    let hangs = rig.sink.url_apart("hangs");
     let (shown, deferred) = tokio::time::timeout(PATIENCE, async {
         loop {
             let shown = rig.rules.get(&format!("/api/v1/notifications/{id}")).await;

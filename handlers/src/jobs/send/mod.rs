@@ -3,12 +3,13 @@
 //! already have a successful delivery, retrying what can be retried, recording every
 //! attempt, and setting the notification's final status.
 //!
-//! A batch waits for its deliveries for SENDER_BATCH_WAIT at most. What is not done by
-//! then goes on in the background, holding only its own receiver's slots, and writes
-//! its records and status when it is done; the batch is finished and its offsets
-//! commit. So a receiver that hangs delays no other notification, and nothing is lost
-//! if the process dies meanwhile: the notification is still PENDING, and the redrive
-//! announces it again.
+//! A batch waits for its deliveries, but not for a slow receiver: once it has waited
+//! SENDER_BATCH_WAIT and one of its receivers has kept an attempt waiting longer than
+//! that, what is not done goes on in the background, holding only its own receivers'
+//! slots, and writes its records and status when it is done; the batch is finished and
+//! its offsets commit. So a receiver that hangs delays no other notification, and
+//! nothing is lost if the process dies meanwhile: the notification is still PENDING,
+//! and the redrive announces it again.
 //!
 //! - `policy`: attempts, backoff, the delivery cap, the circuit breaker's settings.
 //! - `receivers`: slots and health per receiver and client, and the in-flight claims.
@@ -18,7 +19,11 @@ mod policy;
 mod receivers;
 mod records;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use chrono::Utc;
 use futures_util::{StreamExt, future::join_all, stream::FuturesUnordered};
@@ -27,7 +32,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub use policy::{CircuitBreaker, DeliveryPolicy};
-use receivers::Claim;
+use receivers::{Claim, Receiver};
 pub use receivers::{DeliveryLimits, origin};
 use records::{BatchRead, Earlier, Record, read_batch, record_attempts, write_finished};
 
@@ -131,6 +136,7 @@ async fn deliver_to(job: &Job, target: &Target, attempts_before: i32) -> Result<
             if receiver.is_down() {
                 return Ok(defer(attempts_made, None));
             }
+            let _in_flight = receiver.attempt();
             job.channel.deliver(payload, target, &key).await
         };
         receiver.observe(&outcome);
@@ -307,11 +313,18 @@ async fn finish_in_background(
     drop(backlog);
 }
 
-/// Waits for a batch's jobs, writing what finishes every FLUSH_EVERY, until all are done
-/// or the batch has waited its SENDER_BATCH_WAIT and the backlog has room for the rest.
-/// A job that could not record its attempts fails the batch, to be tried again.
+/// Each job's receivers, to tell whether a slow one holds it.
+type Held = Vec<(Uuid, Vec<Arc<Receiver>>)>;
+
+/// Waits for a batch's jobs, writing what finishes every FLUSH_EVERY, until all are done,
+/// or the batch has waited its SENDER_BATCH_WAIT, a job still going is held by a slow
+/// receiver and the backlog has room for the rest. Jobs that are merely many are waited
+/// for: the offsets of their batch commit only once they are written, so a crash
+/// redelivers them at once rather than at the next redrive. A job that could not record
+/// its attempts fails the batch, to be tried again.
 async fn wait(
     work: &mut FuturesUnordered<JoinHandle<Result<Done, DbErr>>>,
+    held: &Held,
     finished: &mut Finished,
     outcomes: &mut Vec<(Uuid, SendOutcome)>,
     db: &DatabaseConnection,
@@ -322,13 +335,23 @@ async fn wait(
     let deadline = tokio::time::sleep_until(started + limits.batch_wait);
     tokio::pin!(deadline);
     let mut waited = false;
+    let mut done: HashSet<Uuid> = HashSet::new();
     while !work.is_empty() {
-        if waited && limits.backlog.available_permits() >= work.len() {
+        if waited
+            && limits.backlog.available_permits() >= work.len()
+            && held.iter().any(|(id, receivers)| {
+                !done.contains(id) && receivers.iter().any(|r| r.is_slow(limits.batch_wait))
+            })
+        {
             return Ok(());
         }
         tokio::select! {
             next = work.next() => match next {
-                Some(Ok(done)) => finished.add(done?),
+                Some(Ok(result)) => {
+                    let result = result?;
+                    done.insert(result.0);
+                    finished.add(result);
+                }
                 Some(Err(err)) => return Err(DbErr::Custom(format!("a delivery task ended abnormally: {err}"))),
                 None => return Ok(()),
             },
@@ -387,6 +410,7 @@ pub async fn send_notifications(
     outcomes.extend(nothing_to_do);
     // Statuses to write: those without endpoints at once, the others as they finish.
     let mut finished = Finished::default();
+    let mut held: Held = Vec::new();
     let mut work: FuturesUnordered<JoinHandle<Result<Done, DbErr>>> = FuturesUnordered::new();
     for payload in payloads {
         let Some(claim) = claims.remove(&payload.notification_id) else {
@@ -401,6 +425,13 @@ pub async fn send_notifications(
             finished.claims.push(claim);
             continue;
         }
+        held.push((
+            payload.notification_id,
+            targets
+                .iter()
+                .map(|target| limits.receiver(&payload.client_id, target))
+                .collect(),
+        ));
         let job = Job {
             db: db.clone(),
             channel: channel.clone(),
@@ -415,7 +446,16 @@ pub async fn send_notifications(
     }
     // The claims left are of notifications with nothing to do: free them now.
     drop(claims);
-    let waited = wait(&mut work, &mut finished, &mut outcomes, db, limits, started).await;
+    let waited = wait(
+        &mut work,
+        &held,
+        &mut finished,
+        &mut outcomes,
+        db,
+        limits,
+        started,
+    )
+    .await;
     if !work.is_empty() {
         tracing::debug!(
             notifications = work.len(),
@@ -428,7 +468,7 @@ pub async fn send_notifications(
     }
     waited?;
     outcomes.extend(finished.write(db).await?);
-    let settled: std::collections::HashSet<Uuid> = outcomes.iter().map(|(id, _)| *id).collect();
+    let settled: HashSet<Uuid> = outcomes.iter().map(|(id, _)| *id).collect();
     outcomes.extend(
         ids.iter()
             .filter(|id| !settled.contains(id))

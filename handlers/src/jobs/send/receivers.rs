@@ -10,7 +10,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -49,12 +52,30 @@ pub fn origin(target: &Target) -> String {
     }
 }
 
-/// One receiver: its slots, and whether it is down.
+/// One receiver: its slots, whether it is down, and when its attempts in flight began.
 pub struct Receiver {
     origin: String,
     slots: Arc<Semaphore>,
     breaker: CircuitBreaker,
     health: Mutex<Health>,
+    attempts: Mutex<HashMap<u64, tokio::time::Instant>>,
+    next_attempt: AtomicU64,
+}
+
+/// An attempt in flight; it ends when dropped.
+pub struct InFlight<'a> {
+    receiver: &'a Receiver,
+    id: u64,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.receiver
+            .attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
 }
 
 #[derive(Default)]
@@ -64,6 +85,27 @@ struct Health {
 }
 
 impl Receiver {
+    /// Marks an attempt in flight, until the guard is dropped.
+    pub fn attempt(&self) -> InFlight<'_> {
+        let id = self.next_attempt.fetch_add(1, Ordering::Relaxed);
+        self.attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, tokio::time::Instant::now());
+        InFlight { receiver: self, id }
+    }
+
+    /// Whether an attempt in flight has been waiting for its answer longer than
+    /// `longer_than`: a slow or hanging receiver, which a batch does not wait for.
+    pub fn is_slow(&self, longer_than: Duration) -> bool {
+        let now = tokio::time::Instant::now();
+        self.attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(|started| now.saturating_duration_since(*started) > longer_than)
+    }
+
     pub fn is_down(&self) -> bool {
         let health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         health
@@ -164,6 +206,8 @@ impl DeliveryLimits {
                     slots: Arc::new(Semaphore::new(self.per_receiver)),
                     breaker: self.breaker,
                     health: Mutex::default(),
+                    attempts: Mutex::default(),
+                    next_attempt: AtomicU64::new(0),
                 })
             })
             .clone()
@@ -311,6 +355,22 @@ mod tests {
             hook.observe(&failure());
         }
         assert!(!hook.is_down());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_receiver_is_slow_while_an_attempt_waits_longer_than_asked() {
+        let limits = limits_with(10);
+        let hook = limits.receiver("acme", &webhook("https://hooks.example/a"));
+        let attempt = hook.attempt();
+        tokio::time::advance(Duration::from_millis(400)).await;
+        assert!(!hook.is_slow(Duration::from_millis(500)));
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert!(hook.is_slow(Duration::from_millis(500)));
+        drop(attempt);
+        assert!(
+            !hook.is_slow(Duration::from_millis(500)),
+            "answered at last"
+        );
     }
 
     #[test]
