@@ -226,6 +226,29 @@ pub fn keys(matches: &[AlertMatchedEvent]) -> BTreeSet<MatchKey> {
         .collect()
 }
 
+/// A tap made when first read. On Kafka it reads its topic from the start whenever it
+/// is made, and a test that never reads it makes no consumer: librdkafka can hang
+/// dropping a consumer whose group assignment it never polled.
+enum LazyTap {
+    Ready(Tap),
+    Kafka(KafkaConfig, String),
+}
+
+impl LazyTap {
+    fn get(&mut self) -> &mut Tap {
+        if let Self::Kafka(kafka, topic) = self {
+            let subscription = KafkaSubscription::new(kafka, "test-tap", topic).expect("tap");
+            *self = Self::Ready(Tap {
+                subscription: Box::new(subscription),
+            });
+        }
+        match self {
+            Self::Ready(tap) => tap,
+            Self::Kafka(..) => unreachable!("made just now"),
+        }
+    }
+}
+
 /// The platform, started in this process, with taps on what it publishes.
 pub struct Pipeline {
     pub mode: Mode,
@@ -235,8 +258,8 @@ pub struct Pipeline {
     pub running: Option<RunningPlatform>,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    matched: Tap,
-    dead_letters: Tap,
+    matched: LazyTap,
+    dead_letters: LazyTap,
     _data_dir: tempfile::TempDir,
     _database: TestDatabase,
 }
@@ -297,34 +320,20 @@ impl Pipeline {
         let running = platform::start(&config, shutdown)
             .await
             .expect("the platform starts");
+        let dead_letter_topic = topics::dead_letters(topics::ALERTS_NEW);
         let (matched, dead_letters) = match running.backends.in_process_bus() {
+            // The in-process bus hands a subscriber what is published from then on.
             Some(bus) => (
-                Tap {
+                LazyTap::Ready(Tap {
                     subscription: Box::new(bus.subscribe(topics::ALERTS_MATCHED, "test-tap")),
-                },
-                Tap {
-                    subscription: Box::new(
-                        bus.subscribe(&topics::dead_letters(topics::ALERTS_NEW), "test-tap"),
-                    ),
-                },
+                }),
+                LazyTap::Ready(Tap {
+                    subscription: Box::new(bus.subscribe(&dead_letter_topic, "test-tap")),
+                }),
             ),
             None => (
-                Tap {
-                    subscription: Box::new(
-                        KafkaSubscription::new(&kafka, "test-tap", topics::ALERTS_MATCHED)
-                            .expect("tap"),
-                    ),
-                },
-                Tap {
-                    subscription: Box::new(
-                        KafkaSubscription::new(
-                            &kafka,
-                            "test-tap",
-                            &topics::dead_letters(topics::ALERTS_NEW),
-                        )
-                        .expect("tap"),
-                    ),
-                },
+                LazyTap::Kafka(kafka.clone(), topics::ALERTS_MATCHED.to_owned()),
+                LazyTap::Kafka(kafka.clone(), dead_letter_topic),
             ),
         };
         Self {
@@ -444,11 +453,11 @@ impl Pipeline {
     }
 
     pub async fn matches(&mut self, count: usize) -> Vec<AlertMatchedEvent> {
-        decode_matches(&self.matched.take(count).await)
+        decode_matches(&self.matched.get().take(count).await)
     }
 
     pub async fn dead_letters(&mut self, count: usize) -> Vec<Delivery> {
-        self.dead_letters.take(count).await
+        self.dead_letters.get().take(count).await
     }
 
     /// After the expected matches have been read: proves there are no others.
@@ -472,7 +481,10 @@ impl Pipeline {
             Mode::Distributed => {
                 let kafka = self.isolation.kafka();
                 wait_until_consumed(&kafka, "evaluator", topics::ALERTS_NEW, sent).await;
-                self.matched.assert_quiet(Duration::from_secs(2)).await;
+                self.matched
+                    .get()
+                    .assert_quiet(Duration::from_secs(2))
+                    .await;
             }
         }
     }

@@ -11,8 +11,8 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -194,8 +194,22 @@ pub async fn create_endpoint(
         created_at: at,
         updated_at: at,
     };
+    // The rule's client is read first: a transaction's first statement must be its
+    // write (the client's lock), or SQLite refuses to upgrade it under concurrent writers.
+    let client_id = rule_rows::Entity::find_by_id(rule_uuid)
+        .select_only()
+        .column(rule_rows::Column::ClientId)
+        .into_tuple::<String>()
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("rule", &rule_id))?;
     let txn = state.db.begin().await?;
-    if let Err(err) = room_for_endpoint(&state, &txn, rule_uuid, &rule_id).await {
+    quotas::lock_client(&txn, &client_id).await?;
+    if let Err(err) = state
+        .quotas
+        .room_for_endpoint(&txn, &client_id, rule_uuid)
+        .await
+    {
         txn.rollback().await?;
         return Err(err);
     }
@@ -219,28 +233,6 @@ pub async fn create_endpoint(
         [(LOCATION, location)],
         Json(Endpoint::from(endpoint)),
     ))
-}
-
-/// Locks the rule's client and checks its endpoint quotas, in `txn`; an unknown rule
-/// (`given` as the caller wrote it) is a 404.
-async fn room_for_endpoint(
-    state: &AppState,
-    txn: &DatabaseTransaction,
-    rule_id: Uuid,
-    given: &str,
-) -> Result<(), ApiError> {
-    let client_id = rule_rows::Entity::find_by_id(rule_id)
-        .select_only()
-        .column(rule_rows::Column::ClientId)
-        .into_tuple::<String>()
-        .one(txn)
-        .await?
-        .ok_or_else(|| ApiError::not_found("rule", given))?;
-    quotas::lock_client(txn, &client_id).await?;
-    state
-        .quotas
-        .room_for_endpoint(txn, &client_id, rule_id)
-        .await
 }
 
 /// List a rule's endpoints, newest first.

@@ -5,6 +5,8 @@
 //! A write that adds something first takes its client's row lock (an UPDATE that
 //! changes nothing), then counts, then inserts, all in one transaction: two writes of
 //! one client cannot both pass the count, and a refused write leaves nothing behind.
+//! The lock is the transaction's first statement: SQLite refuses to turn a transaction
+//! that has read into one that writes while another connection writes.
 
 use alerting_entities::{api_keys, clients, endpoints, rules};
 use sea_orm::{
