@@ -237,7 +237,10 @@ enum LazyTap {
 impl LazyTap {
     fn get(&mut self) -> &mut Tap {
         if let Self::Kafka(kafka, topic) = self {
-            let subscription = KafkaSubscription::new(kafka, "test-tap", topic).expect("tap");
+            // A group of its own: a member of a shared group that is not being polled
+            // would hold up the group's rebalance when this one joins.
+            let group = format!("test-tap-{topic}");
+            let subscription = KafkaSubscription::new(kafka, &group, topic).expect("tap");
             *self = Self::Ready(Tap {
                 subscription: Box::new(subscription),
             });
