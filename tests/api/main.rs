@@ -12,6 +12,7 @@ mod duplicate_keys;
 mod endpoint_input;
 mod endpoints;
 mod lambda;
+mod links;
 mod notifications;
 mod openapi;
 mod pipeline;
