@@ -32,8 +32,8 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub use policy::{CircuitBreaker, DeliveryPolicy};
+pub use receivers::DeliveryLimits;
 use receivers::{Claim, Receiver};
-pub use receivers::{DeliveryLimits, origin};
 use records::{BatchRead, Earlier, Record, read_batch, record_attempts, write_finished};
 
 use crate::{
@@ -80,6 +80,8 @@ struct Job {
     limits: Arc<DeliveryLimits>,
     payload: NotificationPayload,
     targets: Vec<Target>,
+    /// Each target's receiver, found once for the batch and the job.
+    receivers: Vec<Arc<Receiver>>,
     earlier: HashMap<Uuid, Earlier>,
     /// Held until the job's records are written (or the job is dropped).
     claim: Claim,
@@ -93,10 +95,14 @@ type Done = (Uuid, SendOutcome, Vec<Record>, Claim);
 /// attempts, or the receiver is down (deferred to a redrive). Attempts to be retried
 /// are recorded as they happen (so a delivery stuck in retries shows why); the last
 /// attempt's record is returned, to be written with the rest.
-async fn deliver_to(job: &Job, target: &Target, attempts_before: i32) -> Result<Record, DbErr> {
+async fn deliver_to(
+    job: &Job,
+    target: &Target,
+    receiver: &Receiver,
+    attempts_before: i32,
+) -> Result<Record, DbErr> {
     let payload = &job.payload;
     let key = idempotency_key(payload.notification_id, target.endpoint_id);
-    let receiver = job.limits.receiver(&payload.client_id, target);
     let record = |attempts: i32, attempt: Attempt, deferred: bool| Record {
         notification_id: payload.notification_id,
         target: target.clone(),
@@ -131,7 +137,7 @@ async fn deliver_to(job: &Job, target: &Target, attempts_before: i32) -> Result<
         }
         let outcome = {
             // A permit is held for the attempt only, never across a backoff.
-            let _slots = job.limits.acquire(&payload.client_id, &receiver).await;
+            let _slots = job.limits.acquire(&payload.client_id, receiver).await;
             // It may have gone down while this one waited for a slot.
             if receiver.is_down() {
                 return Ok(defer(attempts_made, None));
@@ -233,10 +239,15 @@ async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
         tracing::warn!(notification_id = %job.payload.notification_id, client_id = %job.payload.client_id, addresses = targets.len(), max = cap, "notification over MAX_DELIVERIES_PER_NOTIFICATION: the rest not sent");
     }
     let mut pending = Vec::new();
-    for target in in_cap {
+    for (target, receiver) in in_cap.iter().zip(&job.receivers) {
         match job.earlier.get(&target.endpoint_id) {
             Some(earlier) if earlier.delivered => delivered += 1,
-            earlier => pending.push(deliver_to(&job, target, earlier.map_or(0, |e| e.attempts))),
+            earlier => pending.push(deliver_to(
+                &job,
+                target,
+                receiver,
+                earlier.map_or(0, |e| e.attempts),
+            )),
         }
     }
     for result in join_all(pending).await {
@@ -425,13 +436,11 @@ pub async fn send_notifications(
             finished.claims.push(claim);
             continue;
         }
-        held.push((
-            payload.notification_id,
-            targets
-                .iter()
-                .map(|target| limits.receiver(&payload.client_id, target))
-                .collect(),
-        ));
+        let receivers: Vec<Arc<Receiver>> = targets
+            .iter()
+            .map(|target| limits.receiver(&payload.client_id, target))
+            .collect();
+        held.push((payload.notification_id, receivers.clone()));
         let job = Job {
             db: db.clone(),
             channel: channel.clone(),
@@ -440,6 +449,7 @@ pub async fn send_notifications(
             earlier: earlier.remove(&payload.notification_id).unwrap_or_default(),
             payload,
             targets,
+            receivers,
             claim,
         };
         work.push(tokio::spawn(deliver_notification(job)));

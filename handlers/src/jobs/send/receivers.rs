@@ -37,7 +37,7 @@ struct ReceiverKey {
 /// The scheme, host and port a target is delivered to; every email goes through the
 /// one SMTP server. Never a path or a query: they may carry secrets, and this is
 /// logged.
-pub fn origin(target: &Target) -> String {
+fn origin(target: &Target) -> String {
     if target.kind == EndpointKind::Email {
         return "smtp".to_owned();
     }
