@@ -5,36 +5,19 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::json;
 
+use super::tenancy::{post_as, tenant};
 use super::{Mode, Pipeline, fast_delivery};
 use crate::sinks::{Answer, HttpSink};
 
-/// A client with a catch-all rule and an ingest key; returns the rule and the key.
-async fn tenant(p: &Pipeline, client: &str) -> (String, String) {
-    p.client(client).await;
-    let rule = p.rule(client, "*", "*", "*").await;
-    let key = p
-        .api(
-            Method::POST,
-            &format!("/api/v1/clients/{client}/keys"),
-            Some(json!({"scopes": ["ingest"]})),
-        )
-        .await;
-    (rule, key["key"].as_str().expect("key").to_owned())
-}
-
 async fn post(p: &Pipeline, key: &str, alert_id: &str) {
-    let (status, body) = p
-        .call_as(
-            Some(key),
-            Method::POST,
-            format!("{}/api/v1/alerts", p.alert_producer),
-            Some(json!({"alert_id": alert_id, "severity": "HIGH", "source": "db", "name": "down"})),
-        )
-        .await;
-    assert_eq!(status, 202, "{body}");
+    post_as(
+        p,
+        key,
+        json!({"alert_id": alert_id, "severity": "HIGH", "source": "db", "name": "down"}),
+    )
+    .await;
 }
 
 /// B posts `count` alerts, one a second; returns how long each took to reach B's
@@ -81,7 +64,7 @@ async fn a_hanging_tenant_does_not_delay_another(mode: Mode) {
         ..fast_delivery(None)
     };
     let p = Pipeline::start_with(mode, delivery).await;
-    let (a_rule, a_key) = tenant(&p, "noisy").await;
+    let (a_rule, a_key) = tenant(&p, "noisy", false).await;
     let a_second_rule = p.rule("noisy", "HIGH", "*", "*").await;
     for n in 0..16 {
         let rule = if n < 8 { &a_rule } else { &a_second_rule };
@@ -91,7 +74,7 @@ async fn a_hanging_tenant_does_not_delay_another(mode: Mode) {
         )
         .await;
     }
-    let (b_rule, b_key) = tenant(&p, "quiet").await;
+    let (b_rule, b_key) = tenant(&p, "quiet", false).await;
     p.endpoint(&b_rule, json!({"type": "webhook", "value": fast.url("b")}))
         .await;
     p.wait_for_rules(3).await;

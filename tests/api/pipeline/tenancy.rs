@@ -8,10 +8,11 @@ use serde_json::{Value, json};
 
 use super::{Mode, Pipeline};
 
-/// A client with a catch-all rule, and an ingest key (shared or not); returns the key.
-async fn tenant(p: &Pipeline, client: &str, shared: bool) -> String {
+/// A client with a catch-all rule, and an ingest key (shared or not); returns the
+/// rule's id and the key.
+pub(super) async fn tenant(p: &Pipeline, client: &str, shared: bool) -> (String, String) {
     p.client(client).await;
-    p.rule(client, "*", "*", "*").await;
+    let rule = p.rule(client, "*", "*", "*").await;
     let key = p
         .api(
             Method::POST,
@@ -20,11 +21,11 @@ async fn tenant(p: &Pipeline, client: &str, shared: bool) -> String {
         )
         .await;
     assert_eq!(key["shared"], shared, "{key}");
-    key["key"].as_str().expect("key").to_owned()
+    (rule, key["key"].as_str().expect("key").to_owned())
 }
 
 /// Posts alerts with `key`; returns the answer.
-async fn post_as(p: &Pipeline, key: &str, alerts: Value) -> Value {
+pub(super) async fn post_as(p: &Pipeline, key: &str, alerts: Value) -> Value {
     let (status, body) = p
         .call_as(
             Some(key),
@@ -56,7 +57,7 @@ async fn notification(p: &Pipeline, client: &str, alert_id: &str) -> Value {
 /// Finding 1: a catch-all rule of another client sees nothing of a client's own alerts.
 async fn a_catch_all_rule_sees_nothing_of_another_clients_alerts(mode: Mode) {
     let mut p = Pipeline::start(mode).await;
-    let victim = tenant(&p, "victim", false).await;
+    let (_, victim) = tenant(&p, "victim", false).await;
     tenant(&p, "mallory", false).await;
     p.wait_for_rules(2).await;
 
@@ -95,8 +96,8 @@ async fn a_catch_all_rule_sees_nothing_of_another_clients_alerts(mode: Mode) {
 /// suppresses it: each client's alert ids are its own.
 async fn another_client_cannot_pre_empt_an_alert_id(mode: Mode) {
     let mut p = Pipeline::start(mode).await;
-    let victim = tenant(&p, "victim", false).await;
-    let mallory = tenant(&p, "mallory", false).await;
+    let (_, victim) = tenant(&p, "victim", false).await;
+    let (_, mallory) = tenant(&p, "mallory", false).await;
     p.wait_for_rules(2).await;
 
     post_as(
@@ -135,7 +136,7 @@ async fn the_shared_feed_reaches_every_client(mode: Mode) {
     let mut p = Pipeline::start(mode).await;
     tenant(&p, "acme", false).await;
     tenant(&p, "globex", false).await;
-    let feed = tenant(&p, "upstream", true).await;
+    let (_, feed) = tenant(&p, "upstream", true).await;
     p.wait_for_rules(3).await;
 
     let answer = post_as(
