@@ -9,7 +9,7 @@ use alerting_handlers::http::auth::{ADMIN_TOKEN_PREFIX, MIN_ADMIN_TOKEN_LEN, new
 
 use crate::{
     config::{AuthConfig, DatabaseConfig},
-    platform::StartError,
+    error::StartError,
 };
 
 /// Fewer different characters than this is a pattern, not a random token: 32 random

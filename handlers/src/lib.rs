@@ -9,6 +9,7 @@ pub mod http;
 pub mod jobs;
 pub mod matching;
 pub mod metrics;
+pub mod outbox;
 pub mod ports;
 pub mod redact;
 pub mod safe_targets;

@@ -1,5 +1,5 @@
-//! The few traits with two real implementations each: the message bus (Kafka or
-//! in-process), the rule snapshot store (Redis or in-process), delivery channels, and
+//! The few traits with two real implementations each: the message bus, publishing and
+//! consuming (Kafka or in-process), the rule snapshot store (Redis or in-process), delivery channels, and
 //! the metrics sink (CloudWatch; Prometheus is pulled from `/metrics` instead).
 
 use std::time::Duration;
@@ -43,6 +43,39 @@ pub enum BusError {
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
     async fn publish(&self, messages: Vec<OutgoingMessage>) -> Result<(), BusError>;
+}
+
+/// A consumed message. `topic` is the logical name (without any prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingMessage {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl IncomingMessage {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// The consuming side of the bus: one consumer group's stream of messages of a topic.
+/// `commit` marks a batch done: its offsets may be committed, and a restarted consumer
+/// resumes after them.
+#[async_trait]
+pub trait Subscription: Send {
+    /// Waits for at least one message, then takes whatever else is ready, up to `max`.
+    async fn next_batch(&mut self, max: usize) -> Result<Vec<IncomingMessage>, BusError>;
+    /// Marks every message of the batch done. Call only once their work is durable.
+    async fn commit(&mut self, batch: &[IncomingMessage]) -> Result<(), BusError>;
+    /// Flushes committed offsets before the consumer goes away.
+    async fn close(&mut self) {}
 }
 
 #[derive(Debug, thiserror::Error)]

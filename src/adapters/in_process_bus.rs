@@ -12,15 +12,13 @@ use std::{
 
 use alerting_handlers::{
     metrics::metrics,
-    ports::{Bus, BusError, OutgoingMessage},
+    ports::{Bus, BusError, IncomingMessage, OutgoingMessage, Subscription},
 };
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::{Delivery, Subscription};
-
 /// Each topic's consumer groups, with the queue of each.
-type Groups = HashMap<String, Vec<(String, mpsc::Sender<Delivery>)>>;
+type Groups = HashMap<String, Vec<(String, mpsc::Sender<IncomingMessage>)>>;
 
 #[derive(Clone)]
 pub struct InProcessBus {
@@ -57,14 +55,14 @@ impl InProcessBus {
 impl Bus for InProcessBus {
     async fn publish(&self, messages: Vec<OutgoingMessage>) -> Result<(), BusError> {
         for message in messages {
-            let senders: Vec<mpsc::Sender<Delivery>> = {
+            let senders: Vec<mpsc::Sender<IncomingMessage>> = {
                 let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
                 groups
                     .get(&message.topic)
                     .map(|subscribers| subscribers.iter().map(|(_, s)| s.clone()).collect())
                     .unwrap_or_default()
             };
-            let delivery = Delivery {
+            let message = IncomingMessage {
                 topic: message.topic.clone(),
                 partition: 0,
                 offset: self.next_offset.fetch_add(1, Ordering::Relaxed),
@@ -74,7 +72,7 @@ impl Bus for InProcessBus {
             };
             for sender in senders {
                 // A consumer that went away (shutdown) no longer needs its copy.
-                let _ = sender.send(delivery.clone()).await;
+                let _ = sender.send(message.clone()).await;
             }
         }
         Ok(())
@@ -82,13 +80,13 @@ impl Bus for InProcessBus {
 }
 
 pub struct InProcessSubscription {
-    receiver: mpsc::Receiver<Delivery>,
+    receiver: mpsc::Receiver<IncomingMessage>,
     group: String,
 }
 
 #[async_trait]
 impl Subscription for InProcessSubscription {
-    async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, BusError> {
+    async fn next_batch(&mut self, max: usize) -> Result<Vec<IncomingMessage>, BusError> {
         let mut batch = Vec::new();
         match self.receiver.recv().await {
             Some(first) => batch.push(first),
@@ -104,7 +102,7 @@ impl Subscription for InProcessSubscription {
         Ok(batch)
     }
 
-    async fn commit(&mut self, _batch: &[Delivery]) -> Result<(), BusError> {
+    async fn commit(&mut self, _batch: &[IncomingMessage]) -> Result<(), BusError> {
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use std::{
 use alerting_handlers::{
     events::topics,
     metrics::metrics,
-    ports::{Bus, BusError, OutgoingMessage},
+    ports::{Bus, BusError, IncomingMessage, OutgoingMessage, Subscription},
 };
 use async_trait::async_trait;
 use futures_util::{FutureExt, future::join_all};
@@ -26,8 +26,6 @@ use rdkafka::{
 };
 
 use crate::config::KafkaConfig;
-
-use super::{Delivery, Subscription};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaSetupError {
@@ -91,7 +89,10 @@ fn idempotent_producer(config: &KafkaConfig) -> Result<FutureProducer, KafkaSetu
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "2")
-        .set("message.timeout.ms", config.message_timeout_ms.to_string())
+        .set(
+            "message.timeout.ms",
+            config.message_timeout.as_millis().to_string(),
+        )
         .create()
         .map_err(|source| KafkaSetupError::Client {
             brokers: config.brokers.clone().unwrap_or_default(),
@@ -270,7 +271,7 @@ pub struct KafkaSubscription {
 impl KafkaSubscription {
     pub fn new(config: &KafkaConfig, service: &str, topic: &str) -> Result<Self, KafkaSetupError> {
         let group = format!("{}{service}", config.group_prefix);
-        let session = config.session_timeout_ms;
+        let session = config.session_timeout.as_millis();
         let consumer: StreamConsumer<LagReporter> = base_config(config)?
             .set("group.id", &group)
             .set("enable.auto.commit", "true")
@@ -281,7 +282,7 @@ impl KafkaSubscription {
             .set("session.timeout.ms", session.to_string())
             .set(
                 "fetch.wait.max.ms",
-                config.flow.fetch_wait_max_ms.to_string(),
+                config.flow.fetch_wait_max.as_millis().to_string(),
             )
             // Also caps one fetch's size (librdkafka lowers `fetch.max.bytes` to it).
             .set(
@@ -314,9 +315,9 @@ impl KafkaSubscription {
         })
     }
 
-    fn delivery(&self, message: &rdkafka::message::BorrowedMessage<'_>) -> Delivery {
+    fn incoming(&self, message: &rdkafka::message::BorrowedMessage<'_>) -> IncomingMessage {
         let topic = message.topic();
-        Delivery {
+        IncomingMessage {
             topic: topic.strip_prefix(&self.prefix).unwrap_or(topic).to_owned(),
             partition: message.partition(),
             offset: message.offset(),
@@ -340,17 +341,17 @@ impl KafkaSubscription {
 
 #[async_trait]
 impl Subscription for KafkaSubscription {
-    async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, BusError> {
+    async fn next_batch(&mut self, max: usize) -> Result<Vec<IncomingMessage>, BusError> {
         let first = self
             .consumer
             .recv()
             .await
             .map_err(|err| BusError::Consume(err.to_string()))?;
-        let mut batch = vec![self.delivery(&first)];
+        let mut batch = vec![self.incoming(&first)];
         drop(first);
         while batch.len() < max {
             match self.consumer.recv().now_or_never() {
-                Some(Ok(message)) => batch.push(self.delivery(&message)),
+                Some(Ok(message)) => batch.push(self.incoming(&message)),
                 Some(Err(err)) => {
                     tracing::warn!(error = %err, "kafka consumer error");
                     break;
@@ -361,15 +362,15 @@ impl Subscription for KafkaSubscription {
         Ok(batch)
     }
 
-    async fn commit(&mut self, batch: &[Delivery]) -> Result<(), BusError> {
+    async fn commit(&mut self, batch: &[IncomingMessage]) -> Result<(), BusError> {
         // The batch was processed as a whole, so the highest offset of each partition
         // covers every earlier one of that partition.
         let mut highest: HashMap<(&str, i32), i64> = HashMap::new();
-        for delivery in batch {
+        for message in batch {
             let entry = highest
-                .entry((delivery.topic.as_str(), delivery.partition))
-                .or_insert(delivery.offset);
-            *entry = (*entry).max(delivery.offset);
+                .entry((message.topic.as_str(), message.partition))
+                .or_insert(message.offset);
+            *entry = (*entry).max(message.offset);
         }
         for ((topic, partition), offset) in highest {
             let physical = format!("{}{topic}", self.prefix);

@@ -8,15 +8,12 @@ use std::{sync::Arc, time::Duration};
 use alerting_handlers::{
     events::topics,
     metrics::metrics,
-    ports::{Bus, OutgoingMessage},
+    ports::{Bus, IncomingMessage, OutgoingMessage, Subscription},
 };
 use async_trait::async_trait;
 use futures_util::{StreamExt, future::BoxFuture, stream::FuturesOrdered};
 
-use crate::{
-    adapters::{Delivery, Subscription},
-    runners::shutdown::Shutdown,
-};
+use crate::runners::shutdown::Shutdown;
 
 /// A message the handler could not process, and why. It goes to dead letters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,29 +29,29 @@ pub struct Retry(pub String);
 
 #[async_trait]
 pub trait BatchHandler: Send + Sync {
-    async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Rejected>, Retry>;
+    async fn handle(&self, batch: &[IncomingMessage]) -> Result<Vec<Rejected>, Retry>;
 }
 
 /// The dead letter of a message: its original bytes and key, with the reason and
 /// origin in headers.
-pub fn dead_letter(delivery: &Delivery, reason: &str) -> OutgoingMessage {
-    let key = delivery
+pub fn dead_letter(message: &IncomingMessage, reason: &str) -> OutgoingMessage {
+    let key = message
         .key
         .as_deref()
         .map(|key| String::from_utf8_lossy(key).into_owned())
         .unwrap_or_default();
-    let mut message = OutgoingMessage::new(
-        &topics::dead_letters(&delivery.topic),
+    let mut letter = OutgoingMessage::new(
+        &topics::dead_letters(&message.topic),
         &key,
-        delivery.payload.clone(),
+        message.payload.clone(),
     );
-    message.headers = vec![
+    letter.headers = vec![
         ("dlq-error".to_owned(), reason.to_owned()),
-        ("dlq-topic".to_owned(), delivery.topic.clone()),
-        ("dlq-partition".to_owned(), delivery.partition.to_string()),
-        ("dlq-offset".to_owned(), delivery.offset.to_string()),
+        ("dlq-topic".to_owned(), message.topic.clone()),
+        ("dlq-partition".to_owned(), message.partition.to_string()),
+        ("dlq-offset".to_owned(), message.offset.to_string()),
     ];
-    message
+    letter
 }
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -65,11 +62,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// batch stays uncommitted and is redelivered).
 async fn process(
     name: &str,
-    batch: Vec<Delivery>,
+    batch: Vec<IncomingMessage>,
     bus: &dyn Bus,
     handler: &dyn BatchHandler,
     shutdown: Shutdown,
-) -> Option<Vec<Delivery>> {
+) -> Option<Vec<IncomingMessage>> {
     let mut backoff = FIRST_BACKOFF;
     loop {
         let outcome = match handler.handle(&batch).await {
@@ -118,7 +115,8 @@ pub async fn run(
     max_in_flight: usize,
     shutdown: Shutdown,
 ) {
-    let mut in_flight: FuturesOrdered<BoxFuture<'_, Option<Vec<Delivery>>>> = FuturesOrdered::new();
+    let mut in_flight: FuturesOrdered<BoxFuture<'_, Option<Vec<IncomingMessage>>>> =
+        FuturesOrdered::new();
     loop {
         tokio::select! {
             biased;
@@ -161,20 +159,20 @@ mod tests {
     /// Hands out the batches the test gives it; records the last offset of each batch
     /// committed.
     struct Scripted {
-        batches: mpsc::UnboundedReceiver<Vec<Delivery>>,
+        batches: mpsc::UnboundedReceiver<Vec<IncomingMessage>>,
         commits: Arc<Mutex<Vec<i64>>>,
     }
 
     #[async_trait]
     impl Subscription for Scripted {
-        async fn next_batch(&mut self, _max: usize) -> Result<Vec<Delivery>, BusError> {
+        async fn next_batch(&mut self, _max: usize) -> Result<Vec<IncomingMessage>, BusError> {
             match self.batches.recv().await {
                 Some(batch) => Ok(batch),
                 None => std::future::pending().await,
             }
         }
 
-        async fn commit(&mut self, batch: &[Delivery]) -> Result<(), BusError> {
+        async fn commit(&mut self, batch: &[IncomingMessage]) -> Result<(), BusError> {
             let last = batch.last().map_or(-1, |d| d.offset);
             self.commits.lock().expect("lock").push(last);
             Ok(())
@@ -211,7 +209,7 @@ mod tests {
 
     #[async_trait]
     impl BatchHandler for Gated {
-        async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Rejected>, Retry> {
+        async fn handle(&self, batch: &[IncomingMessage]) -> Result<Vec<Rejected>, Retry> {
             let first = batch.first().map_or(-1, |d| d.offset);
             self.gate(first).notified().await;
             if let Some(finished) = self.finished.lock().expect("lock").as_ref() {
@@ -221,9 +219,9 @@ mod tests {
         }
     }
 
-    fn batch(offsets: std::ops::Range<i64>) -> Vec<Delivery> {
+    fn batch(offsets: std::ops::Range<i64>) -> Vec<IncomingMessage> {
         offsets
-            .map(|offset| Delivery {
+            .map(|offset| IncomingMessage {
                 topic: "alerts.new".to_owned(),
                 partition: 0,
                 offset,

@@ -10,7 +10,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use crate::{
     adapters::cloudwatch::CloudWatchSink,
     config::MetricsConfig,
-    platform::StartError,
+    error::StartError,
     runners::{http, shutdown::Shutdown},
 };
 

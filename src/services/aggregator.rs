@@ -3,12 +3,18 @@
 
 use std::sync::Arc;
 
-use alerting_handlers::{events::AlertMatchedEvent, jobs::aggregate::aggregate, ports::Bus};
+use alerting_handlers::{
+    events::{AlertMatchedEvent, topics},
+    jobs::aggregate::aggregate,
+    ports::{Bus, IncomingMessage, Subscription},
+};
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
 
+use super::{Backends, Need, Needs, Started};
 use crate::{
-    adapters::{Delivery, Subscription},
+    config::Settings,
+    error::StartError,
     runners::{
         consumer::{self, BatchHandler, Rejected, Retry},
         shutdown::Shutdown,
@@ -22,11 +28,11 @@ struct Aggregate {
 
 #[async_trait]
 impl BatchHandler for Aggregate {
-    async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Rejected>, Retry> {
+    async fn handle(&self, batch: &[IncomingMessage]) -> Result<Vec<Rejected>, Retry> {
         let mut matches = Vec::with_capacity(batch.len());
         let mut rejected = Vec::new();
-        for (index, delivery) in batch.iter().enumerate() {
-            match AlertMatchedEvent::decode(&delivery.payload) {
+        for (index, message) in batch.iter().enumerate() {
+            match AlertMatchedEvent::decode(&message.payload) {
                 Ok(event) => matches.push(event),
                 Err(err) => rejected.push(Rejected {
                     index,
@@ -47,7 +53,32 @@ impl BatchHandler for Aggregate {
     }
 }
 
-pub async fn run(
+pub const NEEDS: Needs = Needs {
+    service: "aggregator",
+    database: Need::Required,
+    kafka: Need::Required,
+    redis: Need::No,
+    topics: &[topics::ALERTS_MATCHED, topics::NOTIFICATIONS_READY],
+    admin_token: false,
+};
+
+pub fn start(
+    settings: &Settings,
+    backends: &Backends,
+    shutdown: Shutdown,
+) -> Result<Started, StartError> {
+    let subscription = backends.subscription(NEEDS.service, topics::ALERTS_MATCHED)?;
+    let db = backends.db(NEEDS.service)?;
+    let bus = backends.bus(NEEDS.service)?;
+    let batch_size = settings.matching.consumer_batch_size as usize;
+    Ok(Started::consumer(
+        NEEDS.service,
+        backends,
+        run(subscription, db, bus, batch_size, shutdown),
+    ))
+}
+
+async fn run(
     subscription: Box<dyn Subscription>,
     db: DatabaseConnection,
     bus: Arc<dyn Bus>,

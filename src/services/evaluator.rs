@@ -5,17 +5,19 @@
 use std::{sync::Arc, time::Duration};
 
 use alerting_handlers::{
-    events::AlertEvent,
+    events::{AlertEvent, topics},
     jobs::evaluate::evaluate,
     matching::MatchIndex,
     metrics::metrics,
-    ports::{Bus, SnapshotStore},
+    ports::{Bus, IncomingMessage, SnapshotStore, Subscription},
 };
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 
+use super::{Backends, Need, Needs, Started};
 use crate::{
-    adapters::{Delivery, Subscription},
+    config::Settings,
+    error::StartError,
     runners::{
         consumer::{self, BatchHandler, Rejected, Retry},
         shutdown::Shutdown,
@@ -29,14 +31,14 @@ struct Evaluate {
 
 #[async_trait]
 impl BatchHandler for Evaluate {
-    async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Rejected>, Retry> {
+    async fn handle(&self, batch: &[IncomingMessage]) -> Result<Vec<Rejected>, Retry> {
         let index = self.index.load();
         let mut matched = Vec::new();
         let mut rejected = Vec::new();
         let mut unmatched_alerts: u64 = 0;
         let mut matched_alerts: u64 = 0;
-        for (position, delivery) in batch.iter().enumerate() {
-            match AlertEvent::decode(&delivery.payload) {
+        for (position, message) in batch.iter().enumerate() {
+            match AlertEvent::decode(&message.payload) {
                 Ok(alert) => {
                     let matches = evaluate(&index, &alert);
                     if matches.is_empty() {
@@ -158,12 +160,40 @@ async fn follow_snapshots(
     }
 }
 
+pub const NEEDS: Needs = Needs {
+    service: "evaluator",
+    database: Need::No,
+    kafka: Need::Required,
+    redis: Need::Required,
+    topics: &[topics::ALERTS_NEW, topics::ALERTS_MATCHED],
+    admin_token: false,
+};
+
 pub struct EvaluatorSettings {
     pub poll_interval: Duration,
     pub batch_size: usize,
 }
 
-pub async fn run(
+pub fn start(
+    settings: &Settings,
+    backends: &Backends,
+    shutdown: Shutdown,
+) -> Result<Started, StartError> {
+    let subscription = backends.subscription(NEEDS.service, topics::ALERTS_NEW)?;
+    let bus = backends.bus(NEEDS.service)?;
+    let store = backends.store.clone();
+    let evaluator = EvaluatorSettings {
+        poll_interval: settings.matching.snapshot_poll_interval,
+        batch_size: settings.matching.consumer_batch_size as usize,
+    };
+    Ok(Started::consumer(
+        NEEDS.service,
+        backends,
+        run(subscription, bus, store, evaluator, shutdown),
+    ))
+}
+
+async fn run(
     subscription: Box<dyn Subscription>,
     bus: Arc<dyn Bus>,
     store: Arc<dyn SnapshotStore>,

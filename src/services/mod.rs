@@ -1,6 +1,150 @@
-//! The long-running services: each one a runner wired to its handlers and ports.
+//! The services, each started in one place from the settings and the backends: `up`
+//! starts them all in one process on shared backends, and `serve`/`run` start one on
+//! backends opened for it alone, through the same `start` function. Every service
+//! module pairs a runner (a consumer loop or an HTTP server) with its handler in
+//! `alerting-handlers`.
+//!
+//! Layout:
+//! - `backends`: opening the database, bus, snapshot store and admin token, once.
+//! - `rule_service`, `alert_producer`: the HTTP services.
+//! - `evaluator`, `rule_updater`, `aggregator`, `sender`: the consumers.
+//! - `jobs`: the one-shot tasks (`job redrive`, `job snapshot-rebuild`, `migrate`).
 
 pub mod aggregator;
+pub mod alert_producer;
+pub mod backends;
 pub mod evaluator;
+pub mod jobs;
+pub mod rule_service;
 pub mod rule_updater;
 pub mod sender;
+
+use std::{future::Future, net::SocketAddr};
+
+use futures_util::future::BoxFuture;
+
+pub use self::backends::{Backends, Need, Needs};
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Settings,
+    error::StartError,
+    runners::{self, shutdown::Shutdown},
+};
+
+/// A long-running service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    RuleService,
+    AlertProducer,
+    Evaluator,
+    RuleUpdater,
+    Aggregator,
+    Sender,
+}
+
+/// A started service: bound and subscribed, its work in `task` (it stops on shutdown).
+pub struct Started {
+    /// Where an HTTP service listens.
+    pub addr: Option<SocketAddr>,
+    /// The line a service started on its own logs: where it listens, what it uses.
+    pub summary: String,
+    pub task: BoxFuture<'static, Result<(), StartError>>,
+}
+
+impl Started {
+    /// A consumer: no address, and `work` until shutdown.
+    pub fn consumer(
+        service: &str,
+        backends: &Backends,
+        work: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        Self {
+            addr: None,
+            summary: format!("{service} started, {}", backends.describe()),
+            task: Box::pin(async move {
+                work.await;
+                Ok(())
+            }),
+        }
+    }
+}
+
+impl Started {
+    /// An HTTP service: `router` served on `listener` until shutdown, then `after`
+    /// (closing what the service holds).
+    pub fn http(
+        service: &'static str,
+        listener: TcpListener,
+        router: axum::Router,
+        settings: &Settings,
+        backends: &Backends,
+        shutdown: Shutdown,
+        after: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        let addr = backends::local_addr(&listener);
+        let limits = (&settings.http).into();
+        Self {
+            addr: Some(addr),
+            summary: format!("{service} on http://{addr}, {}", backends.describe()),
+            task: Box::pin(async move {
+                runners::http::serve_with(listener, router, shutdown.wait(), limits)
+                    .await
+                    .map_err(|source| StartError::Serve { service, source })?;
+                after.await;
+                tracing::info!("{service} stopped");
+                Ok(())
+            }),
+        }
+    }
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        self.needs().service
+    }
+
+    /// What the service needs when it runs on its own.
+    pub fn needs(self) -> Needs {
+        match self {
+            Self::RuleService => rule_service::NEEDS,
+            Self::AlertProducer => alert_producer::NEEDS,
+            Self::Evaluator => evaluator::NEEDS,
+            Self::RuleUpdater => rule_updater::NEEDS,
+            Self::Aggregator => aggregator::NEEDS,
+            Self::Sender => sender::NEEDS,
+        }
+    }
+
+    /// Binds or subscribes, then hands back the work to run. Nothing is consumed or
+    /// served until `task` is polled, so `up` can start every service before any of
+    /// them publishes (the in-process bus keeps messages only for groups that exist).
+    pub async fn start(
+        self,
+        settings: &Settings,
+        backends: &Backends,
+        shutdown: Shutdown,
+    ) -> Result<Started, StartError> {
+        match self {
+            Self::RuleService => rule_service::start(settings, backends, shutdown).await,
+            Self::AlertProducer => alert_producer::start(settings, backends, shutdown).await,
+            Self::Evaluator => evaluator::start(settings, backends, shutdown),
+            Self::RuleUpdater => rule_updater::start(settings, backends, shutdown),
+            Self::Aggregator => aggregator::start(settings, backends, shutdown),
+            Self::Sender => sender::start(settings, backends, shutdown),
+        }
+    }
+}
+
+/// One service on its own, as its ECS service runs it (`serve`, `run`): its backends
+/// opened and checked, then the service until shutdown.
+pub async fn run_alone(
+    service: Service,
+    settings: &Settings,
+    shutdown: Shutdown,
+) -> Result<(), StartError> {
+    let backends = Backends::for_service(settings, &service.needs()).await?;
+    let started = service.start(settings, &backends, shutdown).await?;
+    tracing::info!("{}", started.summary);
+    started.task.await
+}

@@ -3,19 +3,31 @@
 //! on a timer, applies `rule.changed` as it comes, and relays the outbox to
 //! `rule.changed`. Every write carries a higher version, and the store refuses a write
 //! from anyone who lost the lease: the snapshot only moves forward.
+//!
+//! Rule changes keep their round trip: the leader relays the outbox to `rule.changed`
+//! and applies them from its subscription, even though, in embedded mode and whenever
+//! it leads, it published them itself. The topic is then the one way a change reaches
+//! the snapshot, and its committed offsets say which changes are applied: a change
+//! relayed by a leader that died before applying it is applied by the next one, from
+//! the topic, with nothing else to track. Applying straight from the outbox would need
+//! a second record of what is applied and a second path to test, to save one hop that
+//! costs well under the relay's poll interval.
 
 use std::{sync::Arc, time::Duration};
 
 use alerting_handlers::{
-    events::RuleChangedEvent,
-    jobs::{relay::relay_outbox, snapshot::RuleSet},
+    events::{RuleChangedEvent, topics},
+    jobs::{ROWS_PER_STATEMENT, snapshot::RuleSet},
     metrics::metrics,
-    ports::{Bus, SnapshotStore, StoreOutcome},
+    outbox::relay::relay_outbox,
+    ports::{Bus, IncomingMessage, SnapshotStore, StoreOutcome, Subscription},
 };
 use sea_orm::DatabaseConnection;
 
+use super::{Backends, Need, Needs, Started};
 use crate::{
-    adapters::Subscription,
+    config::Settings,
+    error::StartError,
     runners::{consumer::dead_letter, shutdown::Shutdown},
 };
 
@@ -24,6 +36,48 @@ pub struct RuleUpdaterSettings {
     pub rebuild_interval: Duration,
     pub outbox_poll_interval: Duration,
     pub batch_size: usize,
+}
+
+pub const NEEDS: Needs = Needs {
+    service: "rule-updater",
+    database: Need::Required,
+    kafka: Need::Required,
+    redis: Need::Required,
+    topics: &[topics::RULE_CHANGED],
+    admin_token: false,
+};
+
+/// The rule-updater: it subscribes to `rule.changed` only when it takes the lease.
+pub fn start(
+    settings: &Settings,
+    backends: &Backends,
+    shutdown: Shutdown,
+) -> Result<Started, StartError> {
+    let matching = &settings.matching;
+    let updater = RuleUpdater {
+        db: backends.db(NEEDS.service)?,
+        bus: backends.bus(NEEDS.service)?,
+        store: backends.store.clone(),
+        settings: RuleUpdaterSettings {
+            lease_ttl: matching.lease_ttl,
+            rebuild_interval: matching.snapshot_rebuild_interval,
+            outbox_poll_interval: matching.outbox_poll_interval,
+            batch_size: matching.consumer_batch_size as usize,
+        },
+        holder: instance_id(),
+    };
+    tracing::debug!(holder = %updater.holder, "rule-updater instance");
+    let subscriptions = backends.clone();
+    let subscribe: SubscribeFn = Box::new(move || {
+        subscriptions
+            .subscription(NEEDS.service, topics::RULE_CHANGED)
+            .map_err(|err| err.to_string())
+    });
+    Ok(Started::consumer(
+        NEEDS.service,
+        backends,
+        updater.run(subscribe, shutdown),
+    ))
 }
 
 /// Opens the `rule.changed` subscription when this instance becomes the writer.
@@ -112,20 +166,13 @@ impl RuleUpdater {
         }
     }
 
+    /// Leads until the lease is lost or the process stops: one method per thing it
+    /// waits for.
     async fn lead(&self, subscribe: &mut SubscribeFn, shutdown: &Shutdown) -> Leadership {
-        let mut rules = loop {
-            match RuleSet::load(&self.db).await {
-                Ok(rules) => break rules,
-                Err(err) => {
-                    tracing::warn!(error = %err, "rule-updater: cannot read rules; retrying");
-                    tokio::select! {
-                        () = shutdown.clone().wait() => return Leadership::ShuttingDown,
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            }
+        let Some(rules) = self.load_rules(shutdown).await else {
+            return Leadership::ShuttingDown;
         };
-        let mut stored = match self.store.version().await {
+        let stored = match self.store.version().await {
             Ok(version) => Stored {
                 version: version.unwrap_or(0),
                 behind: true,
@@ -135,7 +182,8 @@ impl RuleUpdater {
                 return Leadership::Lost;
             }
         };
-        if self.write(&rules, &mut stored).await.is_err() {
+        let mut leader = Leader { rules, stored };
+        if self.write(&leader.rules, &mut leader.stored).await.is_err() {
             return Leadership::Lost;
         }
         let mut subscription = match subscribe() {
@@ -153,85 +201,126 @@ impl RuleUpdater {
             timer.reset();
         }
         let outcome = loop {
-            tokio::select! {
+            let step = tokio::select! {
                 () = shutdown.clone().wait() => break Leadership::ShuttingDown,
-                _ = renew.tick() => {
-                    match self.store.renew_lease(&self.holder, self.settings.lease_ttl).await {
-                        // The store is back while the lease held: write what it missed
-                        // rather than wait for the next change or rebuild.
-                        Ok(true) if stored.behind => {
-                            if self.write(&rules, &mut stored).await.is_err() {
-                                break Leadership::Lost;
-                            }
-                        }
-                        Ok(true) => {}
-                        Ok(false) => break Leadership::Lost,
-                        Err(err) => tracing::warn!(error = %err, "rule-updater: cannot renew the lease"),
-                    }
-                }
-                _ = rebuild.tick() => {
-                    match RuleSet::load(&self.db).await {
-                        Ok(fresh) => {
-                            rules = fresh;
-                            if self.write(&rules, &mut stored).await.is_err() {
-                                break Leadership::Lost;
-                            }
-                        }
-                        Err(err) => tracing::warn!(error = %err, "rule-updater: scheduled rebuild failed"),
-                    }
-                }
+                _ = renew.tick() => self.renew(&mut leader).await,
+                _ = rebuild.tick() => self.rebuild(&mut leader).await,
                 _ = relay.tick() => {
-                    match relay_outbox(&self.db, self.bus.as_ref(), 500).await {
-                        Ok(0) => {}
-                        Ok(published) => tracing::debug!(published, "outbox relayed to rule.changed"),
-                        Err(err) => tracing::warn!(error = %err, "rule-updater: outbox relay failed; retrying"),
-                    }
+                    self.relay().await;
+                    Ok(())
                 }
-                batch = subscription.next_batch(self.settings.batch_size) => {
-                    let batch = match batch {
-                        Ok(batch) => batch,
-                        Err(err) => {
-                            tracing::warn!(error = %err, "rule-updater: receiving rule.changed failed");
-                            continue;
-                        }
-                    };
-                    let mut ids = Vec::new();
-                    let mut letters = Vec::new();
-                    for delivery in &batch {
-                        match RuleChangedEvent::decode(&delivery.payload) {
-                            Ok(event) => ids.push(event.rule_id),
-                            Err(err) => {
-                                tracing::warn!(reason = %err, "rule.changed message sent to dead letters");
-                                letters.push(dead_letter(delivery, &err.0));
-                            }
-                        }
+                batch = subscription.next_batch(self.settings.batch_size) => match batch {
+                    Ok(batch) => self.apply(&mut leader, subscription.as_mut(), batch).await,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "rule-updater: receiving rule.changed failed");
+                        Ok(())
                     }
-                    let changes = ids.len() as u64;
-                    if let Err(err) = rules.refresh(&self.db, &ids).await {
-                        // Not committed: redelivered to the next writer, and the rebuild heals.
-                        tracing::warn!(error = %err, "rule-updater: cannot apply rule changes");
-                        continue;
-                    }
-                    if self.write(&rules, &mut stored).await.is_err() {
-                        break Leadership::Lost;
-                    }
-                    let dead_letters = letters.len() as u64;
-                    if !letters.is_empty()
-                        && let Err(err) = self.bus.publish(letters).await
-                    {
-                        tracing::warn!(error = %err, "rule-updater: dead letters not published");
-                        continue;
-                    }
-                    metrics().rule_changes_applied.add(changes);
-                    metrics().messages_dead_lettered.add(dead_letters);
-                    if let Err(err) = subscription.commit(&batch).await {
-                        tracing::warn!(error = %err, "rule-updater: commit failed");
-                    }
-                }
+                },
+            };
+            if step.is_err() {
+                break Leadership::Lost;
             }
         };
         subscription.close().await;
         outcome
+    }
+
+    /// The rules from SQL, retried until they load; None on shutdown.
+    async fn load_rules(&self, shutdown: &Shutdown) -> Option<RuleSet> {
+        loop {
+            match RuleSet::load(&self.db).await {
+                Ok(rules) => return Some(rules),
+                Err(err) => {
+                    tracing::warn!(error = %err, "rule-updater: cannot read rules; retrying");
+                    tokio::select! {
+                        () = shutdown.clone().wait() => return None,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keeps the lease; when the store is back while the lease held, writes what it
+    /// missed rather than wait for the next change or rebuild.
+    async fn renew(&self, leader: &mut Leader) -> Result<(), LeaseLost> {
+        match self
+            .store
+            .renew_lease(&self.holder, self.settings.lease_ttl)
+            .await
+        {
+            Ok(true) if leader.stored.behind => self.write(&leader.rules, &mut leader.stored).await,
+            Ok(true) => Ok(()),
+            Ok(false) => Err(LeaseLost),
+            Err(err) => {
+                tracing::warn!(error = %err, "rule-updater: cannot renew the lease");
+                Ok(())
+            }
+        }
+    }
+
+    /// The scheduled rebuild from SQL: heals anything a missed change left behind.
+    async fn rebuild(&self, leader: &mut Leader) -> Result<(), LeaseLost> {
+        match RuleSet::load(&self.db).await {
+            Ok(fresh) => {
+                leader.rules = fresh;
+                self.write(&leader.rules, &mut leader.stored).await
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "rule-updater: scheduled rebuild failed");
+                Ok(())
+            }
+        }
+    }
+
+    /// Publishes what the rule-service recorded in the outbox to `rule.changed`.
+    async fn relay(&self) {
+        match relay_outbox(&self.db, self.bus.as_ref(), ROWS_PER_STATEMENT as u64).await {
+            Ok(0) => {}
+            Ok(published) => tracing::debug!(published, "outbox relayed to rule.changed"),
+            Err(err) => tracing::warn!(error = %err, "rule-updater: outbox relay failed; retrying"),
+        }
+    }
+
+    /// Applies a batch of `rule.changed` to the rules and writes the snapshot; commits
+    /// only then. A batch that cannot be applied is not committed: it comes again (to
+    /// this writer or the next), and the rebuild heals meanwhile.
+    async fn apply(
+        &self,
+        leader: &mut Leader,
+        subscription: &mut dyn Subscription,
+        batch: Vec<IncomingMessage>,
+    ) -> Result<(), LeaseLost> {
+        let mut ids = Vec::new();
+        let mut letters = Vec::new();
+        for message in &batch {
+            match RuleChangedEvent::decode(&message.payload) {
+                Ok(event) => ids.push(event.rule_id),
+                Err(err) => {
+                    tracing::warn!(reason = %err, "rule.changed message sent to dead letters");
+                    letters.push(dead_letter(message, &err.0));
+                }
+            }
+        }
+        let changes = ids.len() as u64;
+        if let Err(err) = leader.rules.refresh(&self.db, &ids).await {
+            tracing::warn!(error = %err, "rule-updater: cannot apply rule changes");
+            return Ok(());
+        }
+        self.write(&leader.rules, &mut leader.stored).await?;
+        let dead_letters = letters.len() as u64;
+        if !letters.is_empty()
+            && let Err(err) = self.bus.publish(letters).await
+        {
+            tracing::warn!(error = %err, "rule-updater: dead letters not published");
+            return Ok(());
+        }
+        metrics().rule_changes_applied.add(changes);
+        metrics().messages_dead_lettered.add(dead_letters);
+        if let Err(err) = subscription.commit(&batch).await {
+            tracing::warn!(error = %err, "rule-updater: commit failed");
+        }
+        Ok(())
     }
 
     /// Writes the rules as the next version. When the store cannot be reached the
@@ -266,6 +355,13 @@ impl RuleUpdater {
         }
         Ok(())
     }
+}
+
+/// What a leader holds: the rules as of the last change it applied, and what it knows
+/// of the snapshot in the store.
+struct Leader {
+    rules: RuleSet,
+    stored: Stored,
 }
 
 /// What the writer knows of the snapshot in the store.

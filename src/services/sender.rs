@@ -7,15 +7,21 @@
 use std::{collections::HashSet, sync::Arc};
 
 use alerting_handlers::{
-    events::NotificationReadyEvent,
-    jobs::send::{CircuitBreaker, DeliveryLimits, DeliveryPolicy, send_notifications},
-    ports::{Bus, Channel},
+    events::{NotificationReadyEvent, topics},
+    jobs::{
+        redrive::redrive_all_stuck,
+        send::{CircuitBreaker, DeliveryLimits, DeliveryPolicy, send_notifications},
+    },
+    ports::{Bus, Channel, IncomingMessage, Subscription},
 };
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
 
+use super::{Backends, Need, Needs, Started};
 use crate::{
-    adapters::{Delivery, Subscription},
+    adapters::channels::Channels,
+    config::Settings,
+    error::StartError,
     runners::{
         consumer::{self, BatchHandler, Rejected, Retry},
         shutdown::Shutdown,
@@ -33,12 +39,12 @@ struct Send {
 
 #[async_trait]
 impl BatchHandler for Send {
-    async fn handle(&self, batch: &[Delivery]) -> Result<Vec<Rejected>, Retry> {
+    async fn handle(&self, batch: &[IncomingMessage]) -> Result<Vec<Rejected>, Retry> {
         let mut ids = Vec::new();
         let mut seen = HashSet::new();
         let mut rejected = Vec::new();
-        for (index, delivery) in batch.iter().enumerate() {
-            match NotificationReadyEvent::decode(&delivery.payload) {
+        for (index, message) in batch.iter().enumerate() {
+            match NotificationReadyEvent::decode(&message.payload) {
                 Ok(event) => {
                     if seen.insert(event.notification_id) {
                         ids.push(event.notification_id);
@@ -71,7 +77,45 @@ pub struct SenderSettings {
     pub batches_in_flight: usize,
 }
 
-pub async fn run(
+pub const NEEDS: Needs = Needs {
+    service: "sender",
+    database: Need::Required,
+    kafka: Need::Required,
+    redis: Need::No,
+    topics: &[topics::NOTIFICATIONS_READY],
+    admin_token: false,
+};
+
+pub fn start(
+    settings: &Settings,
+    backends: &Backends,
+    shutdown: Shutdown,
+) -> Result<Started, StartError> {
+    let subscription = backends.subscription(NEEDS.service, topics::NOTIFICATIONS_READY)?;
+    let db = backends.db(NEEDS.service)?;
+    let bus = backends.bus(NEEDS.service)?;
+    let delivery = &settings.delivery;
+    let channels: Arc<dyn Channel> = Arc::new(Channels::new(
+        delivery,
+        settings.targets.allow_private_endpoints,
+    )?);
+    let sender = SenderSettings {
+        policy: delivery.policy(),
+        concurrency: delivery.sender_concurrency as usize,
+        concurrency_per_endpoint: delivery.sender_concurrency_per_endpoint as usize,
+        circuit_breaker: delivery.circuit_breaker(),
+        batch_wait: delivery.sender_batch_wait,
+        batch_size: settings.matching.consumer_batch_size as usize,
+        batches_in_flight: delivery.sender_batches_in_flight as usize,
+    };
+    Ok(Started::consumer(
+        NEEDS.service,
+        backends,
+        run(subscription, db, bus, channels, sender, shutdown),
+    ))
+}
+
+async fn run(
     subscription: Box<dyn Subscription>,
     db: DatabaseConnection,
     bus: Arc<dyn Bus>,
@@ -117,8 +161,7 @@ pub async fn redrive_periodically(
             () = shutdown.clone().wait() => return,
             _ = interval.tick() => {}
         }
-        match alerting_handlers::jobs::redrive::redrive_stuck(&db, bus.as_ref(), after, 1_000).await
-        {
+        match redrive_all_stuck(&db, bus.as_ref(), after).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "redrive: announced stuck notifications again"),
             Err(err) => tracing::warn!(error = %err, "redrive failed; trying again next time"),

@@ -107,7 +107,7 @@ async fn bench_runs_on_kafka_with_every_service_its_own_process() {
     command
         .env("KAFKA_BROKERS", test_broker())
         .env("KAFKA_TOPIC_PARTITIONS", "2")
-        .env("KAFKA_FETCH_WAIT_MAX_MS", "100")
+        .env("KAFKA_FETCH_WAIT_MAX", "100ms")
         .args(["bench", "--mode", "kafka"])
         .args(SMALL)
         .arg("--json")

@@ -274,9 +274,9 @@ async fn help_documents_every_command_and_variable() {
             "--help lists {expected}: {commands:?}"
         );
     }
-    // Every variable any command reads through its flags is in the top-level help and in
-    // the README's configuration table.
-    let readme = include_str!("../../README.md");
+    // Every variable any command reads through its flags is in the configuration
+    // reference, which the top-level help points to.
+    let reference = include_str!("../../docs/CONFIGURATION.md");
     let mut variables = std::collections::BTreeSet::new();
     for name in &commands {
         let mut command = alerting(dir.path());
@@ -296,27 +296,57 @@ async fn help_documents_every_command_and_variable() {
         "DATABASE_URL",
         "KAFKA_BROKERS",
         "REDIS_URL",
-        "DELIVERY_TIMEOUT_MS",
+        "DELIVERY_TIMEOUT",
     ] {
         assert!(variables.contains(variable), "{variable} in {variables:?}");
     }
     let undocumented: Vec<&String> = variables
         .iter()
-        .filter(|v| !help.contains(v.as_str()))
+        .filter(|v| !reference.contains(&format!("`{v}`")))
         .collect();
     assert!(
         undocumented.is_empty(),
-        "not in `alerting --help`: {undocumented:?}"
+        "not in docs/CONFIGURATION.md: {undocumented:?}"
     );
-    let not_in_readme: Vec<&String> = variables
-        .iter()
-        .filter(|v| !readme.contains(&format!("`{v}`")))
-        .collect();
-    assert!(
-        not_in_readme.is_empty(),
-        "not in the README's configuration table: {not_in_readme:?}"
-    );
+    assert!(help.contains("docs/CONFIGURATION.md"), "{help}");
     for variable in ["RUST_LOG", "LOG_FORMAT"] {
-        assert!(help.contains(variable), "--help mentions {variable}");
+        assert!(
+            reference.contains(variable),
+            "the reference mentions {variable}"
+        );
     }
+    assert!(help.contains("LOG_FORMAT"), "{help}");
+}
+
+/// A duration setting under its old name (a number of milliseconds) still works for a
+/// release, with a warning that names the new setting; the new name wins over the old.
+#[tokio::test]
+async fn an_old_millisecond_setting_still_works_and_names_its_successor() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = alerting(dir.path());
+    command
+        .env("DELIVERY_TIMEOUT_MS", "2500")
+        .env_remove("DELIVERY_TIMEOUT")
+        .env_remove("KAFKA_BROKERS")
+        .args(["topics", "create"]);
+    let (code, output) = run(command).await;
+    assert_eq!(code, Some(1), "no brokers: {output}");
+    assert!(
+        output.contains("DELIVERY_TIMEOUT_MS is deprecated")
+            && output.contains("set DELIVERY_TIMEOUT=2500ms"),
+        "{output}"
+    );
+
+    // A value the new setting refuses is refused under the new name.
+    let mut command = alerting(dir.path());
+    command
+        .env("DELIVERY_TIMEOUT_MS", "soon")
+        .env_remove("DELIVERY_TIMEOUT")
+        .args(["job", "redrive"]);
+    let (code, output) = run(command).await;
+    assert_eq!(code, Some(2), "{output}");
+    assert!(
+        output.contains("DELIVERY_TIMEOUT") && output.contains("soonms"),
+        "{output}"
+    );
 }

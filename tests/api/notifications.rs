@@ -139,7 +139,8 @@ async fn a_notification_shows_its_alert_and_deliveries(app: TestApp) {
 }
 
 async fn stuck_notifications_are_announced_again(app: TestApp) {
-    use alerting::adapters::{Subscription, in_process_bus::InProcessBus};
+    use alerting::adapters::in_process_bus::InProcessBus;
+    use alerting_handlers::ports::Subscription;
     use alerting_handlers::{events::NotificationReadyEvent, jobs::redrive::redrive_stuck};
     use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
 

@@ -1,36 +1,44 @@
-//! Every `curl` example in the README, run as printed against a fresh `alerting up`
-//! started as the README says (no ADMIN_TOKEN: `up` makes one and the examples read it
-//! from `data/admin-token`). Only the address changes (the test's server listens on a
-//! free port).
+//! Every `curl` example in the README and in `docs/API.md`, run as printed, in that
+//! order, as one script against a fresh `alerting up` started as the README says (no
+//! ADMIN_TOKEN: `up` makes one and the examples read it from `data/admin-token`). The
+//! README's quick start runs first: the API's examples go on from the state it leaves
+//! (its client `shop`), and shell variables carry over from block to block. Only the
+//! address changes (the test's server listens on a free port).
 
 use tokio::process::Command;
 
 use crate::process::{Running, alerting, run};
 
-const README: &str = include_str!("../../README.md");
+/// The documents whose examples run, in this order.
+const DOCUMENTS: [&str; 2] = [
+    include_str!("../../README.md"),
+    include_str!("../../docs/API.md"),
+];
 const PRINTED_RULE_SERVICE: &str = "http://127.0.0.1:8080";
 const PRINTED_ALERT_PRODUCER: &str = "http://127.0.0.1:8081";
 const PRINTED_SINK: &str = "http://127.0.0.1:9000";
 
-/// Every fenced code block of the README: its language and its lines.
+/// Every fenced code block of the documents, in order: its language and its lines.
 fn fenced_blocks() -> Vec<(String, String)> {
     let mut blocks = Vec::new();
-    let mut current: Option<(String, String)> = None;
-    for line in README.lines() {
-        match (&mut current, line.trim_start().strip_prefix("```")) {
-            (None, Some(language)) => current = Some((language.to_owned(), String::new())),
-            (Some(_), Some(_)) => blocks.extend(current.take()),
-            (Some((_, block)), None) => {
-                block.push_str(line);
-                block.push('\n');
+    for document in DOCUMENTS {
+        let mut current: Option<(String, String)> = None;
+        for line in document.lines() {
+            match (&mut current, line.trim_start().strip_prefix("```")) {
+                (None, Some(language)) => current = Some((language.to_owned(), String::new())),
+                (Some(_), Some(_)) => blocks.extend(current.take()),
+                (Some((_, block)), None) => {
+                    block.push_str(line);
+                    block.push('\n');
+                }
+                (None, None) => {}
             }
-            (None, None) => {}
         }
     }
     blocks
 }
 
-/// The README's bash blocks that call curl, each with the status it expects (2xx
+/// The documents' bash blocks that call curl, each with the status it expects (2xx
 /// unless the block starts with `# expect: NNN`).
 fn examples() -> Vec<(String, Option<u16>)> {
     fenced_blocks()
@@ -61,7 +69,7 @@ async fn every_curl_example_works_as_printed() {
     let examples = examples();
     assert!(
         examples.len() >= 8,
-        "the README has its examples: {examples:#?}"
+        "the README and docs/API.md have their examples: {examples:#?}"
     );
     let unrun = curl_outside_bash_blocks();
     assert!(unrun.is_empty(), "fence these as bash: {unrun:#?}");

@@ -72,7 +72,7 @@ async fn secrets_in_a_delivery_url_reach_no_error_and_no_log_line() {
     command
         .env("RUST_LOG", "info,alerting=debug,alerting_handlers=debug")
         .env("DELIVERY_MAX_ATTEMPTS", "2")
-        .env("DELIVERY_BACKOFF_MS", "10")
+        .env("DELIVERY_BACKOFF", "10ms")
         .arg("up");
     let mut up = Running::start(command);
     let (rules, producer) = up.addresses().await;

@@ -52,6 +52,27 @@ impl FromStr for NotificationStatus {
     }
 }
 
+/// Where one delivery (a notification to one endpoint) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    /// Attempts remain, or it waits for a redrive while its receiver is down.
+    Retrying,
+    /// The receiver took it.
+    Delivered,
+    /// Failed for good (a permanent answer, or every attempt used).
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retrying => "RETRYING",
+            Self::Delivered => "DELIVERED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

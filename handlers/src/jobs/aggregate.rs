@@ -14,15 +14,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::index_lookups::{all_with_keys, prefer_index_lookups};
+use super::{
+    ROWS_PER_STATEMENT,
+    index_lookups::{all_with_keys, prefer_index_lookups},
+};
 use crate::{
     domain::NotificationStatus,
     events::{AlertMatchedEvent, NotificationReadyEvent},
     ports::OutgoingMessage,
 };
-
-/// Rows per INSERT statement (well under both databases' bound-parameter limits).
-const ROWS_PER_STATEMENT: usize = 500;
 
 /// Whether a match may become a notification: an alert with an owner is its owner's
 /// alone. The evaluator matches it against its owner's rules only; this is the second

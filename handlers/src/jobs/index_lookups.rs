@@ -9,15 +9,14 @@
 //! a table that only grows, so an index is always the right plan. SQLite's planner
 //! takes the index without statistics.
 
+use super::ROWS_PER_STATEMENT;
+
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Select, Value,
 };
 
-/// Keys per `IN (…)` list: well inside both backends' limits on bound parameters.
-const KEYS_PER_STATEMENT: usize = 500;
-
 /// The rows of `query` whose `column` is one of `keys`, a statement per
-/// [`KEYS_PER_STATEMENT`] keys.
+/// [`ROWS_PER_STATEMENT`] keys.
 pub async fn all_with_keys<E, K, C>(
     db: &C,
     query: Select<E>,
@@ -30,7 +29,7 @@ where
     C: ConnectionTrait,
 {
     let mut rows = Vec::with_capacity(keys.len());
-    for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         rows.extend(
             query
                 .clone()

@@ -82,6 +82,27 @@ pub async fn retry<C: ConnectionTrait>(
     })
 }
 
+/// Notifications announced again per statement; a redrive takes batches until none is
+/// left.
+pub const BATCH: u64 = 1_000;
+
+/// Announces again every notification PENDING for longer than `older_than`, a
+/// [`BATCH`] at a time; returns how many.
+pub async fn redrive_all_stuck<C: ConnectionTrait>(
+    db: &C,
+    bus: &dyn Bus,
+    older_than: Duration,
+) -> Result<usize, RedriveError> {
+    let mut total = 0;
+    loop {
+        let count = redrive_stuck(db, bus, older_than, BATCH).await?;
+        total += count;
+        if (count as u64) < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
 /// Announces again up to `limit` notifications PENDING for longer than `older_than`;
 /// returns how many.
 pub async fn redrive_stuck<C: ConnectionTrait>(

@@ -21,6 +21,8 @@ use tokio::{
 };
 use tower::ServiceExt;
 
+use crate::config::HttpConfig;
+
 use deadlines::{Activity, Deadlines};
 
 /// How long a connection may keep the server waiting.
@@ -33,14 +35,19 @@ pub struct ConnectionLimits {
     pub idle: Duration,
 }
 
+impl From<&HttpConfig> for ConnectionLimits {
+    fn from(config: &HttpConfig) -> Self {
+        Self {
+            header_read: config.http_header_read_timeout,
+            idle: config.http_idle_timeout,
+        }
+    }
+}
+
+/// The documented defaults (HTTP_HEADER_READ_TIMEOUT, HTTP_IDLE_TIMEOUT).
 impl Default for ConnectionLimits {
     fn default() -> Self {
-        Self {
-            header_read: Duration::from_secs(10),
-            // Above the load balancer's 60 s, so that it is always the one to close an
-            // idle connection: a target that closes first races its next request (502).
-            idle: Duration::from_secs(75),
-        }
+        Self::from(&HttpConfig::default())
     }
 }
 

@@ -4,10 +4,8 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use alerting::adapters::{
-    Subscription,
-    kafka::{self, KafkaBus, KafkaSubscription},
-};
+use alerting::adapters::kafka::{self, KafkaBus, KafkaSubscription};
+use alerting_handlers::ports::Subscription;
 use alerting_handlers::ports::{Bus, OutgoingMessage};
 
 use super::{Isolation, PATIENCE};
@@ -34,7 +32,7 @@ async fn a_group_resumes_after_its_committed_offsets() {
         bus.publish(messages).await.expect("published");
     }
 
-    let payload = |d: &alerting::adapters::Delivery| -> usize {
+    let payload = |d: &alerting_handlers::ports::IncomingMessage| -> usize {
         String::from_utf8_lossy(&d.payload)
             .parse()
             .expect("a number")

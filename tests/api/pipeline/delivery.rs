@@ -370,8 +370,8 @@ async fn failing_sinks_are_retried_then_redriven(mode: Mode) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_matches_and_announcements_are_dead_letters() {
-    use alerting::adapters::Subscription;
     use alerting_handlers::ports::OutgoingMessage;
+    use alerting_handlers::ports::Subscription;
 
     let sink = HttpSink::start().await;
     let p = Pipeline::start(Mode::Embedded).await;
@@ -385,7 +385,8 @@ async fn undecodable_matches_and_announcements_are_dead_letters() {
     let mut matched_letters = in_process.subscribe("alerts.matched.dlq", "test");
     let mut ready_letters = in_process.subscribe("notifications.ready.dlq", "test");
     backends
-        .bus
+        .bus("test")
+        .expect("a bus")
         .publish(vec![
             OutgoingMessage::new("alerts.matched", "acme", b"\x00 not json".to_vec()),
             OutgoingMessage::new(

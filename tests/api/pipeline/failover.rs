@@ -8,10 +8,10 @@ use std::{
 };
 
 use alerting::adapters::{
-    Subscription,
     kafka::{self, KafkaBus, KafkaSubscription},
     redis_snapshot::RedisSnapshotStore,
 };
+use alerting_handlers::ports::Subscription;
 use alerting_handlers::{
     domain::{Alert, Severity},
     events::{AlertEvent, AlertMatchedEvent, topics},
@@ -244,7 +244,8 @@ async fn an_evaluator_killed_mid_stream_loses_no_alert() {
 
     let mut seen = BTreeSet::new();
     let mut deliveries = 0;
-    let mut read = |batch: Vec<alerting::adapters::Delivery>, seen: &mut BTreeSet<String>| {
+    let mut read = |batch: Vec<alerting_handlers::ports::IncomingMessage>,
+                    seen: &mut BTreeSet<String>| {
         for delivery in batch {
             let event = AlertMatchedEvent::decode(&delivery.payload).expect("decodes");
             let rules: Vec<String> = event.rule_ids.iter().map(ToString::to_string).collect();
@@ -583,10 +584,7 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
     let stack = OneRuleStack::start(
         "kill",
         Some("kill-s3cret-0123456789"),
-        &[
-            ("DELIVERY_BACKOFF_MS", "50"),
-            ("DELIVERY_TIMEOUT_MS", "2000"),
-        ],
+        &[("DELIVERY_BACKOFF", "50ms"), ("DELIVERY_TIMEOUT", "2s")],
     )
     .await;
     let (kafka_config, rules, sink) = (&stack.kafka_config, &stack.rules, &stack.sink);

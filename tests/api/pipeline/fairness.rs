@@ -56,7 +56,7 @@ async fn a_hanging_tenant_does_not_delay_another(mode: Mode) {
     // The production defaults where they matter here: a 10 s timeout, two batches in
     // flight, the breaker's 10 failures and 30 s.
     let delivery = alerting::config::DeliveryConfig {
-        delivery_timeout_ms: 10_000,
+        delivery_timeout: Duration::from_secs(10),
         sender_concurrency: 64,
         sender_batches_in_flight: 2,
         circuit_breaker_failures: 10,

@@ -11,12 +11,12 @@ use std::{
 
 use alerting::{
     adapters::{
-        Subscription,
         kafka::{self, KafkaBus, KafkaSubscription},
         redis_snapshot::RedisSnapshotStore,
     },
     config::KafkaConfig,
 };
+use alerting_handlers::ports::Subscription;
 use alerting_handlers::{
     events::AlertEvent,
     ports::{Bus, OutgoingMessage},
@@ -201,8 +201,8 @@ impl Rig {
         };
         let mut env = isolation.env(&services_url);
         env.extend([
-            ("DELIVERY_BACKOFF_MS".to_owned(), "100".to_owned()),
-            ("DELIVERY_TIMEOUT_MS".to_owned(), "3000".to_owned()),
+            ("DELIVERY_BACKOFF".to_owned(), "100ms".to_owned()),
+            ("DELIVERY_TIMEOUT".to_owned(), "3s".to_owned()),
         ]);
         env.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         let mut kafka = isolation.kafka();
@@ -512,7 +512,7 @@ async fn the_broker_stopped_for_10_seconds_loses_nothing() {
     let rig = Rig::start(
         &[
             ("KAFKA_BROKERS", brokers),
-            ("KAFKA_MESSAGE_TIMEOUT_MS", "3000".to_owned()),
+            ("KAFKA_MESSAGE_TIMEOUT", "3s".to_owned()),
         ],
         &[],
     )
@@ -785,7 +785,7 @@ async fn alerts_posted_during_a_broker_outage_are_refused_then_accepted_and_all_
     let mut rig = Rig::start(
         &[
             ("KAFKA_BROKERS", brokers),
-            ("KAFKA_MESSAGE_TIMEOUT_MS", "3000".to_owned()),
+            ("KAFKA_MESSAGE_TIMEOUT", "3s".to_owned()),
         ],
         &[],
     )

@@ -155,7 +155,13 @@ async fn a_malformed_alert_is_a_dead_letter_and_its_neighbours_match(mode: Mode)
         "bad-2",
         br#"{"schema_version": 1, "alert_id": "bad-2", "event_ts": "2026-01-01T00:00:00Z", "severity": "LOUD", "source": "s", "name": "n"}"#.to_vec(),
     );
-    let bus = p.running.as_ref().expect("running").backends.bus.clone();
+    let bus = p
+        .running
+        .as_ref()
+        .expect("running")
+        .backends
+        .bus("test")
+        .expect("a bus");
     bus.publish(vec![
         AlertEvent::message(&good("good-1")),
         garbage.clone(),

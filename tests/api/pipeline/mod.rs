@@ -2,6 +2,7 @@
 //! (in-process bus and snapshot, SQLite) or distributed (Tansu, Redis, Postgres), and
 //! read back from `alerts.matched` and the dead-letter topics.
 
+use alerting_handlers::ports::{IncomingMessage, Subscription};
 /// Runs each named `async fn(Mode)` embedded and distributed.
 macro_rules! on_both_modes {
     ($($test:ident),* $(,)?) => {
@@ -38,12 +39,12 @@ mod tenancy;
 use std::{collections::BTreeSet, time::Duration};
 
 use alerting::{
-    adapters::{Delivery, Subscription, kafka::KafkaSubscription},
+    adapters::kafka::KafkaSubscription,
     config::{
         AlertProducerConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, MatchingConfig,
         RedisConfig, RuleServiceConfig,
     },
-    platform::{self, PlatformConfig, RunningPlatform},
+    platform::{self, RunningPlatform},
     runners::shutdown::Shutdown,
 };
 use alerting_handlers::events::{AlertMatchedEvent, topics};
@@ -86,16 +87,16 @@ impl Isolation {
     pub fn kafka(&self) -> KafkaConfig {
         KafkaConfig {
             brokers: Some(test_broker()),
-            session_timeout_ms: 6_000,
+            session_timeout: Duration::from_secs(6),
             flow: alerting::config::KafkaFlow {
-                fetch_wait_max_ms: 500,
+                fetch_wait_max: Duration::from_millis(500),
                 topic_partitions: topics::PARTITIONS,
             },
             consumer_queue_kb: 4096,
             topic_prefix: format!("{}.", self.id),
             group_prefix: format!("{}-", self.id),
             replication_factor: 1,
-            message_timeout_ms: 30_000,
+            message_timeout: Duration::from_secs(30),
         }
     }
 
@@ -113,8 +114,8 @@ impl Isolation {
             ("DATABASE_URL", database_url.to_owned()),
             ("KAFKA_BROKERS", test_broker()),
             (
-                "KAFKA_SESSION_TIMEOUT_MS",
-                kafka.session_timeout_ms.to_string(),
+                "KAFKA_SESSION_TIMEOUT",
+                alerting::config::describe(kafka.session_timeout),
             ),
             ("KAFKA_TOPIC_PREFIX", kafka.topic_prefix),
             ("KAFKA_CONSUMER_GROUP_PREFIX", kafka.group_prefix),
@@ -141,10 +142,10 @@ pub fn test_auth() -> alerting::config::AuthConfig {
 /// Quick retries and short timeouts, so failure tests finish fast.
 pub fn fast_delivery(smtp_url: Option<String>) -> DeliveryConfig {
     DeliveryConfig {
-        delivery_timeout_ms: 1_000,
+        delivery_timeout: Duration::from_secs(1),
         delivery_max_attempts: 5,
-        delivery_backoff_ms: 50,
-        delivery_max_backoff_ms: 5_000,
+        delivery_backoff: Duration::from_millis(50),
+        delivery_max_backoff: Duration::from_secs(5),
         sender_concurrency: 32,
         sender_concurrency_per_endpoint: 8,
         sender_batches_in_flight: 8,
@@ -176,7 +177,7 @@ pub struct Tap {
 
 impl Tap {
     /// Waits for `count` messages (or fails after PATIENCE).
-    pub async fn take(&mut self, count: usize) -> Vec<Delivery> {
+    pub async fn take(&mut self, count: usize) -> Vec<IncomingMessage> {
         let mut taken = Vec::new();
         let outcome = tokio::time::timeout(PATIENCE, async {
             while taken.len() < count {
@@ -205,7 +206,7 @@ impl Tap {
     }
 }
 
-pub fn decode_matches(deliveries: &[Delivery]) -> Vec<AlertMatchedEvent> {
+pub fn decode_matches(deliveries: &[IncomingMessage]) -> Vec<AlertMatchedEvent> {
     deliveries
         .iter()
         .map(|d| AlertMatchedEvent::decode(&d.payload).expect("a valid alerts.matched message"))
@@ -293,7 +294,7 @@ impl Pipeline {
             ),
             Mode::Distributed => (isolation.kafka(), isolation.redis()),
         };
-        let config = PlatformConfig {
+        let config = alerting::config::Settings {
             database: DatabaseConfig {
                 database_url: Some(database_url.clone()),
                 data_dir: data_dir.path().to_owned(),
@@ -315,6 +316,7 @@ impl Pipeline {
                 allow_private_endpoints: true,
             },
             http: alerting::config::HttpConfig::default(),
+            metrics: test_metrics(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = Shutdown::on(async move {
@@ -459,7 +461,7 @@ impl Pipeline {
         decode_matches(&self.matched.get().take(count).await)
     }
 
-    pub async fn dead_letters(&mut self, count: usize) -> Vec<Delivery> {
+    pub async fn dead_letters(&mut self, count: usize) -> Vec<IncomingMessage> {
         self.dead_letters.get().take(count).await
     }
 
@@ -564,4 +566,14 @@ pub async fn wait_until_consumed(kafka: &KafkaConfig, service: &str, topic: &str
     .await
     .expect("joined");
     assert!(caught_up, "{service} never caught up with {topic}");
+}
+
+/// The metrics settings at their defaults: nothing exported.
+pub fn test_metrics() -> alerting::config::MetricsConfig {
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        metrics: alerting::config::MetricsConfig,
+    }
+    <Defaults as clap::Parser>::parse_from(["test"]).metrics
 }

@@ -16,7 +16,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AppState, is_unique_violation, now, outbox};
+use super::{AppState, is_unique_violation, now};
+use crate::outbox::record as outbox;
 use crate::{
     domain::{ClientId, ClientName},
     http::{

@@ -7,7 +7,6 @@ mod endpoints;
 mod health;
 mod keys;
 mod notifications;
-mod outbox;
 mod quotas;
 mod rules;
 

@@ -14,9 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{
-    AppState, is_foreign_key_violation, is_unique_violation, now, outbox, parse_uuid, quotas,
-};
+use super::{AppState, is_foreign_key_violation, is_unique_violation, now, parse_uuid, quotas};
 use crate::{
     domain::{ClientId, FieldPattern, RuleAction, SeverityPattern},
     http::{
@@ -26,6 +24,7 @@ use crate::{
         extract::{ApiJson, ApiQuery},
         pagination::{Page, Paged},
     },
+    outbox::record as outbox,
 };
 
 /// What a client wants to hear about: alerts whose severity, source and name all

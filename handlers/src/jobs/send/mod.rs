@@ -43,8 +43,6 @@ use crate::{
     ports::{Attempt, Channel, NotificationPayload, Target},
 };
 
-pub const DELIVERED: &str = "DELIVERED";
-pub const FAILED: &str = "FAILED";
 /// Why a delivery waits, RETRYING, for a redrive.
 const DEFERRED: &str = "deferred: the receiver keeps failing; the next redrive tries again";
 

@@ -14,16 +14,16 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{DELIVERED, FAILED, SendOutcome};
+use super::SendOutcome;
 use crate::{
-    domain::{EndpointKind, NotificationStatus},
+    domain::{DeliveryStatus, EndpointKind, NotificationStatus},
     events::AlertBody,
-    jobs::index_lookups::{all_with_keys, prefer_index_lookups},
+    jobs::{
+        ROWS_PER_STATEMENT,
+        index_lookups::{all_with_keys, prefer_index_lookups},
+    },
     ports::{Attempt, NotificationPayload, Target},
 };
-
-/// Rows per statement when recording (well under both databases' parameter limits).
-const ROWS_PER_STATEMENT: usize = 500;
 
 /// One attempt's record: the row per (notification, endpoint), created or updated.
 pub struct Record {
@@ -38,12 +38,12 @@ pub struct Record {
 impl Record {
     fn row(&self, now: DateTime<Utc>) -> deliveries::ActiveModel {
         let (status, error, http_status) = match &self.attempt {
-            Attempt::Delivered { http_status } => (DELIVERED, None, *http_status),
+            Attempt::Delivered { http_status } => (DeliveryStatus::Delivered, None, *http_status),
             Attempt::Retryable {
                 error, http_status, ..
-            } => ("RETRYING", Some(error.clone()), *http_status),
+            } => (DeliveryStatus::Retrying, Some(error.clone()), *http_status),
             Attempt::Permanent { error, http_status } => {
-                (FAILED, Some(error.clone()), *http_status)
+                (DeliveryStatus::Failed, Some(error.clone()), *http_status)
             }
         };
         deliveries::ActiveModel {
@@ -52,7 +52,7 @@ impl Record {
             endpoint_id: Set(self.target.endpoint_id),
             kind: Set(self.target.kind.as_str().to_owned()),
             target: Set(self.target.value.clone()),
-            status: Set(status.to_owned()),
+            status: Set(status.as_str().to_owned()),
             attempts: Set(self.attempts),
             last_error: Set(error),
             last_http_status: Set(http_status.map(i32::from)),
@@ -264,7 +264,7 @@ pub async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Batc
         earlier.entry(delivery.notification_id).or_default().insert(
             delivery.endpoint_id,
             Earlier {
-                delivered: delivery.status == DELIVERED,
+                delivered: delivery.status == DeliveryStatus::Delivered.as_str(),
                 attempts: delivery.attempts,
             },
         );

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::RuleAction;
 
-pub(crate) async fn record<C: ConnectionTrait>(
+pub async fn record<C: ConnectionTrait>(
     db: &C,
     rule_id: Uuid,
     client_id: &str,
@@ -37,7 +37,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
 
 /// Records a DELETED event for every rule of a client about to be deleted, in one
 /// statement, so that no rule created meanwhile can slip past unannounced.
-pub(crate) async fn record_client_deletion<C: ConnectionTrait>(
+pub async fn record_client_deletion<C: ConnectionTrait>(
     db: &C,
     client_id: &str,
     at: DateTime<Utc>,

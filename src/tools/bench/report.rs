@@ -171,7 +171,8 @@ impl Report {
         if let Some(kafka) = s.kafka {
             out.push(format!(
                 "kafka: {} partition(s) per topic, fetch wait {} ms",
-                kafka.topic_partitions, kafka.fetch_wait_max_ms
+                kafka.topic_partitions,
+                kafka.fetch_wait_max.as_millis()
             ));
         }
         out.push(format!("machine: {}", self.machine));

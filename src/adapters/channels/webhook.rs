@@ -1,0 +1,66 @@
+//! Webhooks: the notification as JSON, signed with the endpoint's secret (when it has
+//! one) and carrying its idempotency key, so that a receiver can check who sent it and
+//! drop a second copy.
+
+use alerting_handlers::{
+    ports::{Attempt, NotificationPayload, Target},
+    signature::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign},
+};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::http::{classify, transport_error};
+
+/// The JSON body a webhook receives.
+#[derive(Debug, Serialize)]
+struct WebhookBody<'a> {
+    notification_id: uuid::Uuid,
+    client_id: &'a str,
+    /// true: the alert came from the shared feed; false: the client posted it itself
+    /// (and then `alert.owner` is the client).
+    shared: bool,
+    alert: &'a alerting_handlers::events::AlertBody,
+    rule_ids: &'a [uuid::Uuid],
+    created_at: chrono::DateTime<Utc>,
+    sent_at: chrono::DateTime<Utc>,
+}
+
+pub(super) async fn deliver(
+    http: &reqwest::Client,
+    payload: &NotificationPayload,
+    target: &Target,
+    key: &str,
+) -> Attempt {
+    let now = Utc::now();
+    let body = WebhookBody {
+        notification_id: payload.notification_id,
+        client_id: &payload.client_id,
+        shared: payload.shared,
+        alert: &payload.alert,
+        rule_ids: &payload.rule_ids,
+        created_at: payload.created_at,
+        sent_at: now,
+    };
+    let body = match serde_json::to_vec(&body) {
+        Ok(body) => body,
+        Err(err) => {
+            return Attempt::Permanent {
+                error: err.to_string(),
+                http_status: None,
+            };
+        }
+    };
+    let timestamp = now.timestamp();
+    let mut request = http
+        .post(&target.value)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(IDEMPOTENCY_HEADER, key)
+        .header(TIMESTAMP_HEADER, timestamp.to_string());
+    if let Some(secret) = &target.secret {
+        request = request.header(SIGNATURE_HEADER, sign(secret, timestamp, &body));
+    }
+    match request.body(body).send().await {
+        Ok(response) => classify(&response),
+        Err(err) => transport_error(err),
+    }
+}

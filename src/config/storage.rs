@@ -1,0 +1,56 @@
+//! Where state lives: the SQL database (Postgres, or SQLite in embedded mode) and the
+//! Redis that holds the rule snapshot (in-process in embedded mode).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Database")]
+pub struct DatabaseConfig {
+    /// Postgres (`postgres://user:password@host:5432/db`) or SQLite (`sqlite://path`).
+    /// Unset: SQLite at $DATA_DIR/alerting.db.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Where embedded mode keeps its files (the SQLite database).
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Connections in the database pool [default: 10 for Postgres, 2 for SQLite].
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: Option<u32>,
+}
+
+impl DatabaseConfig {
+    /// SQLite has one writer at a time and each connection keeps its own page cache:
+    /// two connections are as fast as ten under load (writers queue in the pool
+    /// instead of sleeping in SQLite's busy handler) and need half the memory.
+    pub fn max_connections(&self, sqlite: bool) -> u32 {
+        self.database_max_connections
+            .unwrap_or(if sqlite { 2 } else { 10 })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Redis")]
+pub struct RedisConfig {
+    /// Redis for the rule snapshot (redis://host:6379). Unset: in-process (embedded mode).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prepended to every Redis key and channel.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "alerting")]
+    pub redis_key_prefix: String,
+}
+
+impl RedisConfig {
+    /// No Redis: for services that do not use the snapshot.
+    pub fn none() -> Self {
+        Self {
+            redis_url: None,
+            redis_key_prefix: "alerting".to_owned(),
+        }
+    }
+}
