@@ -3,9 +3,11 @@
 //! from `data/admin-token`). Only the address changes (the test's server listens on a
 //! free port).
 
+use alerting_test_support::{
+    alerting_command,
+    process::{Running, run},
+};
 use tokio::process::Command;
-
-use crate::process::{Running, alerting, run};
 
 const README: &str = include_str!("../../README.md");
 const PRINTED_RULE_SERVICE: &str = "http://127.0.0.1:8080";
@@ -67,7 +69,7 @@ async fn every_curl_example_works_as_printed() {
     assert!(unrun.is_empty(), "fence these as bash: {unrun:#?}");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     // As printed: the default ingestion limit, and nothing pointing at other services.
     command
         .env_remove("ADMIN_TOKEN")
@@ -85,7 +87,7 @@ async fn every_curl_example_works_as_printed() {
         "up prints the token it made: {:#?}",
         up.seen
     );
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command.args([
         "sink",
         "--addr",
