@@ -12,16 +12,7 @@
 //! per feature and writes a JUnit report to `target/acceptance/junit-<mode>.xml`
 //! (ACCEPTANCE_REPORT_DIR).
 
-#[path = "../api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
 mod platform;
-#[path = "../api/process.rs"]
-#[allow(dead_code)]
-mod process;
-#[path = "../api/sinks.rs"]
-#[allow(dead_code)]
-mod sinks;
 mod steps;
 
 use std::{io, path::PathBuf, sync::Arc};

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use tokio::process::Command;
-
-use crate::{
-    helpers::{Backend, TestDatabase},
-    process::{Running, alerting, run, test_broker},
+use alerting_test_support::{
+    alerting_command,
+    database::{Backend, TestDatabase},
+    process::{Running, run, test_broker},
     sinks::{HttpSink, SmtpSink},
 };
+use tokio::process::Command;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -47,13 +47,13 @@ fn common_env(smtp: &SmtpSink) -> Vec<(String, String)> {
             "EMAIL_FROM",
             "Alerting <alerting@acceptance.test>".to_owned(),
         ),
-        ("DELIVERY_TIMEOUT_MS", "1000".to_owned()),
+        ("DELIVERY_TIMEOUT", "1s".to_owned()),
         ("DELIVERY_MAX_ATTEMPTS", "3".to_owned()),
-        ("DELIVERY_BACKOFF_MS", "50".to_owned()),
+        ("DELIVERY_BACKOFF", "50ms".to_owned()),
         ("SNAPSHOT_POLL_INTERVAL", "200ms".to_owned()),
         ("OUTBOX_POLL_INTERVAL", "100ms".to_owned()),
         ("RULE_UPDATER_LEASE_TTL", "3s".to_owned()),
-        ("KAFKA_SESSION_TIMEOUT_MS", "6000".to_owned()),
+        ("KAFKA_SESSION_TIMEOUT", "6s".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -68,7 +68,7 @@ impl Platform {
         let env = common_env(&smtp);
         match mode {
             Mode::Embedded => {
-                let mut command = alerting(dir.path());
+                let mut command = alerting_command!(dir.path());
                 command.envs(env).arg("up");
                 let mut up = Running::start(command);
                 let (rule_service, alert_producer) = up.addresses().await;
@@ -78,7 +78,7 @@ impl Platform {
                     alert_producer: format!("http://{alert_producer}"),
                     sink,
                     smtp,
-                    http: crate::helpers::http(),
+                    http: alerting_test_support::http(),
                     processes: vec![up],
                     _data_dir: dir,
                     _database: None,
@@ -101,7 +101,7 @@ impl Platform {
                     .map(|(k, v)| (k.to_owned(), v)),
                 );
                 let one_off = |args: &[&str]| {
-                    let mut command: Command = alerting(dir.path());
+                    let mut command: Command = alerting_command!(dir.path());
                     command.envs(env.clone()).args(args);
                     command
                 };
@@ -110,7 +110,7 @@ impl Platform {
                     assert_eq!(code, Some(0), "alerting {args:?}: {output}");
                 }
                 let start = |args: &[&str]| {
-                    let mut command = alerting(dir.path());
+                    let mut command = alerting_command!(dir.path());
                     command.envs(env.clone()).args(args);
                     Running::start(command)
                 };
@@ -140,7 +140,7 @@ impl Platform {
                     alert_producer: format!("http://{producer_address}"),
                     sink,
                     smtp,
-                    http: crate::helpers::http(),
+                    http: alerting_test_support::http(),
                     processes: vec![
                         rule_service,
                         alert_producer,

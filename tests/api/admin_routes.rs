@@ -2,11 +2,12 @@
 //! what needs the admin token.
 
 use alerting_handlers::http::alert_producer::AlertProducerSettings;
+use alerting_test_support::ADMIN_TOKEN;
 use reqwest::Method;
 use serde_json::json;
 
 use crate::{
-    helpers::{ADMIN_TOKEN, TestApp, spawn_alert_producer},
+    helpers::{TestApp, spawn_alert_producer},
     on_both_backends,
 };
 

@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use crate::process::{alerting, run_within, test_broker};
+use alerting_test_support::{
+    alerting_command,
+    process::{run_within, test_broker},
+};
 
 /// A bench starts a whole platform and waits for Kafka consumer groups to form: longer
 /// than the other commands' patience, and still only a hung run reaches it.
@@ -65,7 +68,7 @@ fn check(code: Option<i32>, output: &str, json: &std::path::Path, mode: &str) {
 async fn bench_runs_embedded_and_accounts_for_every_notification() {
     let dir = tempfile::tempdir().expect("dir");
     let json = dir.path().join("embedded.json");
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .args(["bench", "--mode", "embedded"])
         .args(SMALL)
@@ -103,7 +106,7 @@ async fn bench_runs_embedded_and_accounts_for_every_notification() {
 async fn bench_runs_on_kafka_with_every_service_its_own_process() {
     let dir = tempfile::tempdir().expect("dir");
     let json = dir.path().join("kafka.json");
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env("KAFKA_BROKERS", test_broker())
         .env("KAFKA_TOPIC_PARTITIONS", "2")
@@ -139,7 +142,7 @@ async fn bench_runs_on_kafka_with_every_service_its_own_process() {
 #[tokio::test]
 async fn bench_on_kafka_without_brokers_says_what_is_missing() {
     let dir = tempfile::tempdir().expect("dir");
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env_remove("KAFKA_BROKERS")
         .args(["bench", "--mode", "kafka"]);

@@ -1,14 +1,14 @@
 //! The binary as a user meets it: one command to start, clean stops, clear errors.
 
+use alerting_test_support::{
+    alerting_command,
+    database::{Backend, TestDatabase},
+    process::{Running, run},
+};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
-use crate::{
-    helpers::{Backend, TestDatabase},
-    process::{Running, alerting, run},
-};
-
 async fn health(address: &str) -> u16 {
-    crate::helpers::http()
+    alerting_test_support::http()
         .get(format!("http://{address}/health"))
         .send()
         .await
@@ -20,7 +20,7 @@ async fn health(address: &str) -> u16 {
 #[tokio::test]
 async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm_or_ctrl_c() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env_remove("DATA_DIR")
         .env_remove("ADMIN_TOKEN")
@@ -48,7 +48,7 @@ async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm_or_ctrl_c
     assert_eq!(created.status().as_u16(), 201);
 
     // The container image's HEALTHCHECK.
-    let mut check = alerting(dir.path());
+    let mut check = alerting_command!(dir.path());
     check.args(["health", "--url", &format!("http://{address}/health")]);
     let (code, said) = run(check).await;
     assert_eq!(code, Some(0), "{said}");
@@ -59,7 +59,7 @@ async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm_or_ctrl_c
         output.iter().any(|l| l.contains("SIGTERM received")),
         "{output:#?}"
     );
-    let mut check = alerting(dir.path());
+    let mut check = alerting_command!(dir.path());
     check.args(["health", "--url", &format!("http://{address}/health")]);
     let (code, said) = run(check).await;
     assert_eq!(code, Some(1), "{said}");
@@ -70,11 +70,11 @@ async fn up_runs_embedded_with_nothing_configured_and_stops_on_sigterm_or_ctrl_c
     );
 
     // The data outlives the process.
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command.env_remove("DATA_DIR").arg("up");
     let mut again = Running::start(command);
     let address = again.address().await;
-    let fetched = crate::helpers::http()
+    let fetched = alerting_test_support::http()
         .get(format!("http://{address}/api/v1/clients/survivor"))
         .send()
         .await
@@ -98,7 +98,7 @@ async fn up_uses_postgres_when_database_url_is_set() {
         .set_password(Some("hunter2"))
         .expect("password");
     // Trust auth ignores the password; the log line must not show it.
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env("DATABASE_URL", with_password.as_str())
         .arg("up");
@@ -111,7 +111,7 @@ async fn up_uses_postgres_when_database_url_is_set() {
     );
     assert!(!startup.contains("hunter2"), "{startup}");
 
-    let created = crate::helpers::http()
+    let created = alerting_test_support::http()
         .post(format!("http://{address}/api/v1/clients"))
         .json(&serde_json::json!({"client_id": "in-postgres"}))
         .send()
@@ -135,7 +135,7 @@ async fn serve_needs_a_migrated_database_and_migrate_is_idempotent() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_database, url) = TestDatabase::create(Backend::Postgres).await;
 
-    let mut serve = alerting(dir.path());
+    let mut serve = alerting_command!(dir.path());
     serve
         .env("DATABASE_URL", &url)
         .args(["serve", "rule-service"]);
@@ -143,7 +143,7 @@ async fn serve_needs_a_migrated_database_and_migrate_is_idempotent() {
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("run `alerting migrate` first"), "{output}");
 
-    let mut migrate = alerting(dir.path());
+    let mut migrate = alerting_command!(dir.path());
     migrate.env("DATABASE_URL", &url).arg("migrate");
     let (code, output) = run(migrate).await;
     assert_eq!(code, Some(0), "{output}");
@@ -156,13 +156,13 @@ async fn serve_needs_a_migrated_database_and_migrate_is_idempotent() {
         "{output}"
     );
 
-    let mut migrate = alerting(dir.path());
+    let mut migrate = alerting_command!(dir.path());
     migrate.env("DATABASE_URL", &url).arg("migrate");
     let (code, output) = run(migrate).await;
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("up to date"), "{output}");
 
-    let mut serve = alerting(dir.path());
+    let mut serve = alerting_command!(dir.path());
     serve
         .env("DATABASE_URL", &url)
         .args(["serve", "rule-service"]);
@@ -177,7 +177,7 @@ async fn serve_needs_a_migrated_database_and_migrate_is_idempotent() {
 async fn bad_configuration_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("temp dir");
 
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env("DATABASE_URL", "mysql://root:pw@localhost/db")
         .arg("up");
@@ -186,7 +186,7 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
     assert!(output.contains("DATABASE_URL must start with"), "{output}");
     assert!(!output.contains("pw@"), "{output}");
 
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command.env("RULE_SERVICE_ADDR", "not-an-address").arg("up");
     let (code, output) = run(command).await;
     assert_eq!(code, Some(2), "{output}");
@@ -197,7 +197,7 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = taken.local_addr().expect("addr").to_string();
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command.env("RULE_SERVICE_ADDR", &address).arg("up");
     let (code, output) = run(command).await;
     assert_eq!(code, Some(1), "{output}");
@@ -209,7 +209,7 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
 
     // A service on its own has no token to make: it refuses to start without one.
     for service in ["rule-service", "alert-producer"] {
-        let mut command = alerting(dir.path());
+        let mut command = alerting_command!(dir.path());
         command
             .env_remove("ADMIN_TOKEN")
             .env("KAFKA_BROKERS", "127.0.0.1:1")
@@ -221,7 +221,7 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
             "{output}"
         );
     }
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env("ADMIN_TOKEN", "too-short")
         .args(["serve", "rule-service"]);
@@ -234,7 +234,7 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
     );
     // Long enough, and still a pattern: one line says so.
     let weak = "a".repeat(32);
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env("ADMIN_TOKEN", &weak)
         .args(["serve", "rule-service"]);
@@ -252,7 +252,7 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
 #[tokio::test]
 async fn help_documents_every_command_and_variable() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command.arg("--help");
     let (code, help) = run(command).await;
     assert_eq!(code, Some(0));
@@ -279,7 +279,7 @@ async fn help_documents_every_command_and_variable() {
     let reference = include_str!("../../docs/CONFIGURATION.md");
     let mut variables = std::collections::BTreeSet::new();
     for name in &commands {
-        let mut command = alerting(dir.path());
+        let mut command = alerting_command!(dir.path());
         command.args([name.as_str(), "--help"]);
         let (code, help) = run(command).await;
         assert_eq!(code, Some(0), "{name} --help");
@@ -323,7 +323,7 @@ async fn help_documents_every_command_and_variable() {
 #[tokio::test]
 async fn an_old_millisecond_setting_still_works_and_names_its_successor() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env("DELIVERY_TIMEOUT_MS", "2500")
         .env_remove("DELIVERY_TIMEOUT")
@@ -338,7 +338,7 @@ async fn an_old_millisecond_setting_still_works_and_names_its_successor() {
     );
 
     // A value the new setting refuses is refused under the new name.
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env("DELIVERY_TIMEOUT_MS", "soon")
         .env_remove("DELIVERY_TIMEOUT")

@@ -1,3 +1,6 @@
+//! The rule-service's clients: created with or without an id, validated, listed
+//! newest first, renamed, and deleted with their rules (each deletion announced).
+
 use serde_json::json;
 
 use crate::helpers::TestApp;

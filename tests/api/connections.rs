@@ -9,13 +9,12 @@ use alerting::{
     runners::http::{ConnectionLimits, serve_with},
 };
 use alerting_handlers::http::alert_producer::{self, AlertProducerSettings};
+use alerting_test_support::ADMIN_TOKEN;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
     time::Instant,
 };
-
-use crate::helpers::ADMIN_TOKEN;
 
 /// Far beyond any bound set here; only a connection left open reaches it.
 const PATIENCE: Duration = Duration::from_secs(20);

@@ -2,10 +2,11 @@
 //! wherever it is: a struct's field, a map's key, one alert of a batch.
 
 use alerting_handlers::http::alert_producer::AlertProducerSettings;
+use alerting_test_support::ADMIN_TOKEN;
 use reqwest::Method;
 
 use crate::{
-    helpers::{ADMIN_TOKEN, TestApp, spawn_alert_producer},
+    helpers::{TestApp, spawn_alert_producer},
     on_both_backends,
 };
 

@@ -1,3 +1,7 @@
+//! A rule's endpoints: one of each type, values that must fit their type, duplicates
+//! and unknown ids, changes, and removal with the endpoint or its rule; no answer ever
+//! carries a secret.
+
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;

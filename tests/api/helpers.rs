@@ -1,31 +1,18 @@
-//! Spins up the rule-service on a fresh database (a SQLite file in a temp dir, or a
-//! new Postgres database that is dropped afterwards) on a loopback port, and talks to
-//! it over real HTTP.
+//! The API tests' own harness: the rule-service started in the test's process on a
+//! fresh database (`alerting_test_support::database`) on a loopback port, with a client
+//! that talks to it over real HTTP; an alert-producer on an in-process bus; and
+//! `on_both_backends!`, which runs a test once on SQLite and once on Postgres.
 
 use std::net::SocketAddr;
 
+use alerting_test_support::{
+    ADMIN_TOKEN,
+    database::{Backend, TestDatabase},
+};
 use reqwest::Method;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use tokio::{net::TcpListener, sync::oneshot};
-
-/// The admin token of every platform the tests start.
-pub const ADMIN_TOKEN: &str = "alerting_admin_test_0123456789abcdef0123456789abcdef";
-
-/// An HTTP client that sends the test admin token with every request.
-pub fn http() -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        reqwest::header::HeaderValue::from_static(
-            "Bearer alerting_admin_test_0123456789abcdef0123456789abcdef",
-        ),
-    );
-    alerting::http_client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client")
-}
 
 /// An alert-producer on an in-process bus, on a loopback port; returns its base URL.
 pub async fn spawn_alert_producer(
@@ -41,78 +28,6 @@ pub async fn spawn_alert_producer(
         std::future::pending(),
     ));
     address
-}
-
-/// The Postgres server the tests create their databases on.
-pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-pub enum TestDatabase {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { name: String },
-}
-
-impl TestDatabase {
-    /// A fresh, empty database and its URL.
-    pub async fn create(backend: Backend) -> (Self, String) {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
-                (Self::Sqlite(dir), url)
-            }
-            Backend::Postgres => {
-                let name = format!("alerting_test_{}", uuid::Uuid::new_v4().simple());
-                let admin_url = postgres_admin_url();
-                let admin = alerting::db::connect_url(&admin_url, 1)
-                    .await
-                    .unwrap_or_else(|err| {
-                        panic!("tests need Postgres at {admin_url} (set TEST_DATABASE_URL): {err}")
-                    });
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                admin.close().await.ok();
-                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
-                url.set_path(&name);
-                (Self::Postgres { name }, url.to_string())
-            }
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let Self::Postgres { name } = self else {
-            return;
-        };
-        let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-        // Drop cannot await; a separate thread with its own runtime can.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                let admin = alerting::db::connect_url(&postgres_admin_url(), 1).await?;
-                admin.execute_unprepared(&statement).await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("warning: could not drop test database {name}: {dropped:?}");
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
 }
 
 pub struct TestApp {
@@ -375,7 +290,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    super::$test($crate::helpers::TestApp::spawn_configured($crate::helpers::Backend::Sqlite, $configure).await).await;
+                    super::$test($crate::helpers::TestApp::spawn_configured(::alerting_test_support::database::Backend::Sqlite, $configure).await).await;
                 }
             )*
         }
@@ -383,7 +298,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    super::$test($crate::helpers::TestApp::spawn_configured($crate::helpers::Backend::Postgres, $configure).await).await;
+                    super::$test($crate::helpers::TestApp::spawn_configured(::alerting_test_support::database::Backend::Postgres, $configure).await).await;
                 }
             )*
         }
@@ -393,7 +308,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    super::$test($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await;
+                    super::$test($crate::helpers::TestApp::spawn(::alerting_test_support::database::Backend::Sqlite).await).await;
                 }
             )*
         }
@@ -401,7 +316,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $test() {
-                    super::$test($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await;
+                    super::$test($crate::helpers::TestApp::spawn(::alerting_test_support::database::Backend::Postgres).await).await;
                 }
             )*
         }

@@ -15,7 +15,7 @@ fn alb_event(method: &str, path: &str, body: Option<&str>) -> LambdaRequest {
         "headers": {
             "content-type": "application/json",
             "host": "alerting.example.com",
-            "authorization": format!("Bearer {}", crate::helpers::ADMIN_TOKEN)
+            "authorization": format!("Bearer {}", alerting_test_support::ADMIN_TOKEN)
         },
         "isBase64Encoded": false,
         "body": body
@@ -27,7 +27,7 @@ async fn invoke(app: &TestApp, event: LambdaRequest) -> serde_json::Value {
     let router = alerting_handlers::http::rule_service::router(
         app.db.clone(),
         alerting_handlers::http::rule_service::RuleServiceSettings::local(
-            crate::helpers::ADMIN_TOKEN,
+            alerting_test_support::ADMIN_TOKEN,
         ),
     );
     let mut adapter = Adapter::from(router);

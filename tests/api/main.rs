@@ -1,4 +1,8 @@
-//! The rule-service over real HTTP, every test on SQLite and on Postgres.
+//! The `api` test binary: the HTTP APIs over real HTTP (the rule-service's tests each
+//! on SQLite and on Postgres), the binary and its CLI, the README's examples, the
+//! documentation's links, Lambda, and the matching pipeline embedded and distributed
+//! (pipeline/). What it shares with the acceptance suite is in the
+//! `alerting-test-support` crate (test-support/).
 
 mod helpers;
 
@@ -16,11 +20,9 @@ mod links;
 mod notifications;
 mod openapi;
 mod pipeline;
-mod process;
 mod protocol;
 mod quotas;
 mod readme;
 mod redaction;
 mod rules;
 mod security;
-mod sinks;

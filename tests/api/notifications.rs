@@ -1,10 +1,16 @@
+//! Notifications as the API shows and handles them, over rows written straight into the
+//! database as the aggregator and sender write them: lists and filters, one with its
+//! deliveries, retries, what is announced again (stuck notifications, a redelivered
+//! batch of matches), and the indexes the sender's lookups need on Postgres.
+
 use alerting_entities::{deliveries, notifications};
+use alerting_test_support::database::{Backend, TestDatabase};
 use chrono::{SubsecRound, Utc};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestDatabase};
+use crate::helpers::TestApp;
 
 /// Writes a notification row as the aggregator will, straight into the database.
 pub async fn insert_notification(
@@ -325,7 +331,7 @@ async fn the_senders_key_lookups_use_an_index_on_a_young_postgres_table() {
         .collect()
     }
 
-    let (_database, url) = TestDatabase::create(crate::helpers::Backend::Postgres).await;
+    let (_database, url) = TestDatabase::create(Backend::Postgres).await;
     // One connection: a lookup that went around the sender's transaction would wait
     // for it and fail, rather than run unguided on a second one.
     let db = alerting::db::connect_url(&url, 1).await.expect("connect");

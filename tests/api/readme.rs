@@ -5,9 +5,11 @@
 //! (its client `shop`), and shell variables carry over from block to block. Only the
 //! address changes (the test's server listens on a free port).
 
+use alerting_test_support::{
+    alerting_command,
+    process::{Running, run},
+};
 use tokio::process::Command;
-
-use crate::process::{Running, alerting, run};
 
 /// The documents whose examples run, in this order.
 const DOCUMENTS: [&str; 2] = [
@@ -75,7 +77,7 @@ async fn every_curl_example_works_as_printed() {
     assert!(unrun.is_empty(), "fence these as bash: {unrun:#?}");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     // As printed: the default ingestion limit, and nothing pointing at other services.
     command
         .env_remove("ADMIN_TOKEN")
@@ -93,7 +95,7 @@ async fn every_curl_example_works_as_printed() {
         "up prints the token it made: {:#?}",
         up.seen
     );
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command.args([
         "sink",
         "--addr",

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
+use alerting_test_support::{alerting_command, process::Running};
 use serde_json::{Value, json};
-
-use crate::process::{Running, alerting};
 
 const PATH_SECRET: &str = "XyzPathKey0123";
 const QUERY_SECRET: &str = "s3cret0123";
@@ -68,7 +67,7 @@ async fn failed_notification(http: &reqwest::Client, rules: &str, producer: &str
 #[tokio::test]
 async fn secrets_in_a_delivery_url_reach_no_error_and_no_log_line() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .env("RUST_LOG", "info,alerting=debug,alerting_handlers=debug")
         .env("DELIVERY_MAX_ATTEMPTS", "2")
@@ -77,7 +76,7 @@ async fn secrets_in_a_delivery_url_reach_no_error_and_no_log_line() {
     let mut up = Running::start(command);
     let (rules, producer) = up.addresses().await;
     let (rules, producer) = (format!("http://{rules}"), format!("http://{producer}"));
-    let http = crate::helpers::http();
+    let http = alerting_test_support::http();
     let post = |path: &str, body: Value| {
         call(&http, reqwest::Method::POST, format!("{rules}{path}"), body)
     };

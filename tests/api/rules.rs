@@ -1,3 +1,7 @@
+//! The rule-service's rules: created normalised and with defaults, validated, refused
+//! when they repeat another, changed only at their current version (of two concurrent
+//! writes, one wins), listed with filters, and every write recorded in the outbox.
+
 use alerting_entities::outbox;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};

@@ -7,16 +7,13 @@ use alerting_handlers::{
     http::alert_producer::AlertProducerSettings,
     ports::{Attempt, Channel, NotificationPayload, Target},
 };
+use alerting_test_support::{ADMIN_TOKEN, database::Backend, sinks::HttpSink};
 use reqwest::Method;
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{
-    helpers::{ADMIN_TOKEN, Backend, TestApp},
-    on_both_backends,
-    sinks::HttpSink,
-};
+use crate::{helpers::TestApp, on_both_backends};
 
 /// Makes a key for `client_id` with `scopes`; returns (key_id, key).
 async fn key(app: &TestApp, client_id: &str, scopes: &[&str]) -> (String, String) {

@@ -97,7 +97,7 @@ async fn ingestion_accepts_one_or_many_and_refuses_bad_batches_whole() {
         (status, body["error"]["items"][0]["field"].clone()),
         (422, json!("context"))
     );
-    let huge = crate::helpers::http()
+    let huge = alerting_test_support::http()
         .post(format!("{}/api/v1/alerts", p.alert_producer))
         .header("content-type", "application/json")
         .body(format!("[{}]", "1,".repeat(600_000)))
@@ -105,7 +105,7 @@ async fn ingestion_accepts_one_or_many_and_refuses_bad_batches_whole() {
         .await
         .expect("sent");
     assert_eq!(huge.status().as_u16(), 413);
-    let broken = crate::helpers::http()
+    let broken = alerting_test_support::http()
         .post(format!("{}/api/v1/alerts", p.alert_producer))
         .header("content-type", "application/json")
         .body("[{")

@@ -4,11 +4,11 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use alerting_handlers::signature;
+use alerting_test_support::sinks::{Answer, HttpSink, SmtpSink};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{Mode, PATIENCE, Pipeline, fast_delivery};
-use crate::sinks::{Answer, HttpSink, SmtpSink};
 
 impl Pipeline {
     pub async fn endpoint(&self, rule_id: &str, body: Value) -> String {

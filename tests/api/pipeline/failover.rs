@@ -18,14 +18,16 @@ use alerting_handlers::{
     matching::Snapshot,
     ports::{Bus, SnapshotStore},
 };
+use alerting_test_support::{
+    alerting_command,
+    database::{Backend, TestDatabase},
+    process::Running,
+    sinks::HttpSink,
+};
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::{Isolation, PATIENCE, redis_url, test_broker};
-use crate::{
-    helpers::{Backend, TestDatabase},
-    process::{Running, alerting},
-};
 
 /// A Postgres database with the schema, and a rule-service on it in this process.
 pub(super) struct Rules {
@@ -45,7 +47,7 @@ impl Rules {
         let router = alerting_handlers::http::rule_service::router(
             db,
             alerting_handlers::http::rule_service::RuleServiceSettings::local(
-                crate::helpers::ADMIN_TOKEN,
+                alerting_test_support::ADMIN_TOKEN,
             ),
         );
         tokio::spawn(alerting::runners::http::serve(
@@ -55,7 +57,7 @@ impl Rules {
         ));
         Self {
             url,
-            http: crate::helpers::http(),
+            http: alerting_test_support::http(),
             address,
             _database: database,
         }
@@ -175,7 +177,7 @@ fn service(
     args: &[&str],
     dir: &std::path::Path,
 ) -> Running {
-    let mut command = alerting(dir);
+    let mut command = alerting_command!(dir);
     command.envs(isolation.env(database_url)).args(args);
     Running::start(command)
 }
@@ -385,9 +387,9 @@ async fn topics_are_created_once_and_services_name_the_missing_ones() {
     let rules = Rules::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let run = |args: &[&str]| {
-        let mut command = alerting(dir.path());
+        let mut command = alerting_command!(dir.path());
         command.envs(isolation.env(&rules.url)).args(args);
-        crate::process::run(command)
+        alerting_test_support::process::run(command)
     };
 
     // Every service refuses to start without its topics, and names them.
@@ -451,13 +453,13 @@ async fn topics_get_the_partitions_an_operator_asks_for() {
     let isolation = Isolation::new();
     let dir = tempfile::tempdir().expect("dir");
     let create = |partitions: &str| {
-        let mut command = alerting(dir.path());
+        let mut command = alerting_command!(dir.path());
         command
             .env("KAFKA_BROKERS", test_broker())
             .env("KAFKA_TOPIC_PREFIX", format!("{}.", isolation.id))
             .env("KAFKA_TOPIC_PARTITIONS", partitions)
             .args(["topics", "create"]);
-        crate::process::run(command)
+        alerting_test_support::process::run(command)
     };
 
     let (code, output) = create("0").await;
@@ -518,7 +520,7 @@ struct OneRuleStack {
     isolation: Isolation,
     kafka_config: alerting::config::KafkaConfig,
     rules: Rules,
-    sink: crate::sinks::HttpSink,
+    sink: HttpSink,
     rule: String,
     dir: tempfile::TempDir,
     env: Vec<(&'static str, &'static str)>,
@@ -530,7 +532,7 @@ impl OneRuleStack {
         let kafka_config = isolation.kafka();
         kafka::create_topics(&kafka_config).await.expect("topics");
         let rules = Rules::start().await;
-        let sink = crate::sinks::HttpSink::start().await;
+        let sink = HttpSink::start().await;
         rules
             .post("/api/v1/clients", json!({"client_id": "acme"}))
             .await;
@@ -554,7 +556,7 @@ impl OneRuleStack {
     }
 
     fn service(&self, args: &[&str]) -> Running {
-        let mut command = alerting(self.dir.path());
+        let mut command = alerting_command!(self.dir.path());
         command
             .envs(self.isolation.env(&self.rules.url))
             .envs(self.env.iter().copied())
@@ -845,7 +847,7 @@ async fn an_evaluator_waits_for_a_snapshot_and_the_timed_rebuild_heals_drift() {
         evaluator.child.try_wait().expect("status").is_none(),
         "it waits rather than exits"
     );
-    let mut command = alerting(dir.path());
+    let mut command = alerting_command!(dir.path());
     command
         .envs(isolation.env(&rules.url))
         .env("SNAPSHOT_REBUILD_INTERVAL", "1s")

@@ -5,11 +5,11 @@
 
 use std::time::{Duration, Instant};
 
+use alerting_test_support::sinks::{Answer, HttpSink};
 use serde_json::json;
 
 use super::tenancy::{post_as, tenant};
 use super::{Mode, Pipeline, fast_delivery};
-use crate::sinks::{Answer, HttpSink};
 
 async fn post(p: &Pipeline, key: &str, alert_id: &str) {
     post_as(

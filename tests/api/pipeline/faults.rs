@@ -21,6 +21,11 @@ use alerting_handlers::{
     events::AlertEvent,
     ports::{Bus, OutgoingMessage},
 };
+use alerting_test_support::{
+    alerting_command,
+    process::{Running, test_broker_script},
+    sinks::{Answer, HttpSink},
+};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use tokio::{
@@ -36,10 +41,6 @@ use super::{
         Rules, alert, insert_rule_directly, stored_notifications, wait_for_snapshot,
         wait_until_stored,
     },
-};
-use crate::{
-    process::{Running, alerting, test_broker_script},
-    sinks::{Answer, HttpSink},
 };
 
 fn free_port() -> u16 {
@@ -254,7 +255,7 @@ impl Rig {
             .iter()
             .find(|(n, _, _)| *n == name)
             .expect("a service");
-        let mut command = alerting(self.dir.path());
+        let mut command = alerting_command!(self.dir.path());
         command.envs(self.env.clone()).args(*args);
         let mut running = Running::start(command);
         running.wait_for_line(ready).await;
@@ -263,7 +264,7 @@ impl Rig {
 
     /// Starts an alert-producer; returns its base URL.
     async fn start_alert_producer(&mut self) -> String {
-        let mut command = alerting(self.dir.path());
+        let mut command = alerting_command!(self.dir.path());
         command
             .envs(self.env.clone())
             .args(["serve", "alert-producer"]);
@@ -283,7 +284,7 @@ impl Rig {
     /// producer would: a batch that is not answered 202 is sent again. Returns how many
     /// posts were refused.
     fn stream_http(&self, url: String, total: usize, pause: Duration) -> JoinHandle<usize> {
-        let http = crate::helpers::http();
+        let http = alerting_test_support::http();
         tokio::spawn(async move {
             let mut refused = 0;
             for start in (0..total).step_by(100) {
@@ -329,7 +330,7 @@ impl Rig {
     async fn redrive_until_sent(&self, total: usize, path: &str) {
         let done = tokio::time::timeout(PATIENCE * 2, async {
             loop {
-                let output = alerting(self.dir.path())
+                let output = alerting_command!(self.dir.path())
                     .envs(self.env.clone())
                     .env("REDRIVE_AFTER", "1s")
                     .args(["job", "redrive"])

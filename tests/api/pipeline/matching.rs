@@ -1,3 +1,8 @@
+//! Which alerts match which rules, read from `alerts.matched` in both modes: exact and
+//! wildcard rules across clients, disabled and deleted rules, a rule created through
+//! the API in effect within 2 seconds, and a malformed alert sent to the dead letters
+//! while its neighbours match.
+
 use std::collections::BTreeSet;
 
 use alerting_handlers::{

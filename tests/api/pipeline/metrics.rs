@@ -8,17 +8,18 @@ use std::{
 };
 
 use alerting::adapters::kafka;
+use alerting_test_support::{
+    alerting_command,
+    database::{Backend, TestDatabase},
+    process::Running,
+    sinks::HttpSink,
+};
 use axum::{Router, body::Bytes, routing::post};
 use ciborium::Value;
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::{Isolation, PATIENCE};
-use crate::{
-    helpers::{Backend, TestDatabase},
-    process::{Running, alerting},
-    sinks::HttpSink,
-};
 
 const ALERTS: usize = 25;
 
@@ -163,9 +164,9 @@ async fn every_services_metrics_move_as_alerts_go_through() {
     let cloudwatch = FakeCloudWatch::default();
     let cloudwatch_url = cloudwatch.start().await;
     let dir = tempfile::tempdir().expect("dir");
-    let http = crate::helpers::http();
+    let http = alerting_test_support::http();
     let service = |args: &[&str], extra: &[(&str, &str)]| {
-        let mut command = alerting(dir.path());
+        let mut command = alerting_command!(dir.path());
         command
             .envs(isolation.env(&url))
             .env("METRICS_ADDR", "127.0.0.1:0")

@@ -1,6 +1,8 @@
-//! The matching path end to end: the platform started in this process, embedded
-//! (in-process bus and snapshot, SQLite) or distributed (Tansu, Redis, Postgres), and
-//! read back from `alerts.matched` and the dead-letter topics.
+//! The pipeline behind the APIs, end to end: matching, delivery, ingestion, tenancy and
+//! fairness on `Pipeline`, the platform started in this process, embedded (in-process
+//! bus and snapshot, SQLite) or distributed (Tansu, Redis, Postgres), with taps on
+//! `alerts.matched` and the dead-letter topics; failover, faults and metrics on every
+//! service as its own process; `alerting produce`; and the test broker itself.
 
 use alerting_handlers::ports::{IncomingMessage, Subscription};
 /// Runs each named `async fn(Mode)` embedded and distributed.
@@ -55,7 +57,7 @@ use rdkafka::{
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::helpers::{Backend, TestDatabase};
+use alerting_test_support::database::{Backend, TestDatabase};
 
 /// Far beyond any healthy wait; only a broken pipeline reaches it.
 pub const PATIENCE: Duration = Duration::from_secs(90);
@@ -66,7 +68,7 @@ pub enum Mode {
     Distributed,
 }
 
-pub use crate::process::test_broker;
+pub use alerting_test_support::process::test_broker;
 
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
@@ -134,7 +136,7 @@ impl Isolation {
 /// The test admin token, and no ingestion limit.
 pub fn test_auth() -> alerting::config::AuthConfig {
     alerting::config::AuthConfig {
-        admin_token: Some(crate::helpers::ADMIN_TOKEN.to_owned()),
+        admin_token: Some(alerting_test_support::ADMIN_TOKEN.to_owned()),
         ingest_rate_limit: 0,
     }
 }
@@ -347,7 +349,7 @@ impl Pipeline {
             alert_producer: format!("http://{}", running.alert_producer),
             isolation,
             running: Some(running),
-            http: crate::helpers::http(),
+            http: alerting_test_support::http(),
             stop: Some(stop),
             matched,
             dead_letters,

@@ -1,9 +1,9 @@
 //! `alerting produce`: reproducible sequences, and sending to a running alert-producer.
 
+use alerting_test_support::process::run;
 use tokio::process::Command;
 
 use super::{Mode, Pipeline};
-use crate::process::run;
 
 fn produce(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_alerting"));
@@ -56,7 +56,7 @@ async fn produce_sends_to_the_alert_producer() {
         "--to",
         &p.alert_producer,
         "--token",
-        crate::helpers::ADMIN_TOKEN,
+        alerting_test_support::ADMIN_TOKEN,
     ]))
     .await;
     assert_eq!(code, Some(0), "{output}");

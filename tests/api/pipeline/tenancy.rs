@@ -186,7 +186,7 @@ async fn the_shared_feed_reaches_every_client(mode: Mode) {
 /// Finding 4: one notification reaches at most MAX_DELIVERIES_PER_NOTIFICATION
 /// addresses (the oldest endpoints); the rest are recorded as failed, never tried.
 async fn a_notification_reaches_at_most_the_delivery_cap(mode: Mode) {
-    let sink = crate::sinks::HttpSink::start().await;
+    let sink = alerting_test_support::sinks::HttpSink::start().await;
     let delivery = alerting::config::DeliveryConfig {
         max_deliveries_per_notification: 2,
         ..super::fast_delivery(None)

@@ -1,4 +1,5 @@
-//! Runs the `alerting` binary as a user would, reading its log lines.
+//! Runs the `alerting` binary as a user would, reading its log lines; runs one-off
+//! commands to completion; and finds the Kafka-protocol broker the tests share.
 
 use std::{path::Path, process::Stdio, time::Duration};
 
@@ -11,8 +12,21 @@ use tokio::{
 /// Far longer than any healthy start takes; only a hung process reaches it.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-pub fn alerting(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_alerting"));
+/// The root package's `alerting` binary as a user runs it in `data_dir`, with the test
+/// admin token and its output piped ([`alerting_at`](crate::process::alerting_at)).
+///
+/// A macro because cargo says where that binary is only to the root package's own
+/// integration tests (`CARGO_BIN_EXE_alerting`, read where the macro is used).
+#[macro_export]
+macro_rules! alerting_command {
+    ($data_dir:expr) => {
+        $crate::process::alerting_at(env!("CARGO_BIN_EXE_alerting"), $data_dir)
+    };
+}
+
+/// The binary at `binary` as a user runs it in `data_dir`; see [`crate::alerting_command!`].
+pub fn alerting_at(binary: &str, data_dir: &Path) -> Command {
+    let mut command = Command::new(binary);
     command
         .current_dir(data_dir)
         .env_remove("DATABASE_URL")
@@ -21,8 +35,8 @@ pub fn alerting(data_dir: &Path) -> Command {
         .env("ALERT_PRODUCER_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .env("LOG_FORMAT", "text")
-        .env("ADMIN_TOKEN", crate::helpers::ADMIN_TOKEN)
-        .env("ALERTING_TOKEN", crate::helpers::ADMIN_TOKEN)
+        .env("ADMIN_TOKEN", crate::ADMIN_TOKEN)
+        .env("ALERTING_TOKEN", crate::ADMIN_TOKEN)
         .env("ALLOW_PRIVATE_ENDPOINTS", "true")
         .env("INGEST_RATE_LIMIT", "0")
         .stdin(Stdio::null())
@@ -160,7 +174,7 @@ pub async fn run_within(mut command: Command, patience: Duration) -> (Option<i32
 /// Runs `scripts/test-broker <action>`, on `port` when given (else its default);
 /// returns what it prints.
 pub fn test_broker_script(action: &str, port: Option<u16>) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-broker");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/test-broker");
     let mut command = std::process::Command::new("bash");
     command.args([script, action]);
     if let Some(port) = port {
