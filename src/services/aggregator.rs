@@ -11,9 +11,8 @@ use alerting_handlers::{
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
 
-use super::{Backends, Need, Needs, Started};
+use super::{Context, Need, Needs, Started};
 use crate::{
-    config::Settings,
     error::StartError,
     runners::{
         consumer::{self, BatchHandler, Rejected, Retry},
@@ -62,20 +61,16 @@ pub const NEEDS: Needs = Needs {
     admin_token: false,
 };
 
-pub fn start(
-    settings: &Settings,
-    backends: &Backends,
-    shutdown: Shutdown,
-) -> Result<Started, StartError> {
-    let subscription = backends.subscription(NEEDS.service, topics::ALERTS_MATCHED)?;
-    let db = backends.db(NEEDS.service)?;
-    let bus = backends.bus(NEEDS.service)?;
-    let batch_size = settings.matching.consumer_batch_size as usize;
-    Ok(Started::consumer(
-        NEEDS.service,
-        backends,
-        run(subscription, db, bus, batch_size, shutdown),
-    ))
+pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
+    let batch_size = cx.settings.matching.consumer_batch_size as usize;
+    let work = run(
+        cx.subscription(topics::ALERTS_MATCHED)?,
+        cx.db()?,
+        cx.bus()?,
+        batch_size,
+        cx.shutdown.clone(),
+    );
+    Ok(cx.consumer(work))
 }
 
 async fn run(

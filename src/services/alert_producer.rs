@@ -6,8 +6,8 @@ use alerting_handlers::{
     http::alert_producer::{AlertProducerSettings, router},
 };
 
-use super::{Backends, Need, Needs, Started, backends};
-use crate::{config::Settings, error::StartError, runners::shutdown::Shutdown};
+use super::{Context, Need, Needs, Started, backends};
+use crate::error::StartError;
 
 pub const NEEDS: Needs = Needs {
     service: "alert-producer",
@@ -18,36 +18,24 @@ pub const NEEDS: Needs = Needs {
     admin_token: true,
 };
 
-pub async fn start(
-    settings: &Settings,
-    backends: &Backends,
-    shutdown: Shutdown,
-) -> Result<Started, StartError> {
-    let bus = backends.bus(NEEDS.service)?;
+pub async fn start(cx: Context<'_>) -> Result<Started, StartError> {
+    let bus = cx.bus()?;
     // Client keys live in the database; without one, only the admin token is taken.
-    let keys = backends.optional_db();
+    let keys = cx.backends.optional_db();
     if keys.is_none() {
         tracing::warn!(
             "alert-producer: no DATABASE_URL, so client API keys cannot be checked; only the admin token is taken"
         );
     }
     let listener = backends::bind(
-        settings.alert_producer.alert_producer_addr,
+        cx.settings.alert_producer.alert_producer_addr,
         "ALERT_PRODUCER_ADDR",
     )
     .await?;
     let service_settings = AlertProducerSettings {
-        admin_token: backends.admin_token(NEEDS.service)?,
+        admin_token: cx.admin_token()?,
         keys,
-        ingest_rate_limit: settings.auth.ingest_rate_limit,
+        ingest_rate_limit: cx.settings.auth.ingest_rate_limit,
     };
-    Ok(Started::http(
-        NEEDS.service,
-        listener,
-        router(bus, service_settings),
-        settings,
-        backends,
-        shutdown,
-        async {},
-    ))
+    Ok(cx.http(listener, router(bus, service_settings), async {}))
 }

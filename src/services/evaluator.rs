@@ -14,9 +14,8 @@ use alerting_handlers::{
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 
-use super::{Backends, Need, Needs, Started};
+use super::{Context, Need, Needs, Started};
 use crate::{
-    config::Settings,
     error::StartError,
     runners::{
         consumer::{self, BatchHandler, Rejected, Retry},
@@ -174,23 +173,19 @@ pub struct EvaluatorSettings {
     pub batch_size: usize,
 }
 
-pub fn start(
-    settings: &Settings,
-    backends: &Backends,
-    shutdown: Shutdown,
-) -> Result<Started, StartError> {
-    let subscription = backends.subscription(NEEDS.service, topics::ALERTS_NEW)?;
-    let bus = backends.bus(NEEDS.service)?;
-    let store = backends.store.clone();
+pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
     let evaluator = EvaluatorSettings {
-        poll_interval: settings.matching.snapshot_poll_interval,
-        batch_size: settings.matching.consumer_batch_size as usize,
+        poll_interval: cx.settings.matching.snapshot_poll_interval,
+        batch_size: cx.settings.matching.consumer_batch_size as usize,
     };
-    Ok(Started::consumer(
-        NEEDS.service,
-        backends,
-        run(subscription, bus, store, evaluator, shutdown),
-    ))
+    let work = run(
+        cx.subscription(topics::ALERTS_NEW)?,
+        cx.bus()?,
+        cx.backends.store.clone(),
+        evaluator,
+        cx.shutdown.clone(),
+    );
+    Ok(cx.consumer(work))
 }
 
 async fn run(

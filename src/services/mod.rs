@@ -19,9 +19,11 @@ pub mod rule_service;
 pub mod rule_updater;
 pub mod sender;
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
+use alerting_handlers::ports::{Bus, Subscription};
 use futures_util::future::BoxFuture;
+use sea_orm::DatabaseConnection;
 
 pub use self::backends::{Backends, Need, Needs};
 use tokio::net::TcpListener;
@@ -52,41 +54,60 @@ pub struct Started {
     pub task: BoxFuture<'static, Result<(), StartError>>,
 }
 
-impl Started {
+/// What a service starts from: the settings, the backends, and the shutdown it stops
+/// on. Each service's `start` takes one and asks it for what it uses, by name, so a
+/// missing backend is an error naming the service.
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub backends: &'a Backends,
+    pub shutdown: Shutdown,
+    service: &'static str,
+}
+
+impl Context<'_> {
+    pub fn db(&self) -> Result<DatabaseConnection, StartError> {
+        self.backends.db(self.service)
+    }
+
+    pub fn bus(&self) -> Result<Arc<dyn Bus>, StartError> {
+        self.backends.bus(self.service)
+    }
+
+    /// A consumer of `topic` in this service's group.
+    pub fn subscription(&self, topic: &str) -> Result<Box<dyn Subscription>, StartError> {
+        self.backends.subscription(self.service, topic)
+    }
+
+    pub fn admin_token(&self) -> Result<String, StartError> {
+        self.backends.admin_token(self.service)
+    }
+
     /// A consumer: no address, and `work` until shutdown.
-    pub fn consumer(
-        service: &str,
-        backends: &Backends,
-        work: impl Future<Output = ()> + Send + 'static,
-    ) -> Self {
-        Self {
+    pub fn consumer(&self, work: impl Future<Output = ()> + Send + 'static) -> Started {
+        Started {
             addr: None,
-            summary: format!("{service} started, {}", backends.describe()),
+            summary: format!("{} started, {}", self.service, self.backends.describe()),
             task: Box::pin(async move {
                 work.await;
                 Ok(())
             }),
         }
     }
-}
 
-impl Started {
     /// An HTTP service: `router` served on `listener` until shutdown, then `after`
     /// (closing what the service holds).
     pub fn http(
-        service: &'static str,
+        &self,
         listener: TcpListener,
         router: axum::Router,
-        settings: &Settings,
-        backends: &Backends,
-        shutdown: Shutdown,
         after: impl Future<Output = ()> + Send + 'static,
-    ) -> Self {
+    ) -> Started {
+        let (service, shutdown) = (self.service, self.shutdown.clone());
         let addr = backends::local_addr(&listener);
-        let limits = (&settings.http).into();
-        Self {
+        let limits = (&self.settings.http).into();
+        Started {
             addr: Some(addr),
-            summary: format!("{service} on http://{addr}, {}", backends.describe()),
+            summary: format!("{service} on http://{addr}, {}", self.backends.describe()),
             task: Box::pin(async move {
                 runners::http::serve_with(listener, router, shutdown.wait(), limits)
                     .await
@@ -125,13 +146,19 @@ impl Service {
         backends: &Backends,
         shutdown: Shutdown,
     ) -> Result<Started, StartError> {
+        let context = Context {
+            settings,
+            backends,
+            shutdown,
+            service: self.name(),
+        };
         match self {
-            Self::RuleService => rule_service::start(settings, backends, shutdown).await,
-            Self::AlertProducer => alert_producer::start(settings, backends, shutdown).await,
-            Self::Evaluator => evaluator::start(settings, backends, shutdown),
-            Self::RuleUpdater => rule_updater::start(settings, backends, shutdown),
-            Self::Aggregator => aggregator::start(settings, backends, shutdown),
-            Self::Sender => sender::start(settings, backends, shutdown),
+            Self::RuleService => rule_service::start(context).await,
+            Self::AlertProducer => alert_producer::start(context).await,
+            Self::Evaluator => evaluator::start(context),
+            Self::RuleUpdater => rule_updater::start(context),
+            Self::Aggregator => aggregator::start(context),
+            Self::Sender => sender::start(context),
         }
     }
 }

@@ -4,12 +4,8 @@
 
 use alerting_handlers::http::rule_service::{RuleServiceSettings, TargetPolicy, router};
 
-use super::{Backends, Need, Needs, Started, backends};
-use crate::{
-    config::{Settings, TargetConfig},
-    error::StartError,
-    runners::shutdown::Shutdown,
-};
+use super::{Context, Need, Needs, Started, backends};
+use crate::{config::TargetConfig, error::StartError};
 
 /// Migrations are a separate, one-off step on its own (`alerting migrate`); the bus is
 /// only for retries, which say so without it.
@@ -22,34 +18,22 @@ pub const NEEDS: Needs = Needs {
     admin_token: true,
 };
 
-pub async fn start(
-    settings: &Settings,
-    backends: &Backends,
-    shutdown: Shutdown,
-) -> Result<Started, StartError> {
-    let db = backends.db(NEEDS.service)?;
+pub async fn start(cx: Context<'_>) -> Result<Started, StartError> {
+    let settings = cx.settings;
+    let db = cx.db()?;
     let listener =
         backends::bind(settings.rule_service.rule_service_addr, "RULE_SERVICE_ADDR").await?;
     let service_settings = RuleServiceSettings {
-        admin_token: backends.admin_token(NEEDS.service)?,
+        admin_token: cx.admin_token()?,
         targets: target_policy(&settings.targets),
-        bus: backends.optional_bus(),
+        bus: cx.backends.optional_bus(),
         quotas: settings.rule_service.quotas.quotas(),
         write_rate_limit: settings.rule_service.quotas.write_rate_limit,
     };
     let router = router(db.clone(), service_settings);
-    let close = async move {
+    Ok(cx.http(listener, router, async move {
         db.close().await.ok();
-    };
-    Ok(Started::http(
-        NEEDS.service,
-        listener,
-        router,
-        settings,
-        backends,
-        shutdown,
-        close,
-    ))
+    }))
 }
 
 /// Which addresses endpoints may name; saying so when private ones are allowed.

@@ -24,9 +24,8 @@ use alerting_handlers::{
 };
 use sea_orm::DatabaseConnection;
 
-use super::{Backends, Need, Needs, Started};
+use super::{Context, Need, Needs, Started};
 use crate::{
-    config::Settings,
     error::StartError,
     runners::{consumer::dead_letter, shutdown::Shutdown},
 };
@@ -48,16 +47,12 @@ pub const NEEDS: Needs = Needs {
 };
 
 /// The rule-updater: it subscribes to `rule.changed` only when it takes the lease.
-pub fn start(
-    settings: &Settings,
-    backends: &Backends,
-    shutdown: Shutdown,
-) -> Result<Started, StartError> {
-    let matching = &settings.matching;
+pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
+    let matching = &cx.settings.matching;
     let updater = RuleUpdater {
-        db: backends.db(NEEDS.service)?,
-        bus: backends.bus(NEEDS.service)?,
-        store: backends.store.clone(),
+        db: cx.db()?,
+        bus: cx.bus()?,
+        store: cx.backends.store.clone(),
         settings: RuleUpdaterSettings {
             lease_ttl: matching.lease_ttl,
             rebuild_interval: matching.snapshot_rebuild_interval,
@@ -66,18 +61,13 @@ pub fn start(
         },
         holder: instance_id(),
     };
-    tracing::debug!(holder = %updater.holder, "rule-updater instance");
-    let subscriptions = backends.clone();
+    let backends = cx.backends.clone();
     let subscribe: SubscribeFn = Box::new(move || {
-        subscriptions
+        backends
             .subscription(NEEDS.service, topics::RULE_CHANGED)
             .map_err(|err| err.to_string())
     });
-    Ok(Started::consumer(
-        NEEDS.service,
-        backends,
-        updater.run(subscribe, shutdown),
-    ))
+    Ok(cx.consumer(updater.run(subscribe, cx.shutdown.clone())))
 }
 
 /// Opens the `rule.changed` subscription when this instance becomes the writer.

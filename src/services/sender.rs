@@ -17,10 +17,9 @@ use alerting_handlers::{
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
 
-use super::{Backends, Need, Needs, Started};
+use super::{Context, Need, Needs, Started};
 use crate::{
     adapters::channels::Channels,
-    config::Settings,
     error::StartError,
     runners::{
         consumer::{self, BatchHandler, Rejected, Retry},
@@ -86,18 +85,11 @@ pub const NEEDS: Needs = Needs {
     admin_token: false,
 };
 
-pub fn start(
-    settings: &Settings,
-    backends: &Backends,
-    shutdown: Shutdown,
-) -> Result<Started, StartError> {
-    let subscription = backends.subscription(NEEDS.service, topics::NOTIFICATIONS_READY)?;
-    let db = backends.db(NEEDS.service)?;
-    let bus = backends.bus(NEEDS.service)?;
-    let delivery = &settings.delivery;
+pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
+    let delivery = &cx.settings.delivery;
     let channels: Arc<dyn Channel> = Arc::new(Channels::new(
         delivery,
-        settings.targets.allow_private_endpoints,
+        cx.settings.targets.allow_private_endpoints,
     )?);
     let sender = SenderSettings {
         policy: delivery.policy(),
@@ -105,14 +97,19 @@ pub fn start(
         concurrency_per_endpoint: delivery.sender_concurrency_per_endpoint as usize,
         circuit_breaker: delivery.circuit_breaker(),
         batch_wait: delivery.sender_batch_wait,
-        batch_size: settings.matching.consumer_batch_size as usize,
+        batch_size: cx.settings.matching.consumer_batch_size as usize,
         batches_in_flight: delivery.sender_batches_in_flight as usize,
     };
-    Ok(Started::consumer(
-        NEEDS.service,
-        backends,
-        run(subscription, db, bus, channels, sender, shutdown),
-    ))
+    let subscription = cx.subscription(topics::NOTIFICATIONS_READY)?;
+    let work = run(
+        subscription,
+        cx.db()?,
+        cx.bus()?,
+        channels,
+        sender,
+        cx.shutdown.clone(),
+    );
+    Ok(cx.consumer(work))
 }
 
 async fn run(

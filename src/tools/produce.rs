@@ -17,6 +17,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "alerting produce")]
 pub struct ProduceArgs {
     /// Send this many alerts as fast as possible.
     #[arg(long, conflicts_with_all = ["rate", "duration"])]

@@ -25,6 +25,7 @@ use crate::runners::{self, shutdown::Shutdown};
 pub const TIMESTAMP_TOLERANCE_SECS: i64 = 5 * 60;
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "alerting sink")]
 pub struct SinkArgs {
     /// Where to listen.
     #[arg(long, env = "SINK_ADDR", default_value = "127.0.0.1:9000")]

@@ -47,6 +47,7 @@ pub enum BenchMode {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "alerting bench")]
 pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "embedded")]
     pub mode: BenchMode,
