@@ -22,7 +22,10 @@ use alerting_handlers::{
 use chrono::Utc;
 use clap::Parser;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, IntoActiveModel};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel,
+};
 use uuid::Uuid;
 
 const BATCH: usize = 500;
@@ -84,6 +87,26 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// Inserts a whole row, every column as given.
+trait InsertInto<A> {
+    async fn insert_into(self, db: &DatabaseConnection);
+}
+
+impl<M, A> InsertInto<A> for M
+where
+    M: IntoActiveModel<A> + Send,
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    async fn insert_into(self, db: &DatabaseConnection) {
+        self.into_active_model()
+            .reset_all()
+            .insert(db)
+            .await
+            .expect("a row of the bench's fixture");
+    }
+}
+
 async fn client_with_rule(db: &DatabaseConnection, endpoint: Option<&str>) -> Uuid {
     let now = Utc::now();
     clients::Model {
@@ -92,11 +115,8 @@ async fn client_with_rule(db: &DatabaseConnection, endpoint: Option<&str>) -> Uu
         created_at: now,
         updated_at: now,
     }
-    .into_active_model()
-    .reset_all()
-    .insert(db)
-    .await
-    .expect("client");
+    .insert_into(db)
+    .await;
     let rule = rules::Model {
         id: Uuid::new_v4(),
         client_id: "acme".into(),
@@ -109,11 +129,7 @@ async fn client_with_rule(db: &DatabaseConnection, endpoint: Option<&str>) -> Uu
         updated_at: now,
     };
     let rule_id = rule.id;
-    rule.into_active_model()
-        .reset_all()
-        .insert(db)
-        .await
-        .expect("rule");
+    rule.insert_into(db).await;
     if let Some(url) = endpoint {
         endpoints::Model {
             id: Uuid::new_v4(),
@@ -125,11 +141,8 @@ async fn client_with_rule(db: &DatabaseConnection, endpoint: Option<&str>) -> Uu
             created_at: now,
             updated_at: now,
         }
-        .into_active_model()
-        .reset_all()
-        .insert(db)
-        .await
-        .expect("endpoint");
+        .insert_into(db)
+        .await;
     }
     rule_id
 }

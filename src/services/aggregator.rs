@@ -6,7 +6,7 @@ use std::sync::Arc;
 use alerting_handlers::{
     events::{AlertMatchedEvent, topics},
     jobs::aggregate::aggregate,
-    ports::{Bus, IncomingMessage, Subscription},
+    ports::{Bus, IncomingMessage},
 };
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
@@ -14,10 +14,7 @@ use sea_orm::DatabaseConnection;
 use super::{Context, Need, Needs, Started};
 use crate::{
     error::StartError,
-    runners::{
-        consumer::{self, BatchHandler, Rejected, Retry},
-        shutdown::Shutdown,
-    },
+    runners::consumer::{BatchHandler, Rejected, Retry},
 };
 
 struct Aggregate {
@@ -62,38 +59,11 @@ pub const NEEDS: Needs = Needs {
 };
 
 pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
-    let batch_size = cx.settings.matching.consumer_batch_size as usize;
-    let work = run(
-        cx.subscription(topics::ALERTS_MATCHED)?,
-        cx.db()?,
-        cx.bus()?,
-        batch_size,
-        cx.shutdown.clone(),
-    );
-    Ok(cx.consumer(work))
-}
-
-async fn run(
-    subscription: Box<dyn Subscription>,
-    db: DatabaseConnection,
-    bus: Arc<dyn Bus>,
-    batch_size: usize,
-    shutdown: Shutdown,
-) {
     let handler = Aggregate {
-        db,
-        bus: bus.clone(),
+        db: cx.db()?,
+        bus: cx.bus()?,
     };
     // One batch at a time: two concurrent batches holding the same match would both
     // announce it.
-    consumer::run(
-        "aggregator",
-        subscription,
-        bus,
-        &handler,
-        batch_size,
-        1,
-        shutdown,
-    )
-    .await;
+    cx.consume(topics::ALERTS_MATCHED, handler, 1)
 }

@@ -31,7 +31,11 @@ use tokio::net::TcpListener;
 use crate::{
     config::Settings,
     error::StartError,
-    runners::{self, shutdown::Shutdown},
+    runners::{
+        self,
+        consumer::{self, BatchHandler},
+        shutdown::Shutdown,
+    },
 };
 
 /// A long-running service.
@@ -92,6 +96,32 @@ impl Context<'_> {
                 Ok(())
             }),
         }
+    }
+
+    /// A consumer of `topic` through the consumer runner: `handler` takes its batches,
+    /// `in_flight` of them at once (committed in order).
+    pub fn consume(
+        &self,
+        topic: &str,
+        handler: impl BatchHandler + 'static,
+        in_flight: usize,
+    ) -> Result<Started, StartError> {
+        let subscription = self.subscription(topic)?;
+        let bus = self.bus()?;
+        let batch_size = self.settings.matching.consumer_batch_size as usize;
+        let (service, shutdown) = (self.service, self.shutdown.clone());
+        Ok(self.consumer(async move {
+            let run = consumer::run(
+                service,
+                subscription,
+                bus,
+                &handler,
+                batch_size,
+                in_flight,
+                shutdown,
+            );
+            run.await;
+        }))
     }
 
     /// An HTTP service: `router` served on `listener` until shutdown, then `after`

@@ -10,9 +10,9 @@ use alerting_handlers::{
     events::{NotificationReadyEvent, topics},
     jobs::{
         redrive::redrive_all_stuck,
-        send::{CircuitBreaker, DeliveryLimits, DeliveryPolicy, send_notifications},
+        send::{DeliveryLimits, DeliveryPolicy, send_notifications},
     },
-    ports::{Bus, Channel, IncomingMessage, Subscription},
+    ports::{Bus, Channel, IncomingMessage},
 };
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
@@ -22,7 +22,7 @@ use crate::{
     adapters::channels::Channels,
     error::StartError,
     runners::{
-        consumer::{self, BatchHandler, Rejected, Retry},
+        consumer::{BatchHandler, Rejected, Retry},
         shutdown::Shutdown,
     },
 };
@@ -62,20 +62,6 @@ impl BatchHandler for Send {
     }
 }
 
-pub struct SenderSettings {
-    pub policy: DeliveryPolicy,
-    pub concurrency: usize,
-    pub concurrency_per_endpoint: usize,
-    pub circuit_breaker: CircuitBreaker,
-    /// How long a batch waits for its deliveries before the slow ones go on without it
-    /// and its offsets commit.
-    pub batch_wait: std::time::Duration,
-    pub batch_size: usize,
-    /// Batches delivered at once, so that one slow endpoint does not hold back the
-    /// notifications behind it.
-    pub batches_in_flight: usize,
-}
-
 pub const NEEDS: Needs = Needs {
     service: "sender",
     database: Need::Required,
@@ -87,59 +73,24 @@ pub const NEEDS: Needs = Needs {
 
 pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
     let delivery = &cx.settings.delivery;
-    let channels: Arc<dyn Channel> = Arc::new(Channels::new(
-        delivery,
-        cx.settings.targets.allow_private_endpoints,
-    )?);
-    let sender = SenderSettings {
-        policy: delivery.policy(),
-        concurrency: delivery.sender_concurrency as usize,
-        concurrency_per_endpoint: delivery.sender_concurrency_per_endpoint as usize,
-        circuit_breaker: delivery.circuit_breaker(),
-        batch_wait: delivery.sender_batch_wait,
-        batch_size: cx.settings.matching.consumer_batch_size as usize,
-        batches_in_flight: delivery.sender_batches_in_flight as usize,
-    };
-    let subscription = cx.subscription(topics::NOTIFICATIONS_READY)?;
-    let work = run(
-        subscription,
-        cx.db()?,
-        cx.bus()?,
-        channels,
-        sender,
-        cx.shutdown.clone(),
-    );
-    Ok(cx.consumer(work))
-}
-
-async fn run(
-    subscription: Box<dyn Subscription>,
-    db: DatabaseConnection,
-    bus: Arc<dyn Bus>,
-    channel: Arc<dyn Channel>,
-    settings: SenderSettings,
-    shutdown: Shutdown,
-) {
+    let allow_private = cx.settings.targets.allow_private_endpoints;
     let handler = Send {
-        db,
-        channel,
-        policy: settings.policy,
+        db: cx.db()?,
+        channel: Arc::new(Channels::new(delivery, allow_private)?),
+        policy: delivery.policy(),
         limits: Arc::new(
-            DeliveryLimits::new(settings.concurrency, settings.concurrency_per_endpoint)
-                .with_breaker(settings.circuit_breaker)
-                .with_batch_wait(settings.batch_wait),
+            DeliveryLimits::new(
+                delivery.sender_concurrency as usize,
+                delivery.sender_concurrency_per_endpoint as usize,
+            )
+            .with_breaker(delivery.circuit_breaker())
+            .with_batch_wait(delivery.sender_batch_wait),
         ),
     };
-    consumer::run(
-        "sender",
-        subscription,
-        bus,
-        &handler,
-        settings.batch_size,
-        settings.batches_in_flight,
-        shutdown,
-    )
-    .await;
+    // Batches delivered at once, so that one slow endpoint does not hold back the
+    // notifications behind it (committed in order).
+    let in_flight = delivery.sender_batches_in_flight as usize;
+    cx.consume(topics::NOTIFICATIONS_READY, handler, in_flight)
 }
 
 /// `up`'s timer for `job redrive`.

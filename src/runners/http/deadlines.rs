@@ -19,8 +19,8 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-use axum::body::{Body, Bytes, HttpBody};
-use hyper::body::{Frame, SizeHint};
+use axum::body::Body;
+use http_body_util::BodyExt;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     time::{Instant, Sleep},
@@ -76,36 +76,12 @@ impl Drop for Open {
 }
 
 /// A response body that keeps its request [`Open`] until hyper has sent it all (and
-/// dropped it).
-pub struct HeldOpen {
-    body: Body,
-    _open: Open,
-}
-
-impl HeldOpen {
-    pub fn new(body: Body, open: Open) -> Self {
-        Self { body, _open: open }
-    }
-}
-
-impl HttpBody for HeldOpen {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
+/// dropped it): the closure that passes each frame through owns the guard.
+pub fn held_open(body: Body, open: Open) -> Body {
+    Body::new(body.map_frame(move |frame| {
+        let _held: &Open = &open;
+        frame
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -149,5 +149,5 @@ async fn respond(
     let response = router.oneshot(request).await?;
     let response = unread_body::close_if_unread(response, &read);
     // The connection stays busy until hyper has sent the whole answer.
-    Ok(response.map(|body| Body::new(deadlines::HeldOpen::new(body, open))))
+    Ok(response.map(|body| deadlines::held_open(body, open)))
 }
