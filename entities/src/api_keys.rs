@@ -1,3 +1,5 @@
+//! `api_keys`: client keys, stored as hashes, with their scopes.
+
 use sea_orm::entity::prelude::*;
 
 /// A client's API key. The key itself is shown once, when it is made; only its SHA-256

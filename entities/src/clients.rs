@@ -1,3 +1,5 @@
+//! `clients`: the tenants.
+
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -1,3 +1,5 @@
+//! `deliveries`: one row per (notification, endpoint), with its attempts and outcome.
+
 use sea_orm::entity::prelude::*;
 
 /// One row per notification × endpoint, updated by every attempt.

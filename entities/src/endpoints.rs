@@ -1,3 +1,5 @@
+//! `endpoints`: where a rule's notifications go (webhook, Slack, email).
+
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -1,3 +1,5 @@
+//! `notifications`: one row per (client, alert), unique on the pair.
+
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

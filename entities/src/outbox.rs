@@ -1,3 +1,5 @@
+//! `outbox`: rule changes waiting to be relayed to `rule.changed`.
+
 use sea_orm::entity::prelude::*;
 
 /// A rule change waiting to be published to `rule.changed`; written in the same

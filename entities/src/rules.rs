@@ -1,3 +1,5 @@
+//! `rules`: a client's rules, versioned.
+
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

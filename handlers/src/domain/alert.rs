@@ -1,3 +1,6 @@
+//! An alert, parsed once where it enters and valid from then on, with the limits on
+//! what it may carry.
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

@@ -1,3 +1,5 @@
+//! A client (tenant): its id and display name, each checked once where it enters.
+
 use std::fmt;
 
 use super::{InvalidValue, text::check_text};

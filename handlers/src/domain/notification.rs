@@ -1,3 +1,6 @@
+//! Where a notification stands, and where each of its deliveries stands: the values
+//! stored, filtered on and shown, as types.
+
 use std::str::FromStr;
 
 use super::InvalidValue;

@@ -1,3 +1,6 @@
+//! What a rule matches: severities, and a source or name that is exact or any; and
+//! what happened to a rule, as `rule.changed` announces it.
+
 use std::{fmt, str::FromStr};
 
 use super::{InvalidValue, text::check_text};

@@ -1,3 +1,5 @@
+//! The one check every stored free-text field goes through.
+
 use super::InvalidValue;
 
 /// Checks free text that is stored and later matched or displayed: not empty, at most

@@ -299,9 +299,8 @@ where
 /// every `/api/v1` operation the requirement and the 401 and 403 answers. Called on
 /// the finished document (routes are merged into it after the derive's modifiers ran).
 pub fn document(api: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{
-        ContentBuilder, Ref, ResponseBuilder,
-        security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
+    use utoipa::openapi::security::{
+        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
     };
     api.components
         .get_or_insert_with(Default::default)
@@ -316,17 +315,7 @@ pub fn document(api: &mut utoipa::openapi::OpenApi) {
                     .build(),
             ),
         );
-    let error = |description: &str| {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build()
-    };
+    let error = |description: &str| super::json_answer(description, "ErrorBody");
     for (path, item) in api.paths.paths.iter_mut() {
         if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
             continue;

@@ -84,3 +84,17 @@ async fn count_response(request: Request, next: Next) -> Response {
     metrics().http_response(response.status().as_u16());
     response
 }
+
+/// One documented answer: `description`, with a JSON body of the schema `schema`.
+pub(crate) fn json_answer(description: &str, schema: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(schema)))
+                .build(),
+        )
+        .build()
+}

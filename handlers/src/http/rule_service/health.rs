@@ -1,3 +1,6 @@
+//! The rule-service's health checks: liveness (`/health`, the process answers) and
+//! readiness (`/ready`, it can reach its database), for the load balancer and ECS.
+
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
 use utoipa::ToSchema;

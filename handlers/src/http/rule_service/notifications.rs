@@ -1,3 +1,6 @@
+//! Notifications over REST: list and read them with their deliveries (a client sees
+//! only its own), and retry a FAILED or PARTIAL one.
+
 use alerting_entities::{deliveries, notifications};
 use axum::{
     Json,

@@ -1,3 +1,9 @@
+//! Rules over REST: create, list, read, replace, change and delete a client's rules.
+//! Every write is conditional on the rule's version and records an outbox row in the
+//! same transaction, so that `rule.changed` announces exactly what was written.
+
+use std::collections::BTreeMap;
+
 use alerting_entities::rules;
 use axum::{
     Json,
@@ -11,7 +17,7 @@ use sea_orm::{
     TransactionTrait, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{IntoParams, ToSchema, openapi::RefOr};
 use uuid::Uuid;
 
 use super::{AppState, is_foreign_key_violation, is_unique_violation, now, parse_uuid, quotas};
@@ -22,6 +28,7 @@ use crate::{
         auth::{Principal, Scope, Visible},
         error::{ErrorBody, FieldContext},
         extract::{ApiJson, ApiQuery},
+        json_answer,
         pagination::{Page, Paged},
     },
     outbox::record as outbox,
@@ -292,16 +299,30 @@ pub async fn get_rule(
     Ok(Json(find_rule(&state, &principal, &rule_id).await?.into()))
 }
 
+/// What a rule write (PUT or PATCH) answers.
+struct RuleWritten;
+
+impl utoipa::IntoResponses for RuleWritten {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        [
+            ("200", json_answer("", "Rule")),
+            ("400", json_answer("Malformed JSON", "ErrorBody")),
+            ("404", json_answer("", "ErrorBody")),
+            (
+                "409",
+                json_answer("Stale version, or a duplicate rule", "ErrorBody"),
+            ),
+            ("422", json_answer("A field failed validation", "ErrorBody")),
+        ]
+        .into_iter()
+        .map(|(status, answer)| (status.to_owned(), RefOr::T(answer)))
+        .collect()
+    }
+}
+
 /// Replace a rule (all fields).
 #[utoipa::path(put, path = "/api/v1/rules/{rule_id}", tag = "rules",
-    params(("rule_id" = Uuid, Path)), request_body = ReplaceRule,
-    responses(
-        (status = 200, body = Rule),
-        (status = 400, body = ErrorBody, description = "Malformed JSON"),
-        (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Stale version, or a duplicate rule"),
-        (status = 422, body = ErrorBody, description = "A field failed validation")
-    ))]
+    params(("rule_id" = Uuid, Path)), request_body = ReplaceRule, responses(RuleWritten))]
 pub async fn replace_rule(
     State(state): State<AppState>,
     principal: Principal,
@@ -330,14 +351,7 @@ pub async fn replace_rule(
 
 /// Change some fields of a rule.
 #[utoipa::path(patch, path = "/api/v1/rules/{rule_id}", tag = "rules",
-    params(("rule_id" = Uuid, Path)), request_body = UpdateRule,
-    responses(
-        (status = 200, body = Rule),
-        (status = 400, body = ErrorBody, description = "Malformed JSON"),
-        (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Stale version, or a duplicate rule"),
-        (status = 422, body = ErrorBody, description = "A field failed validation")
-    ))]
+    params(("rule_id" = Uuid, Path)), request_body = UpdateRule, responses(RuleWritten))]
 pub async fn update_rule(
     State(state): State<AppState>,
     principal: Principal,
