@@ -171,6 +171,24 @@ async fn fresh_setup() -> (Isolation, Rules, tempfile::TempDir) {
     (isolation, rules, tempfile::tempdir().expect("dir"))
 }
 
+/// A rule-updater, client `acme` and its rule for HIGH alerts from payments, in the
+/// snapshot; the rule-updater and the rule's id.
+async fn matching_setup(
+    isolation: &Isolation,
+    rules: &Rules,
+    dir: &std::path::Path,
+) -> (Running, String) {
+    let mut updater = service(isolation, &rules.url, &["run", "rule-updater"], dir);
+    updater.wait_for_line("rule snapshot written").await;
+    rules
+        .post("/api/v1/clients", json!({"client_id": "acme"}))
+        .await;
+    let rule = rules.rule("acme", "HIGH", "payments", "*").await;
+    let store = RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store");
+    wait_for_snapshot(&store, &[&rule]).await;
+    (updater, rule)
+}
+
 fn service(
     isolation: &Isolation,
     database_url: &str,
@@ -221,14 +239,7 @@ async fn an_evaluator_killed_mid_stream_loses_no_alert() {
     const TOTAL: usize = 20_000;
     let (isolation, rules, dir) = fresh_setup().await;
     let kafka_config = isolation.kafka();
-    let mut updater = service(&isolation, &rules.url, &["run", "rule-updater"], dir.path());
-    updater.wait_for_line("rule snapshot written").await;
-    rules
-        .post("/api/v1/clients", json!({"client_id": "acme"}))
-        .await;
-    let rule = rules.rule("acme", "HIGH", "payments", "*").await;
-    let store = RedisSnapshotStore::new(&redis_url(), &isolation.id).expect("store");
-    wait_for_snapshot(&store, &[&rule]).await;
+    let (updater, rule) = matching_setup(&isolation, &rules, dir.path()).await;
 
     // The whole stream waits before the evaluator starts, so it is killed with work
     // left, and its successor has to resume from what was committed.
@@ -293,6 +304,81 @@ async fn an_evaluator_killed_mid_stream_loses_no_alert() {
     );
 
     let (status, _) = restarted.terminate().await;
+    assert!(status.success());
+    let (status, _) = updater.terminate().await;
+    assert!(status.success());
+}
+
+/// A consumer group rebalancing mid-stream: a second evaluator joins the first (they
+/// share the partitions), then the first leaves (SIGTERM) while alerts still arrive. Its
+/// partitions move to the one that stays, which resumes them from their committed
+/// offsets: every alert is matched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluator_leaving_its_group_mid_stream_hands_its_partitions_over() {
+    const TOTAL: usize = 20_000;
+    let (isolation, rules, dir) = fresh_setup().await;
+    let kafka_config = isolation.kafka();
+    let (updater, _rule) = matching_setup(&isolation, &rules, dir.path()).await;
+
+    // 1,000 alerts every 500 ms (about 10 s in all), keyed by alert id and so spread
+    // over every partition: the group changes twice while the stream goes on.
+    let bus = KafkaBus::new(&kafka_config).expect("producer");
+    let stream = tokio::spawn(async move {
+        for start in (0..TOTAL).step_by(1_000) {
+            let batch = (start..start + 1_000)
+                .map(|n| AlertEvent::message(&alert(n)))
+                .collect();
+            bus.publish(batch).await.expect("published");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let mut tap =
+        KafkaSubscription::new(&kafka_config, "test-tap", topics::ALERTS_MATCHED).expect("tap");
+    let mut seen = BTreeSet::new();
+    let mut read_until = async |count: usize, seen: &mut BTreeSet<String>| {
+        let read = tokio::time::timeout(PATIENCE, async {
+            while seen.len() < count {
+                for message in tap.next_batch(500).await.expect("batch") {
+                    let event = AlertMatchedEvent::decode(&message.payload).expect("decodes");
+                    seen.insert(event.alert.alert_id);
+                }
+            }
+        })
+        .await;
+        read.is_ok()
+    };
+
+    let mut leaving = service(&isolation, &rules.url, &["run", "evaluator"], dir.path());
+    leaving.wait_for_line("matching with rule snapshot").await;
+    assert!(
+        read_until(2_000, &mut seen).await,
+        "the first evaluator matches"
+    );
+    let mut staying = service(&isolation, &rules.url, &["run", "evaluator"], dir.path());
+    staying.wait_for_line("matching with rule snapshot").await;
+    assert!(
+        read_until(seen.len() + 2_000, &mut seen).await,
+        "the two match together"
+    );
+    let (status, _) = leaving.terminate().await;
+    assert!(status.success(), "the first evaluator left cleanly");
+    let at_leave = seen.len();
+    assert!(
+        at_leave < TOTAL,
+        "it left mid-stream ({at_leave} of {TOTAL} matched)"
+    );
+
+    let complete = read_until(TOTAL, &mut seen).await;
+    let expected: BTreeSet<String> = (0..TOTAL).map(|n| format!("stream-{n}")).collect();
+    let missing: Vec<_> = expected.difference(&seen).take(10).collect();
+    assert!(
+        complete && missing.is_empty(),
+        "alerts never matched after the rebalance, e.g. {missing:?}"
+    );
+    stream.await.expect("streamed");
+    eprintln!("{TOTAL} alerts matched; {at_leave} before the first evaluator left");
+
+    let (status, _) = staying.terminate().await;
     assert!(status.success());
     let (status, _) = updater.terminate().await;
     assert!(status.success());
