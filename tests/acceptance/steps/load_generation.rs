@@ -58,17 +58,6 @@ async fn job_delivered(w: &mut Alerting, webhook: String, count: usize) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let ids: BTreeSet<String> = w
-        .platform
-        .sink
-        .received(&path)
-        .iter()
-        .map(|r| {
-            r.json()["alert"]["alert_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
+    let ids: BTreeSet<String> = w.alert_ids_at(&path).into_iter().collect();
     assert_eq!(ids.len(), count, "one notification per generated alert");
 }

@@ -230,9 +230,14 @@ impl Alerting {
 
     /// The alert id of every request a webhook has received so far, in order.
     fn alert_ids_of(&self, webhook: &str) -> Vec<String> {
+        self.alert_ids_at(&self.name(webhook))
+    }
+
+    /// The alert id of every request received at `path` so far, in order.
+    fn alert_ids_at(&self, path: &str) -> Vec<String> {
         self.platform
             .sink
-            .received(&self.name(webhook))
+            .received(path)
             .iter()
             .map(|r| {
                 r.json()["alert"]["alert_id"]

@@ -368,6 +368,17 @@ impl Rig {
     /// Nothing lost, nothing twice: `total` notifications for the catch-all client, all
     /// SENT, each delivered to the `faults` webhook, every repeat with the same
     /// idempotency key.
+    /// The services on `broker`, which the test is about to take away: their publishes
+    /// give up after 3 s, well inside the outage, so they must retry them rather than
+    /// count them done.
+    async fn on_broker_that_goes(broker: &OwnBroker) -> Self {
+        let env = [
+            ("KAFKA_BROKERS", broker.address.clone()),
+            ("KAFKA_MESSAGE_TIMEOUT", "3s".to_owned()),
+        ];
+        Self::start(&env, &[]).await
+    }
+
     /// Stops the services, checking that the outage was felt: some work failed against
     /// the broker while it was gone, and was tried again.
     async fn stop_after_an_outage(self) {
@@ -533,18 +544,7 @@ async fn the_broker_stopped_for_10_seconds_loses_nothing() {
     // Kafka carries 3,000 through the whole pipeline in about a second.
     const TOTAL: usize = 20_000;
     let broker = OwnBroker::start();
-    let brokers = broker.address.clone();
-
-    // Publishes give up after 3 s, well inside the outage: the services must retry
-    // them rather than count them done.
-    let rig = Rig::start(
-        &[
-            ("KAFKA_BROKERS", brokers),
-            ("KAFKA_MESSAGE_TIMEOUT", "3s".to_owned()),
-        ],
-        &[],
-    )
-    .await;
+    let rig = Rig::on_broker_that_goes(&broker).await;
     // Every alert at once, so the broker stops while the services are busy with them:
     // the aggregator's next announcement after the stop has to fail.
     let streaming = rig.stream(TOTAL, Duration::ZERO);
@@ -575,14 +575,7 @@ async fn the_broker_restarted_on_its_log_mid_stream_loses_nothing() {
         return;
     }
     let broker = OwnBroker::start();
-    let rig = Rig::start(
-        &[
-            ("KAFKA_BROKERS", broker.address.clone()),
-            ("KAFKA_MESSAGE_TIMEOUT", "3s".to_owned()),
-        ],
-        &[],
-    )
-    .await;
+    let rig = Rig::on_broker_that_goes(&broker).await;
     // Every alert at once: the services are busy with them when the broker goes.
     let streaming = rig.stream(TOTAL, Duration::ZERO);
     let db = rig.rules.connect().await;
