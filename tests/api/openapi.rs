@@ -1,5 +1,6 @@
 //! The OpenAPI document is generated from the handlers; these tests hold it to the
-//! router: every documented operation is routed, and the contract's routes are all in it.
+//! router: every documented operation is routed and documents what it answers, and
+//! the contract's routes are all in it.
 
 use reqwest::Method;
 
@@ -56,7 +57,7 @@ async fn the_document_lists_every_route_and_each_is_served(app: TestApp) {
             .replace("{rule_id}", &uuid::Uuid::new_v4().to_string())
             .replace("{endpoint_id}", &uuid::Uuid::new_v4().to_string())
             .replace("{notification_id}", &uuid::Uuid::new_v4().to_string());
-        for method in operations.as_object().expect("operations").keys() {
+        for (method, operation) in operations.as_object().expect("operations") {
             let method: Method = method.to_uppercase().parse().expect("an HTTP method");
             let reply = app
                 .send_raw(method.clone(), &concrete, Some("application/json"), "{}")
@@ -65,6 +66,15 @@ async fn the_document_lists_every_route_and_each_is_served(app: TestApp) {
             assert!(
                 !message.starts_with("no route") && reply.status != 405,
                 "{method} {path} is documented but not routed: {reply:?}"
+            );
+            // What it answered (an unknown id's 404, an empty body's 422) is among
+            // the answers its description lists.
+            assert!(
+                operation["responses"]
+                    .get(reply.status.to_string())
+                    .is_some(),
+                "{method} {path} answered {} but does not document it: {reply:?}",
+                reply.status
             );
         }
     }

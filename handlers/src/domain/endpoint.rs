@@ -2,8 +2,6 @@
 //! and the secret a webhook's deliveries are signed with, each checked before it is
 //! stored.
 
-use std::str::FromStr;
-
 use url::Url;
 
 use super::{InvalidValue, text::check_text};
@@ -17,27 +15,14 @@ pub enum EndpointKind {
 }
 
 impl EndpointKind {
+    pub const ALL: [Self; 3] = [Self::Webhook, Self::Slack, Self::Email];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
             Self::Slack => "slack",
             Self::Email => "email",
         }
-    }
-}
-
-impl FromStr for EndpointKind {
-    type Err = InvalidValue;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        [Self::Webhook, Self::Slack, Self::Email]
-            .into_iter()
-            .find(|kind| kind.as_str().eq_ignore_ascii_case(value))
-            .ok_or_else(|| {
-                InvalidValue(format!(
-                    "must be one of webhook, slack, email (got {value:?})"
-                ))
-            })
     }
 }
 

@@ -1,10 +1,6 @@
 //! Where a notification stands, and where each of its deliveries stands: the values
 //! stored, filtered on and shown, as types.
 
-use std::str::FromStr;
-
-use super::InvalidValue;
-
 /// Where a notification stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NotificationStatus {
@@ -37,21 +33,6 @@ impl NotificationStatus {
             Self::Failed => "FAILED",
             Self::NoEndpoints => "NO_ENDPOINTS",
         }
-    }
-}
-
-impl FromStr for NotificationStatus {
-    type Err = InvalidValue;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str().eq_ignore_ascii_case(value))
-            .ok_or_else(|| {
-                InvalidValue(format!(
-                    "must be one of PENDING, SENT, PARTIAL, FAILED, NO_ENDPOINTS (got {value:?})"
-                ))
-            })
     }
 }
 

@@ -1,8 +1,6 @@
 //! What a rule matches: severities, and a source or name that is exact or any; and
 //! what happened to a rule, as `rule.changed` announces it.
 
-use std::{fmt, str::FromStr};
-
 use super::{InvalidValue, text::check_text};
 
 /// The pattern that matches any value of a field.
@@ -27,28 +25,6 @@ impl Severity {
             Self::High => "HIGH",
             Self::Critical => "CRITICAL",
         }
-    }
-}
-
-impl FromStr for Severity {
-    type Err = InvalidValue;
-
-    /// Accepts any case; `high`, `High` and `HIGH` are the same severity.
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|severity| severity.as_str().eq_ignore_ascii_case(value))
-            .ok_or_else(|| {
-                InvalidValue(format!(
-                    "must be one of LOW, MEDIUM, HIGH, CRITICAL (got {value:?})"
-                ))
-            })
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -295,13 +295,10 @@ where
     }
 }
 
-/// Describes the bearer authentication in an OpenAPI document: the scheme, and on
-/// every `/api/v1` operation the requirement and the 401 and 403 answers. Called on
-/// the finished document (routes are merged into it after the derive's modifiers ran).
+/// Describes the bearer authentication scheme in an OpenAPI document; `answers`
+/// requires it on every `/api/v1` operation.
 pub fn document(api: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::security::{
-        HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-    };
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     api.components
         .get_or_insert_with(Default::default)
         .add_security_scheme(
@@ -315,43 +312,6 @@ pub fn document(api: &mut utoipa::openapi::OpenApi) {
                     .build(),
             ),
         );
-    let error = |description: &str| super::json_answer(description, "ErrorBody");
-    for (path, item) in api.paths.paths.iter_mut() {
-        if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
-            continue;
-        }
-        for (writes, operation) in [
-            (false, &mut item.get),
-            (true, &mut item.put),
-            (true, &mut item.post),
-            (true, &mut item.delete),
-            (true, &mut item.patch),
-        ]
-        .into_iter()
-        .filter_map(|(writes, operation)| operation.as_mut().map(|o| (writes, o)))
-        {
-            operation.security = Some(vec![SecurityRequirement::new(
-                "bearer",
-                Vec::<String>::new(),
-            )]);
-            let responses = &mut operation.responses.responses;
-            responses.insert(
-                "401".to_owned(),
-                error("No bearer token, or one that is unknown or revoked").into(),
-            );
-            responses.insert(
-                "403".to_owned(),
-                error("The token may not do this (a client key on an admin route, or without the scope)")
-                    .into(),
-            );
-            if writes {
-                responses.entry("429".to_owned()).or_insert_with(|| {
-                    error("Over the key's rate of writes (WRITE_RATE_LIMIT); see Retry-After")
-                        .into()
-                });
-            }
-        }
-    }
 }
 
 #[cfg(test)]

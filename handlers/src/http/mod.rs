@@ -1,7 +1,8 @@
 //! HTTP: the error type every route answers with, the extractors that parse requests
-//! into domain types, and the routers.
+//! into domain types, the answers every route documents, and the routers.
 
 pub mod alert_producer;
+pub mod answers;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -56,6 +57,17 @@ pub fn metrics_router() -> Router {
     finish(Router::new().route("/health", get(alert_producer::health)))
 }
 
+/// The router and its OpenAPI document, completed with what every route shares: the
+/// bearer scheme and the answers of authentication and of the extractors.
+pub(crate) fn split<S: Clone + Send + Sync + 'static>(
+    router: utoipa_axum::router::OpenApiRouter<S>,
+) -> (Router<S>, utoipa::openapi::OpenApi) {
+    let (router, mut api) = router.split_for_parts();
+    auth::document(&mut api);
+    answers::document(&mut api);
+    (router, api)
+}
+
 /// A route serving an OpenAPI document, serialised once. Middleware clones a route's
 /// service for each request it passes on: a handler holding the document itself made
 /// that a deep copy of every schema, many times a second under load (10 MB more of the
@@ -83,18 +95,4 @@ async fn count_response(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     metrics().http_response(response.status().as_u16());
     response
-}
-
-/// One documented answer: `description`, with a JSON body of the schema `schema`.
-pub(crate) fn json_answer(description: &str, schema: &str) -> utoipa::openapi::Response {
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(schema)))
-                .build(),
-        )
-        .build()
 }

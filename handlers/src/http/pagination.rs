@@ -33,19 +33,26 @@ impl Page {
         Ok(Self { limit, offset })
     }
 
-    /// Runs a list query for this page, returning the page's rows and the total count.
-    pub async fn fetch<E, C>(self, db: &C, select: Select<E>) -> Result<(Vec<E::Model>, u64), DbErr>
+    /// Runs a list query for this page: its rows, each turned into what the API
+    /// shows, and the total count.
+    pub async fn fetch<E, C, T>(self, db: &C, select: Select<E>) -> Result<Paged<T>, DbErr>
     where
         E: EntityTrait,
         E::Model: Sync,
         C: ConnectionTrait,
+        T: From<E::Model>,
     {
         let total = select.clone().count(db).await?;
-        let items = select.offset(self.offset).limit(self.limit).all(db).await?;
-        Ok((items, total))
+        let rows = select.offset(self.offset).limit(self.limit).all(db).await?;
+        Ok(self.respond(rows.into_iter().map(T::from).collect(), total))
     }
 
-    pub fn respond<T>(self, items: Vec<T>, total: u64) -> Paged<T> {
+    /// This page of a list that is empty for the caller.
+    pub fn empty<T>(self) -> Paged<T> {
+        self.respond(Vec::new(), 0)
+    }
+
+    fn respond<T>(self, items: Vec<T>, total: u64) -> Paged<T> {
         Paged {
             items,
             total,

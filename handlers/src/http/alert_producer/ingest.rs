@@ -138,8 +138,6 @@ pub fn parse_alerts(body: &[u8], now: DateTime<Utc>) -> Result<Vec<Alert>, ApiEr
     request_body(content = Vec<AlertInput>, description = "One alert object, or an array of up to 1,000"),
     responses(
         (status = 202, body = Accepted, description = "Every alert is on the bus"),
-        (status = 400, body = ErrorBody, description = "Malformed JSON"),
-        (status = 413, body = ErrorBody, description = "Body over 1 MiB"),
         (status = 422, body = ErrorBody, description = "Some alert is invalid; `items` lists each failure by index"),
         (status = 429, body = ErrorBody, description = "Over INGEST_RATE_LIMIT requests per second for this key; see Retry-After"),
         (status = 503, body = ErrorBody, description = "The bus did not acknowledge")

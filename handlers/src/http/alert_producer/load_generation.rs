@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::AlertProducerState;
 use crate::{
-    http::{ApiError, auth::Principal, error::ErrorBody, extract::ApiJson},
+    http::{ApiError, auth::Principal, extract::ApiJson},
     jobs::{
         generate::GenerateSpec,
         load_jobs::{JobStatus, LoadJobs},
@@ -20,11 +20,7 @@ use crate::{
 /// Start a load-generation job (admin token only): `count` alerts as fast as possible,
 /// or `rate` per second for `duration` seconds.
 #[utoipa::path(post, path = "/api/v1/alerts/generate", tag = "alerts", request_body = GenerateSpec,
-    responses(
-        (status = 202, body = JobStatus),
-        (status = 400, body = ErrorBody, description = "Malformed JSON"),
-        (status = 422, body = ErrorBody, description = "A field failed validation")
-    ))]
+    responses((status = 202, body = JobStatus)))]
 pub async fn start_job(
     State(state): State<AlertProducerState>,
     principal: Principal,
@@ -78,7 +74,7 @@ fn on_job(
 /// A job's progress.
 #[utoipa::path(get, path = "/api/v1/alerts/generate/{job_id}", tag = "alerts",
     params(("job_id" = Uuid, Path)),
-    responses((status = 200, body = JobStatus), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = JobStatus)))]
 pub async fn job_status(
     State(state): State<AlertProducerState>,
     principal: Principal,
@@ -91,7 +87,7 @@ pub async fn job_status(
 /// Cancel a job; what was sent stays sent.
 #[utoipa::path(delete, path = "/api/v1/alerts/generate/{job_id}", tag = "alerts",
     params(("job_id" = Uuid, Path)),
-    responses((status = 200, body = JobStatus), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = JobStatus)))]
 pub async fn cancel_job(
     State(state): State<AlertProducerState>,
     principal: Principal,

@@ -77,14 +77,11 @@ fn api_router() -> OpenApiRouter<AlertProducerState> {
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut api = api_router().split_for_parts().1;
-    super::auth::document(&mut api);
-    api
+    super::split(api_router()).1
 }
 
 pub fn router(bus: Arc<dyn Bus>, settings: AlertProducerSettings) -> Router {
-    let (router, mut api) = api_router().split_for_parts();
-    super::auth::document(&mut api);
+    let (router, api) = super::split(api_router());
     let router = router
         .route_service("/api/v1/openapi.json", super::openapi_route(&api))
         .route("/ready", get(health));

@@ -19,7 +19,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    AppState, is_foreign_key_violation, is_unique_violation, now, parse_uuid, quotas, rules,
+    AppState, is_foreign_key_violation, is_unique_violation, now, owned::find_owned, parse_uuid,
+    quotas,
 };
 use crate::{
     domain::{EndpointKind, EndpointSecret, EndpointTarget},
@@ -158,11 +159,7 @@ impl ValidEndpoint {
     params(("rule_id" = Uuid, Path)), request_body = CreateEndpoint,
     responses(
         (status = 201, body = Endpoint),
-        (status = 400, body = ErrorBody, description = "Malformed JSON"),
-        (status = 404, body = ErrorBody, description = "Unknown rule"),
-        (status = 409, body = ErrorBody, description = "The rule has this endpoint already"),
-        (status = 413, body = ErrorBody, description = "Body over 1 MiB"),
-        (status = 422, body = ErrorBody, description = "A field failed validation")
+        (status = 409, body = ErrorBody, description = "The rule has this endpoint already")
     ))]
 pub async fn create_endpoint(
     State(state): State<AppState>,
@@ -174,7 +171,11 @@ pub async fn create_endpoint(
     // A client key may add endpoints to its own rules only (another's is a 404).
     let rule_uuid = match principal {
         Principal::Admin => parse_uuid("rule", &rule_id)?,
-        Principal::Client { .. } => rules::find_rule(&state, &principal, &rule_id).await?.id,
+        Principal::Client { .. } => {
+            find_owned::<rule_rows::Entity>(&state, &principal, &rule_id)
+                .await?
+                .id
+        }
     };
     let valid = ValidEndpoint::parse(
         &input.kind,
@@ -238,11 +239,7 @@ pub async fn create_endpoint(
 /// List a rule's endpoints, newest first.
 #[utoipa::path(get, path = "/api/v1/rules/{rule_id}/endpoints", tag = "endpoints",
     params(("rule_id" = Uuid, Path), EndpointFilter),
-    responses(
-        (status = 200, body = Paged<Endpoint>),
-        (status = 404, body = ErrorBody, description = "Unknown rule"),
-        (status = 422, body = ErrorBody, description = "A parameter failed validation")
-    ))]
+    responses((status = 200, body = Paged<Endpoint>)))]
 pub async fn list_endpoints(
     State(state): State<AppState>,
     principal: Principal,
@@ -251,16 +248,12 @@ pub async fn list_endpoints(
 ) -> Result<Json<Paged<Endpoint>>, ApiError> {
     principal.require(Scope::Manage)?;
     let page = Page::new(filter.limit, filter.offset)?;
-    let rule = rules::find_rule(&state, &principal, &rule_id).await?;
+    let rule = find_owned::<rule_rows::Entity>(&state, &principal, &rule_id).await?;
     let select = endpoints::Entity::find()
         .filter(endpoints::Column::RuleId.eq(rule.id))
         .order_by_desc(endpoints::Column::CreatedAt)
         .order_by_desc(endpoints::Column::Id);
-    let (items, total) = page.fetch(&state.db, select).await?;
-    Ok(Json(page.respond(
-        items.into_iter().map(Endpoint::from).collect(),
-        total,
-    )))
+    Ok(Json(page.fetch(&state.db, select).await?))
 }
 
 /// The endpoint, if the caller may see its rule's client (if not, it is as unknown as
@@ -285,7 +278,7 @@ async fn find_endpoint(
 /// Get an endpoint.
 #[utoipa::path(get, path = "/api/v1/endpoints/{endpoint_id}", tag = "endpoints",
     params(("endpoint_id" = Uuid, Path)),
-    responses((status = 200, body = Endpoint), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Endpoint)))]
 pub async fn get_endpoint(
     State(state): State<AppState>,
     principal: Principal,
@@ -303,10 +296,7 @@ pub async fn get_endpoint(
     params(("endpoint_id" = Uuid, Path)), request_body = UpdateEndpoint,
     responses(
         (status = 200, body = Endpoint),
-        (status = 400, body = ErrorBody, description = "Malformed JSON"),
-        (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "The rule has this endpoint already"),
-        (status = 422, body = ErrorBody, description = "A field failed validation")
+        (status = 409, body = ErrorBody, description = "The rule has this endpoint already")
     ))]
 pub async fn update_endpoint(
     State(state): State<AppState>,
@@ -350,7 +340,7 @@ pub async fn update_endpoint(
 /// Delete an endpoint.
 #[utoipa::path(delete, path = "/api/v1/endpoints/{endpoint_id}", tag = "endpoints",
     params(("endpoint_id" = Uuid, Path)),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete_endpoint(
     State(state): State<AppState>,
     principal: Principal,

@@ -7,6 +7,7 @@ mod endpoints;
 mod health;
 mod keys;
 mod notifications;
+mod owned;
 mod quotas;
 mod rules;
 
@@ -141,17 +142,14 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, generated from the handlers' own annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut api = api_router().split_for_parts().1;
-    super::auth::document(&mut api);
-    api
+    super::split(api_router()).1
 }
 
 /// The rule-service as an axum `Router`: a `tower::Service` that `axum::serve` hosts
 /// in a container and `lambda_http::run` hosts in Lambda, unchanged. Its API keys are
 /// checked in `db`.
 pub fn router(db: DatabaseConnection, settings: RuleServiceSettings) -> Router {
-    let (router, mut api) = api_router().split_for_parts();
-    super::auth::document(&mut api);
+    let (router, api) = super::split(api_router());
     // The API's description stays open, like health and metrics: it holds no data.
     let router = router.route_service("/api/v1/openapi.json", super::openapi_route(&api));
     let auth = Authenticator::new(&settings.admin_token, Some(db.clone()))

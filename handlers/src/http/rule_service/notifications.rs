@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{AppState, parse_uuid};
+use super::{AppState, owned::find_owned};
 use crate::{
     domain::NotificationStatus,
     http::{
@@ -143,10 +143,7 @@ pub struct NotificationFilter {
 /// List notifications, newest first.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications",
     params(NotificationFilter),
-    responses(
-        (status = 200, body = Paged<Notification>),
-        (status = 422, body = ErrorBody, description = "A parameter failed validation")
-    ))]
+    responses((status = 200, body = Paged<Notification>)))]
 pub async fn list_notifications(
     State(state): State<AppState>,
     principal: Principal,
@@ -155,7 +152,7 @@ pub async fn list_notifications(
     principal.require(Scope::Manage)?;
     let page = Page::new(filter.limit, filter.offset)?;
     let Visible::As(client_id) = principal.visible(filter.client_id) else {
-        return Ok(Json(page.respond(Vec::new(), 0)));
+        return Ok(Json(page.empty()));
     };
     let mut select = notifications::Entity::find();
     if let Some(client_id) = client_id {
@@ -171,39 +168,20 @@ pub async fn list_notifications(
     let select = select
         .order_by_desc(notifications::Column::CreatedAt)
         .order_by_desc(notifications::Column::Id);
-    let (items, total) = page.fetch(&state.db, select).await?;
-    Ok(Json(page.respond(
-        items.into_iter().map(Notification::from).collect(),
-        total,
-    )))
-}
-
-/// The notification, if the caller may see its client (if not, it is as unknown as a
-/// missing one).
-async fn find_notification(
-    state: &AppState,
-    principal: &Principal,
-    notification_id: &str,
-) -> Result<notifications::Model, ApiError> {
-    principal.require(Scope::Manage)?;
-    let id = parse_uuid("notification", notification_id)?;
-    notifications::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .filter(|n| principal.sees(&n.client_id))
-        .ok_or_else(|| ApiError::not_found("notification", notification_id))
+    Ok(Json(page.fetch(&state.db, select).await?))
 }
 
 /// Get a notification with its deliveries.
 #[utoipa::path(get, path = "/api/v1/notifications/{notification_id}", tag = "notifications",
     params(("notification_id" = Uuid, Path)),
-    responses((status = 200, body = NotificationDetail), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = NotificationDetail)))]
 pub async fn get_notification(
     State(state): State<AppState>,
     principal: Principal,
     Path(notification_id): Path<String>,
 ) -> Result<Json<NotificationDetail>, ApiError> {
-    let notification = find_notification(&state, &principal, &notification_id).await?;
+    let notification =
+        find_owned::<notifications::Entity>(&state, &principal, &notification_id).await?;
     let id = notification.id;
     let deliveries = deliveries::Entity::find()
         .filter(deliveries::Column::NotificationId.eq(id))
@@ -222,7 +200,6 @@ pub async fn get_notification(
     params(("notification_id" = Uuid, Path)),
     responses(
         (status = 202, body = Notification, description = "Announced again; now PENDING"),
-        (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "Not FAILED or PARTIAL"),
         (status = 503, body = ErrorBody, description = "No bus to announce it on")
     ))]
@@ -236,7 +213,7 @@ pub async fn retry_notification(
     let bus = state.bus.as_ref().ok_or_else(|| {
         ApiError::BusUnavailable("this rule-service has no bus (set KAFKA_BROKERS)".to_owned())
     })?;
-    let id = find_notification(&state, &principal, &notification_id)
+    let id = find_owned::<notifications::Entity>(&state, &principal, &notification_id)
         .await?
         .id;
     match retry(&state.db, bus.as_ref(), id).await {
