@@ -88,7 +88,7 @@ fn idempotent_producer(config: &KafkaConfig) -> Result<FutureProducer, KafkaSetu
     base_config(config)?
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "2")
+        .set("linger.ms", config.flow.linger.as_millis().to_string())
         .set(
             "message.timeout.ms",
             config.message_timeout.as_millis().to_string(),

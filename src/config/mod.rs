@@ -64,8 +64,16 @@ pub struct Settings {
     pub metrics: MetricsConfig,
 }
 
-/// Parses `500ms`, `2s`, `5m`, `1h`, or a bare number of seconds.
+/// Parses `500ms`, `2s`, `5m`, `1h`, or a bare number of seconds, above zero.
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    match parse_length(value)? {
+        Duration::ZERO => Err(format!("{:?} must be above zero", value.trim())),
+        duration => Ok(duration),
+    }
+}
+
+/// A duration of zero or more.
+fn parse_length(value: &str) -> Result<Duration, String> {
     let value = value.trim();
     let split = value
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -85,19 +93,20 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
             ));
         }
     };
-    if !(seconds > 0.0 && seconds < 1e9) {
-        return Err(format!("{value:?} must be above zero"));
+    if !(0.0..1e9).contains(&seconds) {
+        return Err(format!("{value:?} is out of range"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// A duration parser that also refuses what is outside `min..=max`.
+/// A duration parser that also refuses what is outside `min..=max` (zero only where
+/// `min` is zero).
 pub fn duration_between(
     min: Duration,
     max: Duration,
 ) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
     move |value| {
-        let duration = parse_duration(value)?;
+        let duration = parse_length(value)?;
         if duration < min || duration > max {
             return Err(format!(
                 "{value:?} is outside {} to {}",
@@ -112,7 +121,7 @@ pub fn duration_between(
 /// `500ms`, `10s`: how the reference and the errors write a duration.
 pub fn describe(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if !millis.is_multiple_of(1000) {
+    if millis == 0 || !millis.is_multiple_of(1000) {
         format!("{millis}ms")
     } else if millis.is_multiple_of(3_600_000) {
         format!("{}h", millis / 3_600_000)
@@ -148,5 +157,9 @@ mod tests {
         assert_eq!(parse("2m"), Err("\"2m\" is outside 1ms to 1m".to_owned()));
         assert_eq!(describe(Duration::from_millis(1500)), "1500ms");
         assert_eq!(describe(Duration::from_secs(7200)), "2h");
+        assert_eq!(parse("0s"), Err("\"0s\" is outside 1ms to 1m".to_owned()));
+        let from_zero = duration_between(Duration::ZERO, Duration::from_secs(5));
+        assert_eq!(from_zero("0ms"), Ok(Duration::ZERO));
+        assert_eq!(describe(Duration::ZERO), "0ms");
     }
 }

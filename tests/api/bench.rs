@@ -111,6 +111,7 @@ async fn bench_runs_on_kafka_with_every_service_its_own_process() {
         .env("KAFKA_BROKERS", test_broker())
         .env("KAFKA_TOPIC_PARTITIONS", "2")
         .env("KAFKA_FETCH_WAIT_MAX", "100ms")
+        .env("KAFKA_LINGER", "5ms")
         .args(["bench", "--mode", "kafka"])
         .args(SMALL)
         .arg("--json")
@@ -118,14 +119,14 @@ async fn bench_runs_on_kafka_with_every_service_its_own_process() {
     let (code, output) = run_within(command, PATIENCE).await;
     check(code, &output, &json, "kafka");
     assert!(
-        output.contains("kafka: 2 partition(s) per topic, fetch wait 100 ms"),
+        output.contains("kafka: 2 partition(s) per topic, fetch wait 100 ms, linger 5 ms"),
         "the table says which bus settings the run had: {output}"
     );
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json).expect("JSON written")).expect("JSON");
     assert_eq!(
         report["settings"]["kafka"],
-        serde_json::json!({"topic_partitions": 2, "fetch_wait_max_ms": 100})
+        serde_json::json!({"topic_partitions": 2, "fetch_wait_max_ms": 100, "linger_ms": 5})
     );
     for service in [
         "rule-service",

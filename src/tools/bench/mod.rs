@@ -137,16 +137,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             return Err(err);
         }
     };
-    let outcome = measure(
-        &args,
-        &run,
-        &mut platform,
-        sink,
-        &arrivals,
-        patience,
-        started,
-    )
-    .await;
+    // Stopped by Ctrl-C or SIGTERM, it still stops the services it started and drops
+    // their database: none is left running behind it.
+    let outcome = tokio::select! {
+        outcome = measure(&args, &run, &mut platform, sink, &arrivals, patience, started) => outcome,
+        () = crate::runners::shutdown::signal() => Err(anyhow::anyhow!("interrupted")),
+    };
     platform.stop().await;
     let report = outcome?;
     println!("{}", report.table());

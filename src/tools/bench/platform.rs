@@ -87,6 +87,7 @@ impl Platform {
                 "KAFKA_FETCH_WAIT_MAX",
                 crate::config::describe(args.flow.fetch_wait_max),
             ),
+            ("KAFKA_LINGER", crate::config::describe(args.flow.linger)),
             ("REDIS_URL", args.redis_url.clone()),
             ("REDIS_KEY_PREFIX", format!("bench-{run}")),
             ("RULE_SERVICE_ADDR", "127.0.0.1:0".to_owned()),

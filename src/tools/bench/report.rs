@@ -170,9 +170,10 @@ impl Report {
         ));
         if let Some(kafka) = s.kafka {
             out.push(format!(
-                "kafka: {} partition(s) per topic, fetch wait {} ms",
+                "kafka: {} partition(s) per topic, fetch wait {} ms, linger {} ms",
                 kafka.topic_partitions,
-                kafka.fetch_wait_max.as_millis()
+                kafka.fetch_wait_max.as_millis(),
+                kafka.linger.as_millis()
             ));
         }
         out.push(format!("machine: {}", self.machine));

@@ -310,26 +310,27 @@ async fn an_evaluator_killed_mid_stream_loses_no_alert() {
 }
 
 /// A consumer group rebalancing mid-stream: a second evaluator joins the first (they
-/// share the partitions), then the first leaves (SIGTERM) while alerts still arrive. Its
-/// partitions move to the one that stays, which resumes them from their committed
-/// offsets: every alert is matched.
+/// share the partitions), then the first leaves (SIGTERM) while alerts are still
+/// waiting. Its partitions move to the one that stays, which resumes them from their
+/// committed offsets: every alert is matched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evaluator_leaving_its_group_mid_stream_hands_its_partitions_over() {
-    const TOTAL: usize = 20_000;
+    const TOTAL: usize = 40_000;
     let (isolation, rules, dir) = fresh_setup().await;
     let kafka_config = isolation.kafka();
     let (updater, _rule) = matching_setup(&isolation, &rules, dir.path()).await;
 
-    // 1,000 alerts every 500 ms (about 10 s in all), keyed by alert id and so spread
-    // over every partition: the group changes twice while the stream goes on.
+    // 2,000 alerts every 100 ms, keyed by alert id and so spread over every partition:
+    // faster than the evaluators match them, so each partition that moves (twice, as
+    // the group changes) has alerts waiting past its committed offset.
     let bus = KafkaBus::new(&kafka_config).expect("producer");
     let stream = tokio::spawn(async move {
-        for start in (0..TOTAL).step_by(1_000) {
-            let batch = (start..start + 1_000)
+        for start in (0..TOTAL).step_by(2_000) {
+            let batch = (start..start + 2_000)
                 .map(|n| AlertEvent::message(&alert(n)))
                 .collect();
             bus.publish(batch).await.expect("published");
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
     let mut tap =

@@ -93,6 +93,7 @@ impl Isolation {
             flow: alerting::config::KafkaFlow {
                 fetch_wait_max: Duration::from_millis(500),
                 topic_partitions: topics::PARTITIONS,
+                linger: Duration::ZERO,
             },
             consumer_queue_kb: 4096,
             topic_prefix: format!("{}.", self.id),
