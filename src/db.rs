@@ -1,9 +1,12 @@
-//! Connecting to the database (Postgres, or SQLite when embedded) and migrating it.
+//! Connecting to the database (Postgres, or SQLite when embedded), saying how the
+//! connection travels, and migrating it.
 
 use std::{path::PathBuf, time::Duration};
 
 use alerting_migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+};
 
 use crate::config::DatabaseConfig;
 
@@ -21,8 +24,10 @@ pub enum DbSetupError {
     },
     #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got {0:?})")]
     UnsupportedUrl(String),
-    #[error("cannot connect to the database at {target}: {source}")]
-    Connect { target: String, source: DbErr },
+    /// The error is not the `source`: its chain repeats itself, so the message gives its
+    /// innermost cause once, and what to fix.
+    #[error("cannot connect to the database at {target}: {}{}", innermost(.error), advice(.error))]
+    Connect { target: String, error: DbErr },
     #[error("cannot migrate the database: {0}")]
     Migrate(DbErr),
     #[error(
@@ -31,11 +36,49 @@ pub enum DbSetupError {
     SchemaBehind(usize),
 }
 
+/// The cause at the bottom of a database error: sqlx's errors repeat each layer's
+/// message in the next.
+fn innermost(err: &DbErr) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// What to fix, where the error says it plainly enough to tell.
+fn advice(err: &DbErr) -> &'static str {
+    let text = innermost(err);
+    if text.contains("certificate") {
+        "; the server's certificate is not trusted for this host: point `sslrootcert` in \
+         DATABASE_URL (or PGSSLROOTCERT) at the CA that signed it, e.g. the RDS bundle, and \
+         connect by the name the certificate carries"
+    } else {
+        ""
+    }
+}
+
 /// Which database a connection goes to, for the startup log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Backend {
     Sqlite(String),
-    Postgres(String),
+    /// The URL without its password, and how the connection travels.
+    Postgres {
+        url: String,
+        transport: Transport,
+    },
+}
+
+/// How a Postgres connection travels, as the server reports it (`pg_stat_ssl`): what an
+/// operator checks first when a managed database refuses plain connections, and what a
+/// review checks before production.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// Not connected yet.
+    Unchecked,
+    Plain,
+    /// The TLS version and cipher, e.g. "TLSv1.3 (TLS_AES_256_GCM_SHA384)".
+    Tls(String),
 }
 
 impl Backend {
@@ -48,7 +91,11 @@ impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite {path}"),
-            Self::Postgres(url) => write!(f, "postgres {url}"),
+            Self::Postgres { url, transport } => match transport {
+                Transport::Unchecked => write!(f, "postgres {url}"),
+                Transport::Plain => write!(f, "postgres {url} without TLS"),
+                Transport::Tls(how) => write!(f, "postgres {url} over {how}"),
+            },
         }
     }
 }
@@ -72,7 +119,10 @@ pub fn resolve(config: &DatabaseConfig) -> Result<(String, Backend), DbSetupErro
     let backend = if let Some(rest) = url.strip_prefix("sqlite://") {
         Backend::Sqlite(rest.split('?').next().unwrap_or(rest).to_owned())
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Backend::Postgres(redact(&url))
+        Backend::Postgres {
+            url: redact(&url),
+            transport: Transport::Unchecked,
+        }
     } else {
         return Err(DbSetupError::UnsupportedUrl(redact(&url)));
     };
@@ -112,11 +162,46 @@ pub async fn connect(
     }
     let db = connect_url(&url, config.max_connections(backend.is_embedded()))
         .await
-        .map_err(|source| DbSetupError::Connect {
+        .map_err(|error| DbSetupError::Connect {
             target: backend.to_string(),
-            source,
+            error,
         })?;
+    let backend = match backend {
+        Backend::Postgres { url, .. } => {
+            let transport = transport(&db)
+                .await
+                .map_err(|error| DbSetupError::Connect {
+                    target: url.clone(),
+                    error,
+                })?;
+            Backend::Postgres { url, transport }
+        }
+        sqlite => sqlite,
+    };
     Ok((db, backend))
+}
+
+/// How this connection travels, from the server's own view of it.
+async fn transport(db: &DatabaseConnection) -> Result<Transport, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(Transport::Unchecked);
+    };
+    if !row.try_get::<bool>("", "ssl")? {
+        return Ok(Transport::Plain);
+    }
+    let version = row
+        .try_get::<Option<String>>("", "version")?
+        .unwrap_or_default();
+    let cipher = row
+        .try_get::<Option<String>>("", "cipher")?
+        .unwrap_or_default();
+    Ok(Transport::Tls(format!("{version} ({cipher})")))
 }
 
 const STATEMENT_CACHE: usize = 16;
@@ -239,7 +324,10 @@ mod tests {
         .expect("resolves");
         assert_eq!(
             backend,
-            Backend::Postgres("postgres://app:***@db:5432/alerting".to_owned())
+            Backend::Postgres {
+                url: "postgres://app:***@db:5432/alerting".to_owned(),
+                transport: Transport::Unchecked,
+            }
         );
     }
 
