@@ -3,7 +3,7 @@
 use alerting_test_support::{
     alerting_command,
     database::{Backend, TestDatabase},
-    process::{Running, run, run_within},
+    process::{Running, run},
 };
 use sea_orm::{EntityTrait, PaginatorTrait};
 
@@ -128,69 +128,6 @@ async fn up_uses_postgres_when_database_url_is_set() {
         .expect("count");
     assert_eq!(count, 1);
     db.close().await.ok();
-}
-
-/// Whether the database connection is encrypted is the first thing to check against a
-/// managed database (RDS refuses plain connections by default): the start-up line says
-/// it, as the server sees the connection.
-#[tokio::test]
-async fn the_start_up_line_says_whether_the_database_connection_is_encrypted() {
-    let (_database, url) = TestDatabase::create(Backend::Postgres).await;
-    for (sslmode, says) in [("require", " over TLSv1"), ("disable", " without TLS")] {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut with_mode = url::Url::parse(&url).expect("url");
-        with_mode.query_pairs_mut().append_pair("sslmode", sslmode);
-        let mut command = alerting_command!(dir.path());
-        command.env("DATABASE_URL", with_mode.as_str()).arg("up");
-        let mut up = Running::start(command);
-        up.address().await;
-        let startup = up.seen.last().cloned().unwrap_or_default();
-        assert!(
-            startup.contains(&format!("sslmode={sslmode}{says}")),
-            "sslmode={sslmode} (the test cluster must have ssl = on, Debian's default): {startup}"
-        );
-        let (status, _) = up.terminate().await;
-        assert!(status.success());
-    }
-}
-
-/// A database whose certificate is not signed by the CA the URL names (here one this
-/// test makes, not the one the test cluster's certificate comes from) is refused at
-/// start, at once, with one line saying what to change.
-#[tokio::test]
-async fn a_database_certificate_from_another_ca_is_refused_at_start_with_what_to_fix() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let ca = {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-        let key = KeyPair::generate().expect("key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "a CA the database never saw");
-        params.self_signed(&key).expect("signed").pem()
-    };
-    let ca_file = dir.path().join("other-ca.pem");
-    std::fs::write(&ca_file, ca).expect("CA written");
-    let (_database, url) = TestDatabase::create(Backend::Postgres).await;
-    let mut verified = url::Url::parse(&url).expect("url");
-    verified
-        .query_pairs_mut()
-        .append_pair("sslmode", "verify-full")
-        .append_pair("sslrootcert", &ca_file.display().to_string());
-
-    let mut command = alerting_command!(dir.path());
-    command
-        .env("DATABASE_URL", verified.as_str())
-        .args(["serve", "rule-service"]);
-    let (code, output) = run_within(command, std::time::Duration::from_secs(30)).await;
-    assert_eq!(code, Some(1), "{output}");
-    let errors: Vec<&str> = output.lines().filter(|l| l.contains("ERROR")).collect();
-    assert_eq!(errors.len(), 1, "one line: {output}");
-    assert!(
-        errors[0].contains("certificate is not trusted") && errors[0].contains("sslrootcert"),
-        "says what to fix: {output}"
-    );
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ mod cli;
 mod clients;
 mod connections;
 mod constraints;
+mod database_tls;
 mod duplicate_keys;
 mod endpoint_input;
 mod endpoints;

@@ -137,8 +137,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             return Err(err);
         }
     };
-    // Stopped by Ctrl-C or SIGTERM, it still stops the services it started and drops
-    // their database: none is left running behind it.
+    // Stopped by Ctrl-C or SIGTERM while it measures, it still stops the services it
+    // started and drops their database. (Stopped while they start, the ones started
+    // are killed with it, as their handles drop.)
     let outcome = tokio::select! {
         outcome = measure(&args, &run, &mut platform, sink, &arrivals, patience, started) => outcome,
         () = crate::runners::shutdown::signal() => Err(anyhow::anyhow!("interrupted")),
