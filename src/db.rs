@@ -26,7 +26,7 @@ pub enum DbSetupError {
     UnsupportedUrl(String),
     /// The error is not the `source`: its chain repeats itself, so the message gives its
     /// innermost cause once, and what to fix.
-    #[error("cannot connect to the database at {target}: {}{}", innermost(.error), advice(.error))]
+    #[error("cannot connect to the database at {target}: {}", explain(.error))]
     Connect { target: String, error: DbErr },
     #[error("cannot migrate the database: {0}")]
     Migrate(DbErr),
@@ -36,25 +36,22 @@ pub enum DbSetupError {
     SchemaBehind(usize),
 }
 
-/// The cause at the bottom of a database error: sqlx's errors repeat each layer's
-/// message in the next.
-fn innermost(err: &DbErr) -> String {
+/// The cause at the bottom of a database error (sqlx's errors repeat each layer's
+/// message in the next), and what to fix where it says plainly enough to tell.
+fn explain(err: &DbErr) -> String {
     let mut cause: &dyn std::error::Error = err;
     while let Some(next) = cause.source() {
         cause = next;
     }
-    cause.to_string()
-}
-
-/// What to fix, where the error says it plainly enough to tell.
-fn advice(err: &DbErr) -> &'static str {
-    let text = innermost(err);
-    if text.contains("certificate") {
-        "; the server's certificate is not trusted for this host: point `sslrootcert` in \
-         DATABASE_URL (or PGSSLROOTCERT) at the CA that signed it, e.g. the RDS bundle, and \
-         connect by the name the certificate carries"
+    let cause = cause.to_string();
+    if cause.contains("certificate") {
+        format!(
+            "{cause}; the server's certificate is not trusted for this host: point \
+             `sslrootcert` in DATABASE_URL (or PGSSLROOTCERT) at the CA that signed it, e.g. \
+             the RDS bundle, and connect by the name the certificate carries"
+        )
     } else {
-        ""
+        cause
     }
 }
 
@@ -160,23 +157,19 @@ pub async fn connect(
             }
         })?;
     }
+    let failed = |error| DbSetupError::Connect {
+        target: backend.to_string(),
+        error,
+    };
     let db = connect_url(&url, config.max_connections(backend.is_embedded()))
         .await
-        .map_err(|error| DbSetupError::Connect {
-            target: backend.to_string(),
-            error,
-        })?;
-    let backend = match backend {
-        Backend::Postgres { url, .. } => {
-            let transport = transport(&db)
-                .await
-                .map_err(|error| DbSetupError::Connect {
-                    target: url.clone(),
-                    error,
-                })?;
-            Backend::Postgres { url, transport }
-        }
-        sqlite => sqlite,
+        .map_err(failed)?;
+    let backend = match &backend {
+        Backend::Postgres { url, .. } => Backend::Postgres {
+            url: url.clone(),
+            transport: transport(&db).await.map_err(failed)?,
+        },
+        Backend::Sqlite(_) => backend,
     };
     Ok((db, backend))
 }

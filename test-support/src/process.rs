@@ -155,6 +155,14 @@ fn address_after(line: &str, marker: &str) -> String {
         .to_owned()
 }
 
+/// A loopback port nothing listens on now, for a server of a test's own.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// Runs a command to completion: (exit code, stdout + stderr).
 pub async fn run(command: Command) -> (Option<i32>, String) {
     run_within(command, PATIENCE).await

@@ -8,6 +8,8 @@ use std::time::Duration;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use tokio::process::{Child, Command};
 
+use crate::process::free_port;
+
 /// How long a server of a test's own may take to listen.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -66,11 +68,10 @@ impl TlsPostgres {
         let dir = tempfile::tempdir().expect("dir");
         let data = dir.path().join("data");
         // PostgreSQL refuses to run as root: as root, it runs as `postgres`.
-        let as_root = std::env::var("USER").is_ok_and(|user| user == "root")
-            || std::process::Command::new("id")
-                .arg("-u")
-                .output()
-                .is_ok_and(|out| out.stdout.starts_with(b"0\n"));
+        let as_root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| out.stdout == b"0\n");
         let run_as = |program: PathBuf| {
             let mut command = if as_root {
                 let mut command = Command::new("runuser");
@@ -192,11 +193,4 @@ fn chown_to_postgres(path: &Path) {
 fn restrict(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }

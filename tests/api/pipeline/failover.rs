@@ -1,9 +1,13 @@
-//! Services as separate processes on Tansu, Redis and Postgres: an evaluator killed in
-//! the middle of a stream, and two rule-updaters handing over the snapshot.
+//! Services as separate processes on Kafka, Redis and Postgres: an evaluator killed in
+//! the middle of a stream or leaving its group, and two rule-updaters handing over the
+//! snapshot.
 
 use std::{
     collections::BTreeSet,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -234,6 +238,64 @@ pub(super) fn alert(n: usize) -> Alert {
     }
 }
 
+/// Publishes the stream's alerts `numbers` as one batch.
+pub(super) async fn publish_stream(bus: &KafkaBus, numbers: std::ops::Range<usize>) {
+    let batch = numbers.map(|n| AlertEvent::message(&alert(n))).collect();
+    bus.publish(batch)
+        .await
+        .expect("published (the producer retries through outages)");
+}
+
+/// What the evaluators matched, read from `alerts.matched` by a consumer group of the
+/// test's own.
+struct MatchedTap {
+    subscription: KafkaSubscription,
+    /// Each matched event must name exactly this rule.
+    rule: String,
+    seen: BTreeSet<String>,
+    events: usize,
+}
+
+impl MatchedTap {
+    fn new(kafka: &alerting::config::KafkaConfig, rule: &str) -> Self {
+        Self {
+            subscription: KafkaSubscription::new(kafka, "test-tap", topics::ALERTS_MATCHED)
+                .expect("tap"),
+            rule: rule.to_owned(),
+            seen: BTreeSet::new(),
+            events: 0,
+        }
+    }
+
+    /// Reads until `count` distinct alerts were matched; false if that takes longer
+    /// than the tests' patience.
+    async fn read_until(&mut self, count: usize) -> bool {
+        let read = tokio::time::timeout(PATIENCE, async {
+            while self.seen.len() < count {
+                for message in self.subscription.next_batch(500).await.expect("batch") {
+                    let event = AlertMatchedEvent::decode(&message.payload).expect("decodes");
+                    let rules: Vec<String> =
+                        event.rule_ids.iter().map(ToString::to_string).collect();
+                    assert_eq!(rules, std::slice::from_ref(&self.rule));
+                    self.seen.insert(event.alert.alert_id);
+                    self.events += 1;
+                }
+            }
+        })
+        .await;
+        read.is_ok()
+    }
+
+    /// Up to ten of the stream's first `total` alerts not matched.
+    fn missing(&self, total: usize) -> Vec<String> {
+        (0..total)
+            .map(|n| format!("stream-{n}"))
+            .filter(|id| !self.seen.contains(id))
+            .take(10)
+            .collect()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evaluator_killed_mid_stream_loses_no_alert() {
     const TOTAL: usize = 20_000;
@@ -245,35 +307,12 @@ async fn an_evaluator_killed_mid_stream_loses_no_alert() {
     // left, and its successor has to resume from what was committed.
     let bus = KafkaBus::new(&kafka_config).expect("producer");
     for start in (0..TOTAL).step_by(1_000) {
-        let batch = (start..start + 1_000)
-            .map(|n| AlertEvent::message(&alert(n)))
-            .collect();
-        bus.publish(batch).await.expect("published");
+        publish_stream(&bus, start..start + 1_000).await;
     }
-    let mut tap =
-        KafkaSubscription::new(&kafka_config, "test-tap", topics::ALERTS_MATCHED).expect("tap");
+    let mut tap = MatchedTap::new(&kafka_config, &rule);
     let mut evaluator = service(&isolation, &rules.url, &["run", "evaluator"], dir.path());
     evaluator.wait_for_line("matching with rule snapshot").await;
-
-    let mut seen = BTreeSet::new();
-    let mut deliveries = 0;
-    let mut read = |batch: Vec<alerting_handlers::ports::IncomingMessage>,
-                    seen: &mut BTreeSet<String>| {
-        for delivery in batch {
-            let event = AlertMatchedEvent::decode(&delivery.payload).expect("decodes");
-            let rules: Vec<String> = event.rule_ids.iter().map(ToString::to_string).collect();
-            assert_eq!(rules, std::slice::from_ref(&rule));
-            seen.insert(event.alert.alert_id);
-            deliveries += 1;
-        }
-    };
-    tokio::time::timeout(PATIENCE, async {
-        while seen.len() < 1_000 {
-            read(tap.next_batch(500).await.expect("batch"), &mut seen);
-        }
-    })
-    .await
-    .expect("the first evaluator matches");
+    assert!(tap.read_until(1_000).await, "the first evaluator matches");
     evaluator.child.start_kill().expect("SIGKILL");
     let _ = evaluator.child.wait().await;
     let committed = super::consumed(&kafka_config, "evaluator", topics::ALERTS_NEW).await;
@@ -281,26 +320,24 @@ async fn an_evaluator_killed_mid_stream_loses_no_alert() {
         committed < TOTAL,
         "killed with alerts left: {committed} of {TOTAL} committed"
     );
-    let at_kill = seen.len();
+    let at_kill = tap.seen.len();
 
     let mut restarted = service(&isolation, &rules.url, &["run", "evaluator"], dir.path());
     restarted.wait_for_line("matching with rule snapshot").await;
-    let complete = tokio::time::timeout(PATIENCE, async {
-        while seen.len() < TOTAL {
-            read(tap.next_batch(500).await.expect("batch"), &mut seen);
-        }
-    })
-    .await;
-    let expected: BTreeSet<String> = (0..TOTAL).map(|n| format!("stream-{n}")).collect();
-    let missing: Vec<_> = expected.difference(&seen).take(10).collect();
+    let complete = tap.read_until(TOTAL).await;
+    let missing = tap.missing(TOTAL);
     assert!(
-        complete.is_ok() && missing.is_empty(),
+        complete && missing.is_empty(),
         "alerts never matched, e.g. {missing:?}"
     );
-    assert!(seen.len() > at_kill, "the restarted evaluator carried on");
+    assert!(
+        tap.seen.len() > at_kill,
+        "the restarted evaluator carried on"
+    );
     eprintln!(
-        "{TOTAL} alerts matched; {deliveries} deliveries (redelivered after the kill: {})",
-        deliveries - TOTAL
+        "{TOTAL} alerts matched; {} events (redelivered after the kill: {})",
+        tap.events,
+        tap.events - TOTAL
     );
 
     let (status, _) = restarted.terminate().await;
@@ -318,68 +355,47 @@ async fn an_evaluator_leaving_its_group_mid_stream_hands_its_partitions_over() {
     const BATCH: usize = 2_000;
     let (isolation, rules, dir) = fresh_setup().await;
     let kafka_config = isolation.kafka();
-    let (updater, _rule) = matching_setup(&isolation, &rules, dir.path()).await;
+    let (updater, rule) = matching_setup(&isolation, &rules, dir.path()).await;
 
     // 2,000 alerts every 100 ms, keyed by alert id and so spread over every partition,
     // until after the first evaluator has left: faster than one evaluator matches them
     // (and offsets are committed every 500 ms), so each partition that moves (twice, as
     // the group changes) has alerts waiting past its committed offset.
     let bus = KafkaBus::new(&kafka_config).expect("producer");
-    let going = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let going = Arc::new(AtomicBool::new(true));
     let stream = {
         let going = going.clone();
         tokio::spawn(async move {
             let mut sent = 0;
             loop {
-                let batch = (sent..sent + BATCH)
-                    .map(|n| AlertEvent::message(&alert(n)))
-                    .collect();
-                bus.publish(batch).await.expect("published");
+                publish_stream(&bus, sent..sent + BATCH).await;
                 sent += BATCH;
-                if !going.load(std::sync::atomic::Ordering::Relaxed) {
+                if !going.load(Ordering::Relaxed) {
                     return sent;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
     };
-    let mut tap =
-        KafkaSubscription::new(&kafka_config, "test-tap", topics::ALERTS_MATCHED).expect("tap");
-    let mut seen = BTreeSet::new();
-    let mut read_until = async |count: usize, seen: &mut BTreeSet<String>| {
-        let read = tokio::time::timeout(PATIENCE, async {
-            while seen.len() < count {
-                for message in tap.next_batch(500).await.expect("batch") {
-                    let event = AlertMatchedEvent::decode(&message.payload).expect("decodes");
-                    seen.insert(event.alert.alert_id);
-                }
-            }
-        })
-        .await;
-        read.is_ok()
-    };
+    let mut tap = MatchedTap::new(&kafka_config, &rule);
 
     let mut leaving = service(&isolation, &rules.url, &["run", "evaluator"], dir.path());
     leaving.wait_for_line("matching with rule snapshot").await;
-    assert!(
-        read_until(2_000, &mut seen).await,
-        "the first evaluator matches"
-    );
+    assert!(tap.read_until(2_000).await, "the first evaluator matches");
     let mut staying = service(&isolation, &rules.url, &["run", "evaluator"], dir.path());
     staying.wait_for_line("matching with rule snapshot").await;
     assert!(
-        read_until(seen.len() + 2_000, &mut seen).await,
+        tap.read_until(tap.seen.len() + 2_000).await,
         "the two match together"
     );
     let (status, _) = leaving.terminate().await;
     assert!(status.success(), "the first evaluator left cleanly");
-    let at_leave = seen.len();
-    going.store(false, std::sync::atomic::Ordering::Relaxed);
+    let at_leave = tap.seen.len();
+    going.store(false, Ordering::Relaxed);
     let total = stream.await.expect("streamed");
 
-    let complete = read_until(total, &mut seen).await;
-    let expected: BTreeSet<String> = (0..total).map(|n| format!("stream-{n}")).collect();
-    let missing: Vec<_> = expected.difference(&seen).take(10).collect();
+    let complete = tap.read_until(total).await;
+    let missing = tap.missing(total);
     assert!(
         complete && missing.is_empty(),
         "alerts never matched after the rebalance, e.g. {missing:?}"
@@ -690,10 +706,7 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
     let bus = KafkaBus::new(kafka_config).expect("producer");
     let producer = tokio::spawn(async move {
         for start in (0..TOTAL).step_by(100) {
-            let batch = (start..start + 100)
-                .map(|n| AlertEvent::message(&alert(n)))
-                .collect();
-            bus.publish(batch).await.expect("published");
+            publish_stream(&bus, start..start + 100).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });

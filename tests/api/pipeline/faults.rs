@@ -23,7 +23,7 @@ use alerting_handlers::{
 };
 use alerting_test_support::{
     alerting_command,
-    process::{Running, test_broker_script},
+    process::{Running, free_port, test_broker_script},
     sinks::{Answer, HttpSink},
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -38,17 +38,10 @@ use tokio::{
 use super::{
     Isolation, PATIENCE,
     failover::{
-        Rules, alert, insert_rule_directly, stored_notifications, wait_for_snapshot,
-        wait_until_stored,
+        Rules, alert, insert_rule_directly, publish_stream, stored_notifications,
+        wait_for_snapshot, wait_until_stored,
     },
 };
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// A broker of one test's own, so that stopping it disturbs no other test. Stopped
 /// when dropped.
@@ -337,12 +330,7 @@ impl Rig {
         let bus = KafkaBus::new(&self.kafka).expect("producer");
         tokio::spawn(async move {
             for start in (0..total).step_by(100) {
-                let batch = (start..(start + 100).min(total))
-                    .map(|n| AlertEvent::message(&alert(n)))
-                    .collect();
-                bus.publish(batch)
-                    .await
-                    .expect("published (the producer retries through outages)");
+                publish_stream(&bus, start..(start + 100).min(total)).await;
                 tokio::time::sleep(pause).await;
             }
         })
