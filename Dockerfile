@@ -12,10 +12,10 @@ ARG DEBIAN=bookworm
 # Dependencies are built in their own layer (cargo-chef), so a change to our code
 # rebuilds only our crates.
 FROM rust:${RUST_VERSION}-slim-${DEBIAN} AS chef
-# librdkafka and jemalloc are built from source (C and C++, with make); zlib is linked
-# from the system.
+# librdkafka and jemalloc are built from source (C and C++, with make); zlib and OpenSSL
+# (librdkafka's TLS and SASL) are linked from the system.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends g++ make pkg-config python3 zlib1g-dev \
+    && apt-get install -y --no-install-recommends g++ make pkg-config python3 zlib1g-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 RUN cargo install cargo-chef --version 0.1.78 --locked
 WORKDIR /src
@@ -31,13 +31,18 @@ COPY . .
 RUN cargo build --profile dist --locked --bin alerting \
     && cp target/dist/alerting /usr/local/bin/alerting
 
-# The binary links only glibc, libgcc, libm and zlib, all in debian-slim; it needs CA
-# certificates to reach HTTPS webhooks, Slack and SMTPS.
+# The binary links glibc, libgcc, libm and zlib, all in debian-slim, and OpenSSL 3
+# (libssl3); it needs CA certificates to reach HTTPS webhooks, Slack, SMTPS, MSK and
+# ElastiCache.
 FROM debian:${DEBIAN}-slim AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin alerting
+# Amazon RDS's CA bundle (every region's roots), which the system roots lack: point
+# `sslrootcert` (or PGSSLROOTCERT) here with sslmode=verify-full.
+ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
+ENV PGSSLROOTCERT=/etc/ssl/certs/rds-global-bundle.pem
 COPY --from=build /usr/local/bin/alerting /usr/local/bin/alerting
 USER 10001:10001
 # Listen on every interface inside the container (the defaults are loopback only).

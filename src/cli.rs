@@ -218,7 +218,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             if kafka.brokers.is_none() {
                 anyhow::bail!("KAFKA_BROKERS is not set");
             }
-            let created = kafka::create_topics(&kafka).await?;
+            let created = kafka::Kafka::connect(&kafka).await?.create_topics().await?;
             if created.is_empty() {
                 tracing::info!("every topic exists already");
             } else {

@@ -17,8 +17,8 @@ pub enum StartError {
     Kafka(#[from] KafkaSetupError),
     #[error(transparent)]
     Channels(#[from] ChannelSetupError),
-    #[error("cannot use Redis at REDIS_URL: {0}")]
-    Redis(String),
+    #[error(transparent)]
+    Redis(#[from] crate::adapters::redis_snapshot::RedisSetupError),
     #[error("{service} needs {what}")]
     Missing {
         service: &'static str,

@@ -1,8 +1,9 @@
 # The alerting platform on AWS: wiring of the modules. A VPC; one ECR repository per
-# service; an ECS cluster on EC2 hosts; Postgres (RDS), Redis (ElastiCache) and Kafka
-# (one broker on the cluster, or MSK given by `kafka_brokers`) in the private subnets,
-# reachable only from the hosts; an ALB in front of the two HTTP services; the six
-# services, the one-off `migrate` and `topics` tasks, and the scheduled jobs.
+# service; an ECS cluster on EC2 hosts; Postgres (RDS) and Redis (ElastiCache) in the
+# private subnets, reachable only from the hosts and only over TLS; Kafka as
+# `kafka_mode` says (kafka.tf); an ALB in front of the two HTTP services; the six
+# services and what every task is given. The roles the tasks share are in iam.tf, the
+# one-off `migrate` and `topics` tasks and the scheduled jobs in tasks.tf.
 
 locals {
   name = "alerting-platform-${var.environment}"
@@ -23,9 +24,6 @@ locals {
   # scheduled tasks take the rule-service's repository.
   images    = { for service, url in module.ecr.repository_urls : service => "${url}:${var.image_tag}" }
   job_image = local.images["rule-service"]
-
-  # one(): the module has no instance when another Kafka is named.
-  kafka_brokers = coalesce(var.kafka_brokers, one(module.kafka[*].bootstrap_servers))
 
   # What each service runs and where its /health is: the HTTP services on their own
   # port, the consumers on METRICS_ADDR's.
@@ -64,26 +62,41 @@ locals {
     }
   }
 
-  common_environment = {
-    KAFKA_BROKERS            = local.kafka_brokers
-    KAFKA_REPLICATION_FACTOR = tostring(var.kafka_replication_factor)
-    KAFKA_TOPIC_PARTITIONS   = tostring(var.kafka_topic_partitions)
-    REDIS_URL                = module.redis.url
-    DATABASE_MAX_CONNECTIONS = tostring(var.database_max_connections)
-    LOG_FORMAT               = "json"
-    RUST_LOG                 = var.rust_log
-    RULE_SERVICE_ADDR        = "0.0.0.0:8080"
-    ALERT_PRODUCER_ADDR      = "0.0.0.0:8081"
-    METRICS_ADDR             = "0.0.0.0:9090"
-    CLOUDWATCH_METRICS       = tostring(var.cloudwatch_metrics)
-    CLOUDWATCH_NAMESPACE     = var.metrics_namespace
-    ENVIRONMENT              = var.environment
-    INGEST_RATE_LIMIT        = tostring(var.ingest_rate_limit)
-    AWS_REGION               = var.region
-  }
+  # Every task's. Kafka's settings come from kafka.tf; a SASL mechanism and user only
+  # where there are any. KAFKA_SSL_CA_LOCATION and REDIS_CA_FILE stay unset: the
+  # system's roots vouch for MSK and ElastiCache. AWS_REGION also signs MSK IAM tokens.
+  common_environment = merge(
+    {
+      KAFKA_BROKERS            = local.kafka_brokers
+      KAFKA_SECURITY_PROTOCOL  = local.kafka_security_protocol
+      KAFKA_REPLICATION_FACTOR = tostring(local.kafka_replication_factor)
+      KAFKA_TOPIC_PARTITIONS   = tostring(var.kafka_topic_partitions)
+      REDIS_URL                = module.redis.url
+      DATABASE_MAX_CONNECTIONS = tostring(var.database_max_connections)
+      LOG_FORMAT               = "json"
+      RUST_LOG                 = var.rust_log
+      RULE_SERVICE_ADDR        = "0.0.0.0:8080"
+      ALERT_PRODUCER_ADDR      = "0.0.0.0:8081"
+      METRICS_ADDR             = "0.0.0.0:9090"
+      CLOUDWATCH_METRICS       = tostring(var.cloudwatch_metrics)
+      CLOUDWATCH_NAMESPACE     = var.metrics_namespace
+      ENVIRONMENT              = var.environment
+      INGEST_RATE_LIMIT        = tostring(var.ingest_rate_limit)
+      AWS_REGION               = var.region
+    },
+    local.kafka_sasl_mechanism == "" ? {} : { KAFKA_SASL_MECHANISM = local.kafka_sasl_mechanism },
+    local.kafka_sasl_username == "" ? {} : { KAFKA_SASL_USERNAME = local.kafka_sasl_username },
+  )
+
+  # Environment variables read from Secrets Manager: name => valueFrom.
   database_secret = { DATABASE_URL = module.rds.database_url_secret_arn }
   # The HTTP services refuse to start without it; the consumers do not take requests.
   admin_secret = { ADMIN_TOKEN = aws_secretsmanager_secret.admin_token.arn }
+  # Every task reaches Redis and Kafka: their passwords, where there are any.
+  connection_secrets = merge(
+    { REDIS_PASSWORD = module.redis.auth_token_secret_arn },
+    local.kafka_password ? { KAFKA_SASL_PASSWORD = local.kafka_password_value_from } : {},
+  )
 }
 
 # The API's admin token (`Authorization: Bearer …`), made here and kept in Secrets
@@ -107,11 +120,13 @@ resource "aws_secretsmanager_secret_version" "admin_token" {
 }
 
 module "vpc" {
-  source             = "./modules/vpc"
-  name               = local.name
-  cidr_block         = var.vpc_cidr
-  create_nat_gateway = var.create_nat_gateway
-  tags               = local.tags
+  source     = "./modules/vpc"
+  name       = local.name
+  cidr_block = var.vpc_cidr
+  # MSK: one broker per zone in three zones, so that losing one leaves two replicas.
+  private_subnet_count = var.kafka_mode == "msk" ? 3 : 2
+  create_nat_gateway   = var.create_nat_gateway
+  tags                 = local.tags
 }
 
 module "ecr" {
@@ -159,28 +174,9 @@ module "redis" {
   client_security_group_id = module.ecs_cluster.host_security_group_id
   node_type                = var.redis_node_type
   snapshot_retention_days  = var.redis_snapshot_retention_days
-  tags                     = local.tags
-}
-
-# Not created when `kafka_brokers` names another Kafka (MSK).
-module "kafka" {
-  source                   = "./modules/kafka"
-  count                    = var.kafka_brokers == "" ? 1 : 0
-  name                     = local.name
-  vpc_id                   = module.vpc.vpc_id
-  subnet_ids               = module.vpc.private_subnet_ids
-  client_security_group_id = module.ecs_cluster.host_security_group_id
-  cluster_arn              = module.ecs_cluster.cluster_arn
-  capacity_provider        = module.ecs_cluster.capacity_provider
-  region                   = var.region
-  image_tag                = var.kafka_image_tag
-  cpu                      = var.kafka_cpu
-  memory                   = var.kafka_memory
-  heap_mb                  = var.kafka_heap_mb
-  log_retention_hours      = var.kafka_log_retention_hours
-  log_group_name           = "${local.log_group_prefix}/kafka"
-  log_retention_days       = var.log_retention_days
-  tags                     = local.tags
+  # As the database secret: outside production deleted at once, so the name is free.
+  secret_recovery_window_days = var.environment == "production" ? 30 : 0
+  tags                        = local.tags
 }
 
 module "alb" {
@@ -206,72 +202,6 @@ resource "aws_security_group_rule" "hosts_from_alb" {
   source_security_group_id = module.alb.security_group_id
 }
 
-# --- IAM shared by every task ---------------------------------------------------------
-
-data "aws_iam_policy_document" "assume_ecs_tasks" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-}
-
-# ECS itself, starting a task: pull from ECR, write to CloudWatch Logs, read the one
-# secret the tasks get.
-resource "aws_iam_role" "execution" {
-  name               = "${local.name}-task-execution"
-  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
-  tags               = local.tags
-}
-
-resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
-}
-
-data "aws_iam_policy_document" "execution_secrets" {
-  statement {
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [module.rds.database_url_secret_arn, aws_secretsmanager_secret.admin_token.arn]
-  }
-}
-
-resource "aws_iam_role_policy" "execution_secrets" {
-  name   = "${local.name}-database-url"
-  role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution_secrets.json
-}
-
-# The application's own AWS calls: metrics into its namespace, nothing else.
-# PutMetricData has no resource to scope, hence the namespace condition.
-data "aws_iam_policy_document" "task" {
-  statement {
-    actions   = ["cloudwatch:PutMetricData"]
-    resources = ["*"]
-    condition {
-      test     = "StringEquals"
-      variable = "cloudwatch:namespace"
-      values   = [var.metrics_namespace]
-    }
-  }
-}
-
-# The task role of the one-off and scheduled tasks (each service has its own, from
-# the same policy, in modules/ecs-service).
-resource "aws_iam_role" "job_task" {
-  name               = "${local.name}-job-task"
-  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
-  tags               = local.tags
-}
-
-resource "aws_iam_role_policy" "job_task" {
-  name   = "${local.name}-job-task"
-  role   = aws_iam_role.job_task.id
-  policy = data.aws_iam_policy_document.task.json
-}
-
 # --- the services -----------------------------------------------------------------------
 
 module "service" {
@@ -288,6 +218,7 @@ module "service" {
   command           = each.value.command
   environment       = merge(local.common_environment, { HEALTH_URL = "http://127.0.0.1:${each.value.health_port}/health" })
   secrets = merge(
+    local.connection_secrets,
     each.value.database ? local.database_secret : {},
     each.value.admin ? local.admin_secret : {},
   )
@@ -314,123 +245,4 @@ module "service" {
   execution_role_arn    = aws_iam_role.execution.arn
   task_role_policy_json = data.aws_iam_policy_document.task.json
   tags                  = local.tags
-}
-
-# --- one-off and scheduled tasks --------------------------------------------------------
-
-resource "aws_cloudwatch_log_group" "task" {
-  for_each          = local.tasks
-  name              = "${local.log_group_prefix}/${each.key}"
-  retention_in_days = var.log_retention_days
-  tags              = local.tags
-}
-
-# Bridge networking like the services (see modules/ecs-service), so `aws ecs run-task`
-# needs no network configuration.
-resource "aws_ecs_task_definition" "task" {
-  for_each                 = local.tasks
-  family                   = "${local.name}-${each.key}"
-  network_mode             = "bridge"
-  requires_compatibilities = ["EC2"]
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.job_task.arn
-
-  container_definitions = jsonencode([{
-    name              = each.key
-    image             = local.job_image
-    command           = each.value
-    essential         = true
-    cpu               = local.sizing[each.key].cpu
-    memory            = local.sizing[each.key].memory
-    memoryReservation = local.sizing[each.key].memory_reservation
-    environment       = [for key, value in local.common_environment : { name = key, value = value }]
-    secrets           = [for key, arn in local.database_secret : { name = key, valueFrom = arn }]
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.task[each.key].name
-        awslogs-region        = var.region
-        awslogs-stream-prefix = each.key
-      }
-    }
-  }])
-
-  tags = local.tags
-}
-
-data "aws_iam_policy_document" "assume_events" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-  }
-}
-
-# EventBridge starting the scheduled jobs: run their task definitions (any revision:
-# the deploy workflow registers new ones) on this cluster, and hand ECS the two roles
-# those tasks use.
-data "aws_iam_policy_document" "events" {
-  statement {
-    actions = ["ecs:RunTask"]
-    resources = flatten([for job in keys(local.scheduled_jobs) : [
-      aws_ecs_task_definition.task[job].arn_without_revision,
-      "${aws_ecs_task_definition.task[job].arn_without_revision}:*",
-    ]])
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [module.ecs_cluster.cluster_arn]
-    }
-  }
-  statement {
-    actions   = ["iam:PassRole"]
-    resources = [aws_iam_role.execution.arn, aws_iam_role.job_task.arn]
-    condition {
-      test     = "StringLike"
-      variable = "iam:PassedToService"
-      values   = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "events" {
-  name               = "${local.name}-scheduled-jobs"
-  assume_role_policy = data.aws_iam_policy_document.assume_events.json
-  tags               = local.tags
-}
-
-resource "aws_iam_role_policy" "events" {
-  name   = "${local.name}-scheduled-jobs"
-  role   = aws_iam_role.events.id
-  policy = data.aws_iam_policy_document.events.json
-}
-
-resource "aws_cloudwatch_event_rule" "job" {
-  for_each            = local.scheduled_jobs
-  name                = "${local.name}-${each.key}"
-  description         = "alerting ${join(" ", each.value.command)}"
-  schedule_expression = each.value.schedule
-  tags                = local.tags
-}
-
-# The task definition without a revision: RunTask then takes the latest one, the one
-# the deploy workflow registered with the running commit's image.
-resource "aws_cloudwatch_event_target" "job" {
-  for_each  = local.scheduled_jobs
-  rule      = aws_cloudwatch_event_rule.job[each.key].name
-  target_id = each.key
-  arn       = module.ecs_cluster.cluster_arn
-  role_arn  = aws_iam_role.events.arn
-  ecs_target {
-    task_definition_arn = aws_ecs_task_definition.task[each.key].arn_without_revision
-    task_count          = 1
-    # The capacity provider, not launch type EC2: a task that does not fit waits for
-    # the provider to add a host instead of failing.
-    capacity_provider_strategy {
-      capacity_provider = module.ecs_cluster.capacity_provider
-      weight            = 1
-    }
-  }
 }

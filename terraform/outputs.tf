@@ -3,7 +3,7 @@ output "vpc_id" {
 }
 
 output "private_subnet_ids" {
-  description = "Where Postgres, Redis and the Kafka broker live"
+  description = "Where Postgres, Redis and Kafka (the broker or MSK) live"
   value       = module.vpc.private_subnet_ids
 }
 
@@ -22,7 +22,7 @@ output "capacity_provider" {
 }
 
 output "host_security_group_id" {
-  description = "Security group of the ECS hosts, where all tasks but Kafka run; an MSK cluster given by kafka_brokers must admit it"
+  description = "Security group of the ECS hosts, where all tasks but Kafka run; an external Kafka (kafka_mode = \"external\") must admit it"
   value       = module.ecs_cluster.host_security_group_id
 }
 
@@ -49,11 +49,12 @@ output "task_definition_families" {
 }
 
 output "log_group_names" {
-  description = "CloudWatch log groups by service, task and the Kafka broker"
+  description = "CloudWatch log groups by service, task, and the Kafka broker or MSK's broker logs"
   value = merge(
     { for service, module_service in module.service : service => module_service.log_group_name },
     { for task, group in aws_cloudwatch_log_group.task : task => group.name },
     { for broker in module.kafka : "kafka" => broker.log_group_name },
+    { for cluster in module.msk : "msk" => cluster.log_group_name },
   )
 }
 
@@ -62,13 +63,39 @@ output "database_url_secret_arn" {
   value       = module.rds.database_url_secret_arn
 }
 
+output "kafka_mode" {
+  description = "Which Kafka the services use: self-hosted, msk or external"
+  value       = var.kafka_mode
+}
+
 output "kafka_bootstrap_servers" {
   description = "KAFKA_BROKERS of the services"
   value       = local.kafka_brokers
 }
 
+output "kafka_security" {
+  description = "KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_MECHANISM of the services"
+  value       = { protocol = local.kafka_security_protocol, sasl_mechanism = local.kafka_sasl_mechanism }
+}
+
+output "msk_cluster_arn" {
+  description = "The MSK cluster (kafka_mode = \"msk\"); null otherwise"
+  value       = one(module.msk[*].cluster_arn)
+}
+
+output "msk_scram_secret_arn" {
+  description = "The AmazonMSK_ secret of the SCRAM user (msk_auth = \"scram\"); null otherwise"
+  value       = one(module.msk[*].scram_secret_arn)
+}
+
 output "redis_url" {
-  value = module.redis.url
+  description = "REDIS_URL of the services (TLS)"
+  value       = module.redis.url
+}
+
+output "redis_auth_token_secret_arn" {
+  description = "Secrets Manager secret holding Redis's AUTH token (REDIS_PASSWORD)"
+  value       = module.redis.auth_token_secret_arn
 }
 
 output "admin_token_secret_arn" {

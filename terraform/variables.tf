@@ -151,6 +151,12 @@ variable "redrive_schedule" {
   default     = "rate(1 minute)"
 }
 
+variable "ingest_rate_limit" {
+  description = "Alert ingestion requests per second per API key, per alert-producer task (INGEST_RATE_LIMIT); 0 for no limit"
+  type        = number
+  default     = 100
+}
+
 # --- load balancer --------------------------------------------------------------------------
 
 variable "certificate_arn" {
@@ -205,63 +211,4 @@ variable "redis_snapshot_retention_days" {
   default     = 0
 }
 
-# --- Kafka ----------------------------------------------------------------------------------
-
-variable "kafka_brokers" {
-  description = "Bootstrap servers of an existing Kafka (e.g. MSK); empty runs one broker on the ECS cluster instead"
-  type        = string
-  default     = ""
-}
-
-variable "kafka_topic_partitions" {
-  description = "Partitions of each topic `topics create` makes: no more tasks of one consumer service than this share the work"
-  type        = number
-  default     = 9
-
-  validation {
-    condition     = var.kafka_topic_partitions >= 1 && var.kafka_topic_partitions <= 1000
-    error_message = "kafka_topic_partitions must be between 1 and 1000."
-  }
-}
-
-variable "kafka_replication_factor" {
-  description = "Replication factor `topics create` uses (1 for the single broker; 3 on a three-broker MSK)"
-  type        = number
-  default     = 1
-}
-
-variable "kafka_image_tag" {
-  description = "Tag of the apache/kafka image of the single broker"
-  type        = string
-  default     = "3.9.1"
-}
-
-variable "kafka_cpu" {
-  description = "Cost knob: CPU units reserved for the single broker"
-  type        = number
-  default     = 512
-}
-
-variable "kafka_memory" {
-  description = "Cost knob: memory of the single broker in MiB (hard limit and reservation)"
-  type        = number
-  default     = 512
-}
-
-variable "kafka_heap_mb" {
-  description = "JVM heap of the single broker in MiB (about half of kafka_memory)"
-  type        = number
-  default     = 256
-}
-
-variable "kafka_log_retention_hours" {
-  description = "Hours the single broker keeps messages (on the host's root volume)"
-  type        = number
-  default     = 24
-}
-
-variable "ingest_rate_limit" {
-  description = "Alert ingestion requests per second per API key, per alert-producer task (INGEST_RATE_LIMIT); 0 for no limit"
-  type        = number
-  default     = 100
-}
+# Kafka: variables-kafka.tf.

@@ -5,7 +5,7 @@ terraform {
       source  = "hashicorp/aws"
       version = "~> 5.70"
     }
-    # The database password and Kafka's cluster id.
+    # The generated passwords and tokens, and the self-hosted broker's cluster id.
     random = {
       source  = "hashicorp/random"
       version = "~> 3.6"

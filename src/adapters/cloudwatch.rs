@@ -26,7 +26,7 @@ use crate::config::MetricsConfig;
 const DATA_PER_CALL: usize = 1_000;
 
 /// The SDK's HTTP client with rustls on ring (its default feature would bring aws-lc).
-fn http_client() -> aws_sdk_cloudwatch::config::SharedHttpClient {
+pub(crate) fn http_client() -> aws_sdk_cloudwatch::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,

@@ -16,10 +16,12 @@ use alerting_handlers::{
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::{
-    Client, Script,
+    Client, ConnectionAddr, ErrorKind, IntoConnectionInfo, Script, TlsCertificates,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 use tokio::sync::mpsc;
+
+use crate::config::RedisConfig;
 
 /// KEYS: lease, version, snapshot, announce channel, staged snapshot. ARGV: holder,
 /// version, the staged snapshot's length (a piece lost on the way leaves it short).
@@ -96,25 +98,123 @@ fn unavailable(err: redis::RedisError) -> SnapshotError {
     SnapshotError::Unavailable(err.to_string())
 }
 
+/// Why the service cannot use Redis: a setting to fix, not a server that is down.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisSetupError {
+    #[error("REDIS_URL is not a Redis URL: {0}")]
+    Url(String),
+    #[error("REDIS_CA_FILE {path} cannot be read: {reason}")]
+    UnreadableCa { path: String, reason: String },
+    #[error("REDIS_CA_FILE is set but REDIS_URL is redis://: use rediss:// for TLS")]
+    CaWithoutTls,
+    #[error("Redis refused the password: check REDIS_PASSWORD (or the one in REDIS_URL) ({0})")]
+    Refused(String),
+    #[error("Redis's certificate is not vouched for by {roots} ({reason})")]
+    Untrusted { roots: String, reason: String },
+}
+
 impl RedisSnapshotStore {
-    /// Connects lazily: a service starts even while Redis is down, and reconnects.
-    pub fn new(url: &str, key_prefix: &str) -> Result<Self, SnapshotError> {
-        let client = Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
+    /// Connects, and asks Redis once: a refused password or a certificate nobody
+    /// vouches for stops the service at start. A Redis that is down (or not up yet) does
+    /// not: the connection is lazy, and reconnects.
+    pub async fn connect(config: &RedisConfig) -> Result<Self, RedisSetupError> {
+        let store = Self::lazy(config)?;
+        let answer: Result<String, _> = redis::cmd("PING")
+            .query_async(&mut store.connection.clone())
+            .await;
+        if let Err(err) = answer {
+            refusal(&err, config)?;
+            tracing::warn!(error = %err, "Redis does not answer yet; carrying on, it reconnects");
+        }
+        Ok(store)
+    }
+
+    /// A store on `url` that connects when first used (tests that start Redis later).
+    pub fn new(url: &str, key_prefix: &str) -> Result<Self, RedisSetupError> {
+        Self::lazy(&RedisConfig {
+            redis_url: Some(url.to_owned()),
+            redis_key_prefix: key_prefix.to_owned(),
+            ..RedisConfig::none()
+        })
+    }
+
+    fn lazy(config: &RedisConfig) -> Result<Self, RedisSetupError> {
+        let client = client(config)?;
+        let connection_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_max_delay(Duration::from_secs(2));
-        let connection =
-            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(unavailable)?;
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), connection_config)
+            .map_err(|err| RedisSetupError::Url(err.to_string()))?;
+        let prefix = &config.redis_key_prefix;
         Ok(Self {
             client,
             connection,
-            lease_key: format!("{key_prefix}:rule-updater:lease"),
-            version_key: format!("{key_prefix}:snapshot:version"),
-            snapshot_key: format!("{key_prefix}:snapshot"),
-            channel: format!("{key_prefix}:snapshot:announce"),
+            lease_key: format!("{prefix}:rule-updater:lease"),
+            version_key: format!("{prefix}:snapshot:version"),
+            snapshot_key: format!("{prefix}:snapshot"),
+            channel: format!("{prefix}:snapshot:announce"),
         })
     }
+}
+
+/// The client for REDIS_URL, with REDIS_PASSWORD and REDIS_CA_FILE applied.
+fn client(config: &RedisConfig) -> Result<Client, RedisSetupError> {
+    let url = config.redis_url.as_deref().unwrap_or_default();
+    // The URL may carry a password: its error names the scheme, never the URL.
+    let mut info = url
+        .into_connection_info()
+        .map_err(|err| RedisSetupError::Url(format!("{:?}", err.kind())))?;
+    if let Some(password) = &config.redis_password {
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_password(password.expose());
+        info = info.set_redis_settings(settings);
+    }
+    let tls = matches!(info.addr(), ConnectionAddr::TcpTls { .. });
+    let client = match (&config.redis_ca_file, tls) {
+        (Some(_), false) => return Err(RedisSetupError::CaWithoutTls),
+        (Some(path), true) => {
+            let root_cert = std::fs::read(path).map_err(|err| RedisSetupError::UnreadableCa {
+                path: path.display().to_string(),
+                reason: err.to_string(),
+            })?;
+            Client::build_with_tls(
+                info,
+                TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            )
+        }
+        (None, _) => Client::open(info),
+    };
+    client.map_err(|err| RedisSetupError::Url(err.to_string()))
+}
+
+/// The setting to fix, when Redis's answer is a refusal rather than its absence.
+fn refusal(err: &redis::RedisError, config: &RedisConfig) -> Result<(), RedisSetupError> {
+    let text = err.to_string();
+    let lower = text.to_lowercase();
+    if err.kind() == ErrorKind::AuthenticationFailed
+        || lower.contains("wrongpass")
+        || lower.contains("noauth")
+        || lower.contains("invalid password")
+    {
+        return Err(RedisSetupError::Refused(text));
+    }
+    if lower.contains("certificate") || lower.contains("unknownissuer") {
+        let roots = match &config.redis_ca_file {
+            Some(path) => format!("REDIS_CA_FILE ({})", path.display()),
+            None => "the system's CA roots (set REDIS_CA_FILE to the CA that signed it)".to_owned(),
+        };
+        return Err(RedisSetupError::Untrusted {
+            roots,
+            reason: text,
+        });
+    }
+    Ok(())
 }
 
 #[async_trait]

@@ -1,11 +1,11 @@
-//! How the services reach Kafka (distributed mode): brokers, names, and the few
-//! settings that shape how messages flow.
+//! How the services reach Kafka (distributed mode): brokers, how they are reached
+//! (`kafka_security`), names, and the few settings that shape how messages flow.
 
 use std::time::Duration;
 
 use clap::Args;
 
-use super::duration_between;
+use super::{duration_between, kafka_security::KafkaSecurity};
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Kafka")]
@@ -13,6 +13,9 @@ pub struct KafkaConfig {
     /// Kafka bootstrap servers (host:port,…). Unset: the in-process bus (embedded mode).
     #[arg(long, env = "KAFKA_BROKERS")]
     pub brokers: Option<String>,
+
+    #[command(flatten)]
+    pub security: KafkaSecurity,
 
     /// Consumer group session timeout; a dead consumer's partitions move after it.
     #[arg(long, env = "KAFKA_SESSION_TIMEOUT", default_value = "10s",

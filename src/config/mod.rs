@@ -7,10 +7,12 @@
 //! Layout:
 //! - `storage`: the SQL database and Redis.
 //! - `kafka`: brokers, names, and how messages flow.
+//! - `kafka_security`: TLS and SASL to the brokers.
 //! - `http`: the rule-service and alert-producer: addresses, tokens, quotas, timeouts.
 //! - `matching`: the rule snapshot and consumer batches.
 //! - `delivery`: the sender: timeouts, retries, concurrency, email, redrive, targets.
 //! - `observability`: logs and metrics.
+//! - `secret`: a value never printed.
 //! - `deprecated`: old setting names that still work, with a warning.
 //! - `reference`: renders the configuration reference from the definitions.
 
@@ -18,9 +20,11 @@ mod delivery;
 pub mod deprecated;
 mod http;
 mod kafka;
+mod kafka_security;
 mod matching;
 mod observability;
 pub mod reference;
+mod secret;
 mod storage;
 
 use std::time::Duration;
@@ -31,8 +35,10 @@ pub use self::{
     delivery::{DeliveryConfig, TargetConfig},
     http::{AlertProducerConfig, AuthConfig, HttpConfig, QuotaConfig, RuleServiceConfig},
     kafka::{KafkaConfig, KafkaFlow},
+    kafka_security::{KafkaSecurity, KafkaSecurityError, SaslMechanism, SecurityProtocol},
     matching::MatchingConfig,
     observability::{LogConfig, LogFormat, MetricsConfig},
+    secret::Secret,
     storage::{DatabaseConfig, RedisConfig},
 };
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::secret::Secret;
+
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Database")]
 pub struct DatabaseConfig {
@@ -36,9 +38,21 @@ impl DatabaseConfig {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Redis")]
 pub struct RedisConfig {
-    /// Redis for the rule snapshot (redis://host:6379). Unset: in-process (embedded mode).
-    #[arg(long, env = "REDIS_URL")]
+    /// Redis for the rule snapshot: `redis://host:6379`, or `rediss://host:6379` over TLS
+    /// (ElastiCache with in-transit encryption), with `user:password@` when it asks for
+    /// AUTH. Unset: in-process (embedded mode).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    /// The AUTH password (an ElastiCache auth token), instead of one in REDIS_URL (in
+    /// ECS, from Secrets Manager). Wins over a password in the URL.
+    #[arg(long, env = "REDIS_PASSWORD", hide_env_values = true, value_parser = Secret::parse)]
+    pub redis_password: Option<Secret>,
+
+    /// PEM file of the CA certificates that vouch for Redis over `rediss://`. Unset: the
+    /// system's roots (which vouch for ElastiCache).
+    #[arg(long, env = "REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
 
     /// Prepended to every Redis key and channel.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "alerting")]
@@ -50,6 +64,8 @@ impl RedisConfig {
     pub fn none() -> Self {
         Self {
             redis_url: None,
+            redis_password: None,
+            redis_ca_file: None,
             redis_key_prefix: "alerting".to_owned(),
         }
     }

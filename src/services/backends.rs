@@ -16,12 +16,10 @@ use tokio::net::TcpListener;
 
 use crate::{
     adapters::{
-        in_process_bus::InProcessBus,
-        kafka::{self, KafkaBus, KafkaSubscription},
-        memory_snapshot::MemorySnapshotStore,
+        in_process_bus::InProcessBus, kafka::Kafka, memory_snapshot::MemorySnapshotStore,
         redis_snapshot::RedisSnapshotStore,
     },
-    config::{KafkaConfig, Settings},
+    config::Settings,
     db::{self, Backend},
     error::StartError,
 };
@@ -56,7 +54,7 @@ pub struct Backends {
     bus: Option<Arc<dyn Bus>>,
     pub store: Arc<dyn SnapshotStore>,
     in_process: Option<InProcessBus>,
-    kafka: Option<KafkaConfig>,
+    kafka: Option<Kafka>,
     /// What the log line says of the bus and the snapshot, where the service uses them.
     uses: Uses,
     admin_token: Option<String>,
@@ -79,12 +77,12 @@ impl Backends {
         }
         let (bus, in_process, kafka): (Arc<dyn Bus>, _, _) = match &settings.kafka.brokers {
             Some(_) => {
-                let created = kafka::create_topics(&settings.kafka).await?;
+                let kafka = Kafka::connect(&settings.kafka).await?;
+                let created = kafka.create_topics().await?;
                 if !created.is_empty() {
                     tracing::info!(topics = %created.join(", "), "created Kafka topics");
                 }
-                let bus = KafkaBus::new(&settings.kafka)?;
-                (Arc::new(bus), None, Some(settings.kafka.clone()))
+                (Arc::new(kafka.bus()?), None, Some(kafka))
             }
             None => {
                 let bus = InProcessBus::new(IN_PROCESS_CAPACITY);
@@ -95,7 +93,7 @@ impl Backends {
         Ok(Self {
             db: Some((db, backend)),
             bus: Some(bus),
-            store: snapshot_store(settings)?,
+            store: snapshot_store(settings).await?,
             in_process,
             kafka,
             uses: Uses {
@@ -135,17 +133,17 @@ impl Backends {
         };
         let kafka = match (needs.kafka, &settings.kafka.brokers) {
             (Need::No, _) | (_, None) => None,
-            (_, Some(_)) => Some(settings.kafka.clone()),
+            (_, Some(_)) => Some(Kafka::connect(&settings.kafka).await?),
         };
         let bus: Option<Arc<dyn Bus>> = match &kafka {
-            Some(config) => {
+            Some(kafka) => {
                 let mut all = Vec::new();
                 for topic in needs.topics {
                     all.push((*topic).to_owned());
                     all.push(topics::dead_letters(topic));
                 }
-                kafka::require_topics(config, &all).await?;
-                Some(Arc::new(KafkaBus::new(config)?))
+                kafka.require_topics(&all).await?;
+                Some(Arc::new(kafka.bus()?))
             }
             None => None,
         };
@@ -154,7 +152,7 @@ impl Backends {
             db,
             bus,
             store: match uses_redis {
-                true => snapshot_store(settings)?,
+                true => snapshot_store(settings).await?,
                 false => Arc::new(MemorySnapshotStore::default()),
             },
             in_process: None,
@@ -221,9 +219,11 @@ impl Backends {
         }
         if self.uses.bus {
             parts.push(match (&self.kafka, &self.in_process) {
-                (Some(config), _) => {
-                    format!("bus kafka {}", config.brokers.clone().unwrap_or_default())
-                }
+                (Some(kafka), _) => format!(
+                    "bus kafka {} ({})",
+                    kafka.config().brokers.clone().unwrap_or_default(),
+                    kafka.describe_security()
+                ),
                 (None, Some(_)) => "bus in-process".to_owned(),
                 (None, None) => "no bus".to_owned(),
             });
@@ -244,7 +244,7 @@ impl Backends {
     ) -> Result<Box<dyn Subscription>, StartError> {
         match (&self.in_process, &self.kafka) {
             (Some(bus), _) => Ok(Box::new(bus.subscribe(topic, service))),
-            (None, Some(config)) => Ok(Box::new(KafkaSubscription::new(config, service, topic)?)),
+            (None, Some(kafka)) => Ok(Box::new(kafka.subscribe(service, topic)?)),
             (None, None) => Err(StartError::Missing {
                 service,
                 what: "a bus",
@@ -253,12 +253,9 @@ impl Backends {
     }
 }
 
-fn snapshot_store(settings: &Settings) -> Result<Arc<dyn SnapshotStore>, StartError> {
+async fn snapshot_store(settings: &Settings) -> Result<Arc<dyn SnapshotStore>, StartError> {
     Ok(match &settings.redis.redis_url {
-        Some(url) => Arc::new(
-            RedisSnapshotStore::new(url, &settings.redis.redis_key_prefix)
-                .map_err(|err| StartError::Redis(err.to_string()))?,
-        ),
+        Some(_) => Arc::new(RedisSnapshotStore::connect(&settings.redis).await?),
         None => Arc::new(MemorySnapshotStore::default()),
     })
 }

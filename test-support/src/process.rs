@@ -169,22 +169,54 @@ pub async fn run(command: Command) -> (Option<i32>, String) {
 }
 
 /// `run`, for a command that takes longer than most.
+///
+/// A command still running after `patience` is killed, and the test fails with what it
+/// had printed: a hung command is a finding, and its output says where it hung.
 pub async fn run_within(mut command: Command, patience: Duration) -> (Option<i32>, String) {
-    let output = tokio::time::timeout(patience, command.output())
-        .await
-        .expect("finishes")
-        .expect("runs");
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    (output.status.code(), text)
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("runs");
+    let stdout = tokio::spawn(read_all(child.stdout.take().expect("piped stdout")));
+    let stderr = tokio::spawn(read_all(child.stderr.take().expect("piped stderr")));
+    let status = tokio::time::timeout(patience, child.wait()).await;
+    if status.is_err() {
+        let _ = child.kill().await;
+    }
+    let mut text = stdout.await.expect("stdout read");
+    text.push_str(&stderr.await.expect("stderr read"));
+    match status {
+        Ok(status) => (status.expect("waits").code(), text),
+        Err(_) => panic!(
+            "{:?} was still running after {patience:?}; it printed:\n{text}",
+            command.as_std()
+        ),
+    }
+}
+
+async fn read_all(mut stream: impl AsyncRead + Unpin) -> String {
+    let mut bytes = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut bytes).await;
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Runs `scripts/test-broker <action>`, on `port` when given (else its default);
 /// returns what it prints.
 pub fn test_broker_script(action: &str, port: Option<u16>) -> String {
+    test_broker_script_with(action, port, &[])
+}
+
+/// `test_broker_script` with more of the script's settings (`scripts/kafka/broker`).
+pub fn test_broker_script_with(
+    action: &str,
+    port: Option<u16>,
+    settings: &[(&str, String)],
+) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/test-broker");
     let mut command = std::process::Command::new("bash");
     command.args([script, action]);
+    command.envs(settings.iter().map(|(name, value)| (name, value)));
     if let Some(port) = port {
         command.env("TEST_KAFKA_PORT", port.to_string());
     }

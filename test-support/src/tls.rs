@@ -127,20 +127,7 @@ impl TlsPostgres {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("postgres runs");
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("postgres exited: {status}");
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "postgres did not listen"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until_listening(&mut child, port, "postgres").await;
         Self {
             port,
             child,
@@ -165,6 +152,25 @@ impl TlsPostgres {
 impl Drop for TlsPostgres {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
+    }
+}
+
+/// Waits until `child` (called `name`) listens on loopback `port`; fails the test when
+/// it exits first or takes longer than a healthy start.
+pub async fn wait_until_listening(child: &mut Child, port: u16, name: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{name} exited: {status}");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} did not listen on {port}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -1,10 +1,13 @@
-# Kafka on ECS: one broker of the official apache/kafka image in KRaft mode (broker and
-# controller in one process), reachable as kafka.<name>.local:9092 through a Cloud Map
-# private DNS namespace. Cheap, and good enough for a test or demo environment: its data
-# lives in a Docker volume on whichever host runs it, survives a restart there, and is
-# gone when the task moves to another host (topics are then recreated on first use with
+# Kafka on ECS (the root's kafka_mode = "self-hosted", the default): one broker of the
+# official apache/kafka image in KRaft mode (broker and controller in one process),
+# reachable as kafka.<name>.local:9092 through a Cloud Map private DNS namespace. The
+# cheap option, for a test or demo environment and not for production: one broker, so
+# no replication (replication factor 1) and no failover; PLAINTEXT, so neither TLS nor
+# authentication (the security group is all that keeps others out). Its data lives in
+# a Docker volume on whichever host runs it, survives a restart there, and is gone when
+# the task moves to another host (topics are then recreated on first use with
 # KAFKA_NUM_PARTITIONS partitions, consumer offsets start over). Production uses MSK:
-# set the root's `kafka_brokers` and this module is not instantiated.
+# kafka_mode = "msk" (modules/msk) or "external", and this module is not instantiated.
 
 locals {
   address = "kafka.${aws_service_discovery_private_dns_namespace.this.name}"

@@ -1,7 +1,9 @@
 # Postgres 15 for rules, clients, endpoints, notifications and deliveries: one
-# instance in the private subnets, reachable only from the ECS hosts. The application
-# reads one DATABASE_URL, so the secret holds the whole URL, password included; the
-# password is therefore also in Terraform's state, which must be remote and encrypted.
+# instance in the private subnets, reachable only from the ECS hosts, over TLS only
+# (rds.force_ssl) with the server's certificate checked (sslmode=verify-full). The
+# application reads one DATABASE_URL, so the secret holds the whole URL, password
+# included; the password is therefore also in Terraform's state, which must be remote
+# and encrypted.
 
 # Letters and digits only: the password goes into a URL unescaped.
 resource "random_password" "master" {
@@ -33,6 +35,24 @@ resource "aws_security_group" "db" {
   }
 }
 
+# The server refuses connections without TLS. An instance that ran on the default
+# group takes this one in its maintenance window and applies it only after a reboot
+# (RDS shows pending-reboot until then); until then TLS is what the URL asks for.
+resource "aws_db_parameter_group" "this" {
+  name_prefix = "${var.name}-"
+  family      = "postgres${split(".", var.engine_version)[0]}"
+  description = "Postgres of ${var.name}: TLS only"
+  parameter {
+    name  = "rds.force_ssl"
+    value = "1"
+  }
+  tags = var.tags
+  # A new major version needs a new family: the new group exists before the old goes.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
 resource "aws_db_instance" "this" {
   identifier     = var.name
   engine         = "postgres"
@@ -51,6 +71,7 @@ resource "aws_db_instance" "this" {
   port     = 5432
 
   db_subnet_group_name   = aws_db_subnet_group.this.name
+  parameter_group_name   = aws_db_parameter_group.this.name
   vpc_security_group_ids = [aws_security_group.db.id]
   publicly_accessible    = false
 
@@ -70,12 +91,17 @@ resource "aws_db_instance" "this" {
 # production it is deleted at once and `terraform destroy && terraform apply` works.
 resource "aws_secretsmanager_secret" "database_url" {
   name                    = "${var.name}/database-url"
-  description             = "DATABASE_URL of the alerting platform (postgres://alerting:…@host:5432/alerting)"
+  description             = "DATABASE_URL of the alerting platform (postgres://alerting:…@host:5432/alerting?sslmode=verify-full&…)"
   recovery_window_in_days = var.secret_recovery_window_days
   tags                    = var.tags
 }
 
+# verify-full: TLS, and the certificate must be signed by Amazon RDS's CA and name the
+# host connected to, so nothing in the network path can stand in for the database.
+# The system's roots do not include RDS's CA; the image carries its bundle
+# (`ca_bundle_path`, also PGSSLROOTCERT there), named here too so that the URL alone
+# says how the connection is checked.
 resource "aws_secretsmanager_secret_version" "database_url" {
   secret_id     = aws_secretsmanager_secret.database_url.id
-  secret_string = "postgres://alerting:${random_password.master.result}@${aws_db_instance.this.address}:${aws_db_instance.this.port}/alerting"
+  secret_string = "postgres://alerting:${random_password.master.result}@${aws_db_instance.this.address}:${aws_db_instance.this.port}/alerting?sslmode=verify-full&sslrootcert=${var.ca_bundle_path}"
 }

@@ -24,6 +24,12 @@ variable "engine_version" {
   default     = "15"
 }
 
+variable "ca_bundle_path" {
+  description = "Where the container image keeps Amazon RDS's CA bundle (the Dockerfile's ADD); DATABASE_URL's sslrootcert"
+  type        = string
+  default     = "/etc/ssl/certs/rds-global-bundle.pem"
+}
+
 variable "instance_class" {
   description = "Cost knob: the instance class"
   type        = string

@@ -36,6 +36,12 @@ variable "snapshot_retention_days" {
   default     = 0
 }
 
+variable "secret_recovery_window_days" {
+  description = "Days the deleted auth-token secret can be restored; 0 deletes it at once"
+  type        = number
+  default     = 30
+}
+
 variable "tags" {
   description = "Tags for every resource"
   type        = map(string)

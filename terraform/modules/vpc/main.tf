@@ -1,14 +1,16 @@
-# A VPC with two public and two private subnets in two availability zones. Private
-# subnets reach the internet through one NAT gateway when `create_nat_gateway` is true
-# (about 35 USD a month in eu-west-1); without it, only what needs no internet lives
-# there (Postgres, Redis, the Kafka broker) and the ECS hosts run in the public subnets.
+# A VPC with two public subnets in two availability zones and two or three private
+# ones (`private_subnet_count`: three for MSK, which puts as many brokers in each zone
+# and so survives the loss of one zone with replication factor 3). Private subnets
+# reach the internet through one NAT gateway when `create_nat_gateway` is true (about
+# 35 USD a month in eu-west-1); without it, only what needs no internet lives there
+# (Postgres, Redis, Kafka) and the ECS hosts run in the public subnets.
 
 data "aws_availability_zones" "available" {
   state = "available"
 }
 
 locals {
-  zones = slice(data.aws_availability_zones.available.names, 0, 2)
+  zones = data.aws_availability_zones.available.names
 }
 
 resource "aws_vpc" "this" {
@@ -33,11 +35,18 @@ resource "aws_subnet" "public" {
 }
 
 resource "aws_subnet" "private" {
-  count             = 2
+  count             = var.private_subnet_count
   vpc_id            = aws_vpc.this.id
   cidr_block        = cidrsubnet(var.cidr_block, 8, count.index + 10)
   availability_zone = local.zones[count.index]
   tags              = merge(var.tags, { Name = "${var.name}-private-${count.index}", Tier = "private" })
+  lifecycle {
+    # Checked before the zone is looked up, so a region with too few zones says so.
+    precondition {
+      condition     = length(local.zones) >= var.private_subnet_count
+      error_message = "The region has ${length(local.zones)} available zones; ${var.private_subnet_count} private subnets need as many."
+    }
+  }
 }
 
 resource "aws_route_table" "public" {
@@ -82,7 +91,7 @@ resource "aws_route_table" "private" {
 }
 
 resource "aws_route_table_association" "private" {
-  count          = 2
+  count          = var.private_subnet_count
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private.id
 }

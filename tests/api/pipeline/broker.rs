@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
-use alerting::adapters::kafka::{self, KafkaBus, KafkaSubscription};
+use alerting::adapters::kafka::Kafka;
 use alerting_handlers::ports::Subscription;
 use alerting_handlers::ports::{Bus, OutgoingMessage};
 
@@ -16,8 +16,9 @@ async fn a_group_resumes_after_its_committed_offsets() {
     const FIRST: usize = 8_000;
     let isolation = Isolation::new();
     let config = isolation.kafka();
-    kafka::create_topics(&config).await.expect("topics");
-    let bus = KafkaBus::new(&config).expect("producer");
+    let kafka = Kafka::connect(&config).await.expect("connected");
+    kafka.create_topics().await.expect("topics");
+    let bus = kafka.bus().expect("producer");
     for chunk in (0..TOTAL).collect::<Vec<_>>().chunks(2_000) {
         let messages = chunk
             .iter()
@@ -39,8 +40,9 @@ async fn a_group_resumes_after_its_committed_offsets() {
     };
     let mut first_seen = BTreeSet::new();
     {
-        let mut consumer =
-            KafkaSubscription::new(&config, "resume-check", "alerts.new").expect("consumer");
+        let mut consumer = kafka
+            .subscribe("resume-check", "alerts.new")
+            .expect("consumer");
         let read = tokio::time::timeout(PATIENCE, async {
             while first_seen.len() < FIRST {
                 let batch = consumer
@@ -62,8 +64,9 @@ async fn a_group_resumes_after_its_committed_offsets() {
     }
 
     let mut rest = BTreeSet::new();
-    let mut consumer =
-        KafkaSubscription::new(&config, "resume-check", "alerts.new").expect("consumer");
+    let mut consumer = kafka
+        .subscribe("resume-check", "alerts.new")
+        .expect("consumer");
     let read = tokio::time::timeout(PATIENCE, async {
         while first_seen.len() + rest.len() < TOTAL {
             let batch = consumer.next_batch(1_000).await.expect("batch");

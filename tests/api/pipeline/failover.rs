@@ -12,7 +12,7 @@ use std::{
 };
 
 use alerting::adapters::{
-    kafka::{self, KafkaBus, KafkaSubscription},
+    kafka::{Kafka, KafkaBus, KafkaSubscription},
     redis_snapshot::RedisSnapshotStore,
 };
 use alerting_handlers::ports::Subscription;
@@ -168,7 +168,8 @@ pub(super) async fn wait_until_stored(db: &sea_orm::DatabaseConnection, count: u
 /// for the services' files.
 async fn fresh_setup() -> (Isolation, Rules, tempfile::TempDir) {
     let isolation = Isolation::new();
-    kafka::create_topics(&isolation.kafka())
+    Kafka::unchecked(&isolation.kafka())
+        .create_topics()
         .await
         .expect("topics");
     let rules = Rules::start().await;
@@ -259,7 +260,8 @@ struct MatchedTap {
 impl MatchedTap {
     fn new(kafka: &alerting::config::KafkaConfig, rule: &str) -> Self {
         Self {
-            subscription: KafkaSubscription::new(kafka, "test-tap", topics::ALERTS_MATCHED)
+            subscription: Kafka::unchecked(kafka)
+                .subscribe("test-tap", topics::ALERTS_MATCHED)
                 .expect("tap"),
             rule: rule.to_owned(),
             seen: BTreeSet::new(),
@@ -305,7 +307,7 @@ async fn an_evaluator_killed_mid_stream_loses_no_alert() {
 
     // The whole stream waits before the evaluator starts, so it is killed with work
     // left, and its successor has to resume from what was committed.
-    let bus = KafkaBus::new(&kafka_config).expect("producer");
+    let bus = Kafka::unchecked(&kafka_config).bus().expect("producer");
     for start in (0..TOTAL).step_by(1_000) {
         publish_stream(&bus, start..start + 1_000).await;
     }
@@ -361,7 +363,7 @@ async fn an_evaluator_leaving_its_group_mid_stream_hands_its_partitions_over() {
     // until after the first evaluator has left: faster than one evaluator matches them
     // (and offsets are committed every 500 ms), so each partition that moves (twice, as
     // the group changes) has alerts waiting past its committed offset.
-    let bus = KafkaBus::new(&kafka_config).expect("producer");
+    let bus = Kafka::unchecked(&kafka_config).bus().expect("producer");
     let going = Arc::new(AtomicBool::new(true));
     let stream = {
         let going = going.clone();
@@ -640,7 +642,10 @@ impl OneRuleStack {
     async fn start(path: &str, secret: Option<&str>, env: &[(&'static str, &'static str)]) -> Self {
         let isolation = Isolation::new();
         let kafka_config = isolation.kafka();
-        kafka::create_topics(&kafka_config).await.expect("topics");
+        Kafka::unchecked(&kafka_config)
+            .create_topics()
+            .await
+            .expect("topics");
         let rules = Rules::start().await;
         let sink = HttpSink::start().await;
         rules
@@ -703,7 +708,7 @@ async fn aggregator_and_sender_killed_at_random_points_lose_and_duplicate_nothin
     let start = |args: &[&str]| stack.service(args);
     let [updater, evaluator, mut aggregator, mut sender] = stack.services().await;
 
-    let bus = KafkaBus::new(kafka_config).expect("producer");
+    let bus = Kafka::unchecked(kafka_config).bus().expect("producer");
     let producer = tokio::spawn(async move {
         for start in (0..TOTAL).step_by(100) {
             publish_stream(&bus, start..start + 100).await;
@@ -838,7 +843,8 @@ async fn one_alert_is_followed_through_every_service_in_the_json_logs() {
 
     let mut followed = alert(0);
     followed.alert_id = "follow-me-7".into();
-    KafkaBus::new(&stack.kafka_config)
+    Kafka::unchecked(&stack.kafka_config)
+        .bus()
         .expect("producer")
         .publish(vec![AlertEvent::message(&followed)])
         .await

@@ -10,10 +10,7 @@ use std::{
 };
 
 use alerting::{
-    adapters::{
-        kafka::{self, KafkaBus, KafkaSubscription},
-        redis_snapshot::RedisSnapshotStore,
-    },
+    adapters::{kafka::Kafka, redis_snapshot::RedisSnapshotStore},
     config::KafkaConfig,
 };
 use alerting_handlers::ports::Subscription;
@@ -226,7 +223,10 @@ impl Rig {
         if let Some((_, brokers)) = overrides.iter().find(|(k, _)| *k == "KAFKA_BROKERS") {
             kafka.brokers = Some(brokers.clone());
         }
-        kafka::create_topics(&kafka).await.expect("topics");
+        Kafka::unchecked(&kafka)
+            .create_topics()
+            .await
+            .expect("topics");
 
         rules
             .post("/api/v1/clients", json!({"client_id": "acme"}))
@@ -327,7 +327,7 @@ impl Rig {
 
     /// Publishes `total` alerts in batches of 100, a batch every `pause`.
     fn stream(&self, total: usize, pause: Duration) -> JoinHandle<()> {
-        let bus = KafkaBus::new(&self.kafka).expect("producer");
+        let bus = Kafka::unchecked(&self.kafka).bus().expect("producer");
         tokio::spawn(async move {
             for start in (0..total).step_by(100) {
                 publish_stream(&bus, start..(start + 100).min(total)).await;
@@ -655,7 +655,7 @@ async fn redis_down_keeps_matching_and_rule_changes_catch_up() {
     let mut redis = redis_server(port).await;
     let redis_url = format!("redis://127.0.0.1:{port}");
     let rig = Rig::start(&[("REDIS_URL", redis_url.clone())], &[]).await;
-    let bus = KafkaBus::new(&rig.kafka).expect("producer");
+    let bus = Kafka::unchecked(&rig.kafka).bus().expect("producer");
     let send = |from: usize, to: usize, source: &'static str| {
         let bus = bus.clone();
         async move {
@@ -760,7 +760,9 @@ async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
             topic,
             // A group per tap: members of one group that is not read together hold up
             // each other's rebalances.
-            KafkaSubscription::new(&rig.kafka, &format!("test-tap-{topic}"), &dead).expect("tap"),
+            Kafka::unchecked(&rig.kafka)
+                .subscribe(&format!("test-tap-{topic}"), &dead)
+                .expect("tap"),
         ));
     }
     let catch_all: uuid::Uuid =
@@ -813,7 +815,7 @@ async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
     messages.push(poison("rule.changed", &direct.id.to_string()));
     messages.push(changed("UPDATED"));
 
-    let bus = KafkaBus::new(&rig.kafka).expect("producer");
+    let bus = Kafka::unchecked(&rig.kafka).bus().expect("producer");
     bus.publish(messages).await.expect("published");
     for (topic, tap) in &mut taps {
         let letters = tokio::time::timeout(PATIENCE, tap.next_batch(10))

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use alerting::adapters::kafka;
+use alerting::adapters::kafka::Kafka;
 use alerting_test_support::{
     alerting_command,
     database::{Backend, TestDatabase},
@@ -154,7 +154,8 @@ fn address_in(line: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_services_metrics_move_as_alerts_go_through() {
     let isolation = Isolation::new();
-    kafka::create_topics(&isolation.kafka())
+    Kafka::unchecked(&isolation.kafka())
+        .create_topics()
         .await
         .expect("topics");
     let (_database, url) = TestDatabase::create(Backend::Postgres).await;

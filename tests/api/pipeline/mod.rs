@@ -37,11 +37,12 @@ mod matching;
 mod metrics;
 mod produce;
 mod tenancy;
+mod transports;
 
 use std::{collections::BTreeSet, time::Duration};
 
 use alerting::{
-    adapters::kafka::KafkaSubscription,
+    adapters::kafka::Kafka,
     config::{
         AlertProducerConfig, DatabaseConfig, DeliveryConfig, KafkaConfig, MatchingConfig,
         RedisConfig, RuleServiceConfig,
@@ -89,6 +90,7 @@ impl Isolation {
     pub fn kafka(&self) -> KafkaConfig {
         KafkaConfig {
             brokers: Some(test_broker()),
+            security: Default::default(),
             session_timeout: Duration::from_secs(6),
             flow: alerting::config::KafkaFlow {
                 fetch_wait_max: Duration::from_millis(500),
@@ -107,6 +109,7 @@ impl Isolation {
         RedisConfig {
             redis_url: Some(redis_url()),
             redis_key_prefix: self.id.clone(),
+            ..RedisConfig::none()
         }
     }
 
@@ -235,7 +238,7 @@ pub fn keys(matches: &[AlertMatchedEvent]) -> BTreeSet<MatchKey> {
 /// dropping a consumer whose group assignment it never polled.
 enum LazyTap {
     Ready(Tap),
-    Kafka(KafkaConfig, String),
+    Kafka(Box<KafkaConfig>, String),
 }
 
 impl LazyTap {
@@ -244,7 +247,9 @@ impl LazyTap {
             // A group of its own: a member of a shared group that is not being polled
             // would hold up the group's rebalance when this one joins.
             let group = format!("test-tap-{topic}");
-            let subscription = KafkaSubscription::new(kafka, &group, topic).expect("tap");
+            let subscription = Kafka::unchecked(kafka)
+                .subscribe(&group, topic)
+                .expect("tap");
             *self = Self::Ready(Tap {
                 subscription: Box::new(subscription),
             });
@@ -268,7 +273,16 @@ pub struct Pipeline {
     matched: LazyTap,
     dead_letters: LazyTap,
     _data_dir: tempfile::TempDir,
-    _database: TestDatabase,
+    _servers: Box<dyn std::any::Any + Send + Sync>,
+}
+
+/// Where the platform keeps its state, and the servers behind it (kept running for as
+/// long as the pipeline).
+pub struct Backing {
+    pub database_url: String,
+    pub kafka: KafkaConfig,
+    pub redis: RedisConfig,
+    pub servers: Box<dyn std::any::Any + Send + Sync>,
 }
 
 impl Pipeline {
@@ -283,7 +297,6 @@ impl Pipeline {
             Mode::Distributed => Backend::Postgres,
         };
         let (database, database_url) = TestDatabase::create(backend).await;
-        let data_dir = tempfile::tempdir().expect("temp dir");
         let (kafka, redis) = match mode {
             Mode::Embedded => (
                 KafkaConfig {
@@ -297,6 +310,30 @@ impl Pipeline {
             ),
             Mode::Distributed => (isolation.kafka(), isolation.redis()),
         };
+        let backing = Backing {
+            database_url,
+            kafka,
+            redis,
+            servers: Box::new(database),
+        };
+        Self::start_on(mode, isolation, backing, delivery).await
+    }
+
+    /// The platform on backends the test chose (servers of its own, kept until the
+    /// pipeline is dropped).
+    pub async fn start_on(
+        mode: Mode,
+        isolation: Isolation,
+        backing: Backing,
+        delivery: DeliveryConfig,
+    ) -> Self {
+        let Backing {
+            database_url,
+            kafka,
+            redis,
+            servers,
+        } = backing;
+        let data_dir = tempfile::tempdir().expect("temp dir");
         let config = alerting::config::Settings {
             database: DatabaseConfig {
                 database_url: Some(database_url.clone()),
@@ -340,8 +377,8 @@ impl Pipeline {
                 }),
             ),
             None => (
-                LazyTap::Kafka(kafka.clone(), topics::ALERTS_MATCHED.to_owned()),
-                LazyTap::Kafka(kafka.clone(), dead_letter_topic),
+                LazyTap::Kafka(Box::new(kafka.clone()), topics::ALERTS_MATCHED.to_owned()),
+                LazyTap::Kafka(Box::new(kafka.clone()), dead_letter_topic),
             ),
         };
         Self {
@@ -355,7 +392,7 @@ impl Pipeline {
             matched,
             dead_letters,
             _data_dir: data_dir,
-            _database: database,
+            _servers: servers,
         }
     }
 
