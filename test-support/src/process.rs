@@ -157,10 +157,16 @@ fn address_after(line: &str, marker: &str) -> String {
 
 /// A loopback port nothing listens on now, for a server of a test's own.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    let [port] = free_ports();
+    port
+}
+
+/// `N` different loopback ports nothing listens on now (held together while chosen,
+/// so no two are the same).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: [std::net::TcpListener; N] =
+        std::array::from_fn(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"));
+    listeners.map(|l| l.local_addr().expect("its address").port())
 }
 
 /// Runs a command to completion: (exit code, stdout + stderr).

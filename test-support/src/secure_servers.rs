@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use tokio::process::{Child, Command};
 
 use crate::{
-    process::{free_port, test_broker_script_with},
+    process::{free_port, free_ports, test_broker_script_with},
     tls::{TestCa, wait_until_listening},
 };
 
@@ -81,11 +81,14 @@ impl SaslBroker {
         // One PEM file, key first: what Kafka's PEM key store reads.
         let keystore: PathBuf = dir.path().join("broker.pem");
         std::fs::write(&keystore, format!("{key}{cert}")).expect("key store written");
-        let (plain_port, secure_port) = (free_port(), free_port());
+        let [plain_port, secure_port, controller] = free_ports();
         test_broker_script_with(
             "start",
             Some(plain_port),
             &[
+                // Not the script's default (the next port up): that may be any
+                // connection's ephemeral port.
+                ("KAFKA_CONTROLLER_PORT", controller.to_string()),
                 ("KAFKA_SASL_SSL_PORT", secure_port.to_string()),
                 ("KAFKA_SSL_KEYSTORE_PEM", keystore.display().to_string()),
                 ("KAFKA_SCRAM_USERS", format!("{user}:{password}")),

@@ -20,7 +20,7 @@ use alerting_handlers::{
 };
 use alerting_test_support::{
     alerting_command,
-    process::{Running, free_port, test_broker_script},
+    process::{Running, free_port, free_ports, test_broker_script, test_broker_script_with},
     sinks::{Answer, HttpSink},
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -45,15 +45,27 @@ use super::{
 struct OwnBroker {
     address: String,
     port: u16,
+    /// Its KRaft controller's port: one found free too (the script's default, the next
+    /// port up, may be any connection's ephemeral port).
+    controller: u16,
     pid: String,
 }
 
 impl OwnBroker {
     fn start() -> Self {
-        let port = free_port();
-        let address = test_broker_script("start", Some(port));
+        let [port, controller] = free_ports();
+        let address = test_broker_script_with("start", Some(port), &Self::settings(controller));
         let pid = Self::pid(port);
-        Self { address, port, pid }
+        Self {
+            address,
+            port,
+            controller,
+            pid,
+        }
+    }
+
+    fn settings(controller: u16) -> [(&'static str, String); 1] {
+        [("KAFKA_CONTROLLER_PORT", controller.to_string())]
     }
 
     /// Stops the broker process (SIGTERM: it shuts down and exits; this waits for it).
@@ -64,7 +76,8 @@ impl OwnBroker {
     /// Starts the stopped broker again on the same port and log, waiting until it
     /// answers.
     fn start_again(&mut self) {
-        let address = test_broker_script("restart", Some(self.port));
+        let address =
+            test_broker_script_with("restart", Some(self.port), &Self::settings(self.controller));
         assert_eq!(address, self.address);
         self.pid = Self::pid(self.port);
     }
