@@ -158,6 +158,7 @@ fn matched(n: u64, rule_id: Uuid) -> AlertMatchedEvent {
             source: "payments".into(),
             name: "timeout".into(),
             context: [("host".to_owned(), "node-17".to_owned())].into(),
+            dedup_key: None,
         },
         client_id: "acme".into(),
         rule_ids: vec![rule_id],

@@ -6,5 +6,6 @@ pub mod clients;
 pub mod deliveries;
 pub mod endpoints;
 pub mod notifications;
+pub mod occurrences;
 pub mod outbox;
 pub mod rules;

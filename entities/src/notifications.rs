@@ -1,4 +1,5 @@
-//! `notifications`: one row per (client, alert), unique on the pair.
+//! `notifications`: one row per (client, alert), unique on the pair, and at most one
+//! open per (client, dedup key).
 
 use sea_orm::entity::prelude::*;
 
@@ -24,6 +25,16 @@ pub struct Model {
     pub shared: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The alert's dedup key, if it had one.
+    pub dedup_key: Option<String>,
+    /// The dedup key while the notification is open, else none: unique per client.
+    pub open_key: Option<String>,
+    /// Alerts it stands for: the first, and every one folded into it since.
+    pub occurrences: i32,
+    /// When its first and latest alerts arrived (none on rows stored before dedup keys:
+    /// `created_at` then).
+    pub first_seen_at: Option<DateTimeUtc>,
+    pub last_seen_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -37,6 +48,8 @@ pub enum Relation {
     Client,
     #[sea_orm(has_many = "super::deliveries::Entity")]
     Deliveries,
+    #[sea_orm(has_many = "super::occurrences::Entity")]
+    Occurrences,
 }
 
 impl Related<super::clients::Entity> for Entity {
@@ -48,6 +61,12 @@ impl Related<super::clients::Entity> for Entity {
 impl Related<super::deliveries::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Deliveries.def()
+    }
+}
+
+impl Related<super::occurrences::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Occurrences.def()
     }
 }
 

@@ -84,6 +84,7 @@ fn alert(severity: Severity, source: String, name: String) -> Alert {
         source,
         name,
         context: [("host".to_owned(), "node-17".to_owned())].into(),
+        dedup_key: None,
     }
 }
 

@@ -107,6 +107,10 @@ pub struct AlertBody {
     pub name: String,
     #[serde(default)]
     pub context: BTreeMap<String, String>,
+    /// See [`Alert::dedup_key`]; absent from alerts without one (and from messages
+    /// written before alerts had them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_key: Option<String>,
 }
 
 impl From<&Alert> for AlertBody {
@@ -119,6 +123,7 @@ impl From<&Alert> for AlertBody {
             source: alert.source.clone(),
             name: alert.name.clone(),
             context: alert.context.clone(),
+            dedup_key: alert.dedup_key.clone(),
         }
     }
 }
@@ -141,6 +146,7 @@ impl AlertBody {
                 source: &self.source,
                 name: &self.name,
                 context: Some(&self.context),
+                dedup_key: self.dedup_key.as_deref(),
             },
             Utc::now(),
         )
@@ -171,12 +177,17 @@ impl Event for AlertEvent {
 }
 
 impl AlertEvent {
+    /// Keyed by the alert's dedup key when it has one, else by its id: every alert with
+    /// one key goes to one partition, read in the order it was sent, so the first of
+    /// them opens the notification, and `alerts.matched` (keyed by client) keeps that
+    /// order on to the aggregator.
     pub fn message(alert: &Alert) -> OutgoingMessage {
         let event = Self {
             schema_version: SCHEMA_VERSION,
             alert: alert.into(),
         };
-        OutgoingMessage::new(topics::ALERTS_NEW, &alert.alert_id, encode(&event))
+        let key = alert.dedup_key.as_deref().unwrap_or(&alert.alert_id);
+        OutgoingMessage::new(topics::ALERTS_NEW, key, encode(&event))
     }
 
     /// Decodes and validates an `alerts.new` payload.
@@ -294,6 +305,7 @@ mod tests {
             source: "payments".into(),
             name: "declined".into(),
             context: [("region".to_owned(), "eu".to_owned())].into(),
+            dedup_key: None,
         }
     }
 

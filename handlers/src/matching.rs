@@ -332,6 +332,7 @@ mod tests {
             source: source.into(),
             name: name.into(),
             context: Default::default(),
+            dedup_key: None,
         }
     }
 

@@ -6,6 +6,9 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_initial_schema;
 mod m20261127_000002_api_keys;
 mod m20261206_000003_alert_owners;
+mod m20261206_000004_dedup_keys;
+
+pub use m20261206_000004_dedup_keys::OPEN_KEY_INDEX;
 
 pub struct Migrator;
 
@@ -16,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_initial_schema::Migration),
             Box::new(m20261127_000002_api_keys::Migration),
             Box::new(m20261206_000003_alert_owners::Migration),
+            Box::new(m20261206_000004_dedup_keys::Migration),
         ]
     }
 }

@@ -322,3 +322,27 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A match of the shared feed's alert `alert` (with `dedup_key`, if any) for `client`,
+/// as an evaluator publishes it.
+pub fn matched(
+    client: &str,
+    alert: &str,
+    dedup_key: Option<&str>,
+) -> alerting_handlers::events::AlertMatchedEvent {
+    alerting_handlers::events::AlertMatchedEvent {
+        schema_version: 1,
+        alert: alerting_handlers::events::AlertBody {
+            owner: None,
+            alert_id: alert.to_owned(),
+            event_ts: chrono::Utc::now(),
+            severity: "HIGH".to_owned(),
+            source: "payments".to_owned(),
+            name: "card-declined".to_owned(),
+            context: Default::default(),
+            dedup_key: dedup_key.map(str::to_owned),
+        },
+        client_id: client.to_owned(),
+        rule_ids: vec![uuid::Uuid::new_v4()],
+    }
+}

@@ -13,6 +13,7 @@ mod clients;
 mod connections;
 mod constraints;
 mod database_tls;
+mod dedup_keys;
 mod duplicate_keys;
 mod endpoint_input;
 mod endpoints;

@@ -34,6 +34,11 @@ pub async fn insert_notification(
         shared: true,
         created_at: at,
         updated_at: at,
+        dedup_key: None,
+        open_key: None,
+        occurrences: 1,
+        first_seen_at: Some(at),
+        last_seen_at: Some(at),
     };
     notifications::Entity::insert(model.clone().into_active_model().reset_all())
         .exec_without_returning(&app.db)
@@ -213,28 +218,12 @@ async fn retrying_needs_a_bus_and_a_failed_notification(app: TestApp) {
 /// A redelivered batch of matches (the aggregator crashed after storing it, before
 /// announcing it) announces again the notifications still undelivered, and only those.
 async fn redelivered_matches_announce_what_is_still_undelivered(app: TestApp) {
-    use alerting_handlers::{
-        events::{AlertBody, AlertMatchedEvent, NotificationReadyEvent},
-        jobs::aggregate::aggregate,
-    };
+    use alerting_handlers::{events::NotificationReadyEvent, jobs::aggregate::aggregate};
     use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
 
     app.client("acme").await;
     app.client("globex").await;
-    let matched = |client: &str, alert: &str| AlertMatchedEvent {
-        schema_version: 1,
-        alert: AlertBody {
-            owner: None,
-            alert_id: alert.to_owned(),
-            event_ts: Utc::now(),
-            severity: "HIGH".to_owned(),
-            source: "payments".to_owned(),
-            name: "card-declined".to_owned(),
-            context: Default::default(),
-        },
-        client_id: client.to_owned(),
-        rule_ids: vec![Uuid::new_v4()],
-    };
+    let matched = |client: &str, alert: &str| crate::helpers::matched(client, alert, None);
     let batch = vec![
         matched("acme", "a1"),
         matched("globex", "a1"),

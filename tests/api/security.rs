@@ -45,6 +45,11 @@ async fn notification(app: &TestApp, client_id: &str, rule_id: &str) -> String {
         shared: true,
         created_at: now,
         updated_at: now,
+        dedup_key: None,
+        open_key: None,
+        occurrences: 1,
+        first_seen_at: Some(now),
+        last_seen_at: Some(now),
     }
     .into_active_model()
     .insert(&app.db)
@@ -473,6 +478,7 @@ fn payload() -> NotificationPayload {
             source: "db".to_owned(),
             name: "down".to_owned(),
             context: Default::default(),
+            dedup_key: None,
         },
         rule_ids: vec![uuid::Uuid::new_v4()],
         created_at: chrono::Utc::now(),

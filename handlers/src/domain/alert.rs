@@ -22,10 +22,14 @@ pub struct Alert {
     pub source: String,
     pub name: String,
     pub context: BTreeMap<String, String>,
+    /// "The same problem again": while the owner's notification with this key is open,
+    /// further alerts with it fold into that notification instead of making new ones.
+    pub dedup_key: Option<String>,
 }
 
 /// Limits on what an alert may carry.
 pub const MAX_ALERT_ID_CHARS: usize = 255;
+pub const MAX_DEDUP_KEY_CHARS: usize = 255;
 pub const MAX_FIELD_CHARS: usize = 255;
 pub const MAX_CONTEXT_KEYS: usize = 64;
 pub const MAX_CONTEXT_BYTES: usize = 16 * 1024;
@@ -39,6 +43,7 @@ pub struct AlertParts<'a> {
     pub source: &'a str,
     pub name: &'a str,
     pub context: Option<&'a BTreeMap<String, String>>,
+    pub dedup_key: Option<&'a str>,
 }
 
 /// A field of an alert that failed validation.
@@ -104,6 +109,12 @@ impl Alert {
         if let Err(err) = check_context(&context) {
             fail("context", err);
         }
+        if let Some(Err(err)) = parts
+            .dedup_key
+            .map(|key| check_text(key, MAX_DEDUP_KEY_CHARS))
+        {
+            fail("dedup_key", err);
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -115,6 +126,7 @@ impl Alert {
             source: parts.source.to_owned(),
             name: parts.name.to_owned(),
             context,
+            dedup_key: parts.dedup_key.map(str::to_owned),
         })
     }
 }
@@ -156,6 +168,7 @@ mod tests {
             source: "payments",
             name: "card-declined",
             context: None,
+            dedup_key: Some("card-declined:eu"),
         }
     }
 
@@ -193,6 +206,7 @@ mod tests {
                 source: "",
                 name: &"n".repeat(256),
                 context: Some(&big),
+                dedup_key: Some(" padded"),
             },
             Utc::now(),
         )
@@ -201,9 +215,33 @@ mod tests {
         assert_eq!(
             fields,
             [
-                "alert_id", "event_ts", "severity", "source", "name", "context"
+                "alert_id",
+                "event_ts",
+                "severity",
+                "source",
+                "name",
+                "context",
+                "dedup_key"
             ]
         );
+    }
+
+    #[test]
+    fn a_dedup_key_is_kept_and_bounded() {
+        let alert = Alert::parse(parts(), Utc::now()).expect("valid");
+        assert_eq!(alert.dedup_key.as_deref(), Some("card-declined:eu"));
+        let long = "k".repeat(MAX_DEDUP_KEY_CHARS + 1);
+        for bad in ["", "tab\there", long.as_str()] {
+            let errors = Alert::parse(
+                AlertParts {
+                    dedup_key: Some(bad),
+                    ..parts()
+                },
+                Utc::now(),
+            )
+            .expect_err("refused");
+            assert_eq!(errors[0].field, "dedup_key", "{bad:?}");
+        }
     }
 
     #[test]

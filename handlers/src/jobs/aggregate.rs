@@ -1,5 +1,6 @@
 //! The aggregator's handler: a batch of matches in, one notification row per
-//! (client, alert) out (one statement, `ON CONFLICT DO NOTHING RETURNING id`), and a
+//! (client, alert) out (one statement, `ON CONFLICT DO NOTHING RETURNING id`), or per
+//! (client, dedup key) while one is open (the rest fold into it: `fold`), and a
 //! `notifications.ready` for every row of the batch that is still undelivered. New rows
 //! are, and so is a row whose first announcement a crash cut short (found by a second
 //! query, only when the batch held rows stored before): nothing strands.
@@ -11,6 +12,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect, TransactionSession, TransactionTrait, TryInsertResult,
+    sea_query::OnConflict,
 };
 use uuid::Uuid;
 
@@ -59,12 +61,22 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
 
     let now = Utc::now();
     let mut rows: BTreeMap<(String, String), notifications::Model> = BTreeMap::new();
+    // The first alert of a (client, dedup key) in the batch may open a notification;
+    // the rest of the batch's alerts with that key fold into whichever is open.
+    let mut opening: HashSet<(&str, &str)> = HashSet::new();
     for matched in &kept {
         if !existing.contains(&matched.client_id) {
             tracing::info!(client_id = %matched.client_id, alert_id = %matched.alert.alert_id, "match for a deleted client dropped");
             continue;
         }
         let key = (matched.client_id.clone(), matched.alert.alert_id.clone());
+        let dedup_key = matched.alert.dedup_key.as_deref();
+        if let Some(dedup_key) = dedup_key
+            && !rows.contains_key(&key)
+            && !opening.insert((matched.client_id.as_str(), dedup_key))
+        {
+            continue;
+        }
         rows.entry(key).or_insert_with(|| notifications::Model {
             // Time-ordered, so each insert lands at the right edge of the id indexes.
             id: Uuid::now_v7(),
@@ -80,6 +92,11 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
             shared: matched.alert.owner.is_none(),
             created_at: now,
             updated_at: now,
+            dedup_key: dedup_key.map(str::to_owned),
+            open_key: dedup_key.map(str::to_owned),
+            occurrences: 1,
+            first_seen_at: Some(now),
+            last_seen_at: Some(now),
         });
     }
     let models: Vec<notifications::Model> = rows.into_values().collect();
@@ -91,10 +108,10 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
                 .iter()
                 .map(|m| m.clone().into_active_model().reset_all()),
         )
-        .on_conflict_do_nothing_on([
-            notifications::Column::ClientId,
-            notifications::Column::AlertId,
-        ])
+        // Either unique index may refuse a row: (client, alert), a redelivery; or
+        // (client, open key), an open notification with the key exists (folded below).
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .try_insert()
         .exec_with_returning_keys(db)
         .await?;
         if let TryInsertResult::Inserted(ids) = result {
@@ -109,6 +126,16 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
             NotificationReadyEvent::message(m.id, &m.client_id, &m.alert_id)
         })
         .collect();
+
+    let stored: Vec<&AlertMatchedEvent> = kept
+        .iter()
+        .copied()
+        .filter(|m| existing.contains(&m.client_id))
+        .collect();
+    let folded = super::fold::fold(db, &stored, now).await?;
+    if folded > 0 {
+        tracing::debug!(folded, "alerts folded into open notifications");
+    }
 
     let metrics = crate::metrics::metrics();
     metrics.notifications_created.add(inserted.len() as u64);

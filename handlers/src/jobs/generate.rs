@@ -292,6 +292,7 @@ impl Generator {
             source,
             name,
             context: [("generator".to_owned(), "alerting".to_owned())].into(),
+            dedup_key: None,
         }
     }
 }

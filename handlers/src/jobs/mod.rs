@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod evaluate;
+pub mod fold;
 pub mod generate;
 pub mod index_lookups;
 pub mod load_jobs;

@@ -161,6 +161,7 @@ mod tests {
                 source: "db".to_owned(),
                 name: "down".to_owned(),
                 context: Default::default(),
+                dedup_key: None,
             },
             rule_ids: Vec::new(),
             created_at: chrono::Utc::now(),

@@ -179,6 +179,7 @@ pub fn to_alert(spec: &AlertSpec) -> Alert {
         source: spec.source.clone(),
         name: spec.name.clone(),
         context: Default::default(),
+        dedup_key: None,
     }
 }
 

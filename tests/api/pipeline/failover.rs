@@ -236,6 +236,7 @@ pub(super) fn alert(n: usize) -> Alert {
         source: "payments".to_owned(),
         name: "declined".to_owned(),
         context: Default::default(),
+        dedup_key: None,
     }
 }
 
@@ -628,18 +629,22 @@ fn random_between(low: f64, high: f64) -> f64 {
 /// Topics, a rule-service on a fresh database, and a webhook sink, with client `acme`
 /// and one rule matching everything that delivers to `sink.url(path)`; services start
 /// as processes with the isolation's environment plus `env`.
-struct OneRuleStack {
+pub(super) struct OneRuleStack {
     isolation: Isolation,
-    kafka_config: alerting::config::KafkaConfig,
-    rules: Rules,
-    sink: HttpSink,
-    rule: String,
+    pub(super) kafka_config: alerting::config::KafkaConfig,
+    pub(super) rules: Rules,
+    pub(super) sink: HttpSink,
+    pub(super) rule: String,
     dir: tempfile::TempDir,
     env: Vec<(&'static str, &'static str)>,
 }
 
 impl OneRuleStack {
-    async fn start(path: &str, secret: Option<&str>, env: &[(&'static str, &'static str)]) -> Self {
+    pub(super) async fn start(
+        path: &str,
+        secret: Option<&str>,
+        env: &[(&'static str, &'static str)],
+    ) -> Self {
         let isolation = Isolation::new();
         let kafka_config = isolation.kafka();
         Kafka::unchecked(&kafka_config)
@@ -670,7 +675,7 @@ impl OneRuleStack {
         }
     }
 
-    fn service(&self, args: &[&str]) -> Running {
+    pub(super) fn service(&self, args: &[&str]) -> Running {
         let mut command = alerting_command!(self.dir.path());
         command
             .envs(self.isolation.env(&self.rules.url))

@@ -29,6 +29,7 @@ macro_rules! on_both_modes {
 
 mod alert_producer;
 mod broker;
+mod dedup_race;
 mod delivery;
 mod failover;
 mod fairness;

@@ -44,6 +44,10 @@ pub struct AlertInput {
     pub name: String,
     /// At most 64 keys, 16 KiB in all.
     pub context: Option<BTreeMap<String, String>>,
+    /// 1–255 characters: "the same problem again". While the client's notification
+    /// with this key is open, further alerts with it count as occurrences of that
+    /// notification instead of making new ones (and are not delivered again).
+    pub dedup_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,6 +112,7 @@ pub fn parse_alerts(body: &[u8], now: DateTime<Utc>) -> Result<Vec<Alert>, ApiEr
             source: &input.source,
             name: &input.name,
             context: input.context.as_ref(),
+            dedup_key: input.dedup_key.as_deref(),
         };
         match Alert::parse(parts, now) {
             Ok(alert) => alerts.push(alert),

@@ -35,9 +35,11 @@ pub struct NotifiedAlert {
     #[schema(value_type = Object)]
     pub context: serde_json::Value,
     pub event_ts: DateTime<Utc>,
+    /// The alert's dedup key, if it had one.
+    pub dedup_key: Option<String>,
 }
 
-/// One notification per (client, alert).
+/// One notification per (client, alert), or per (client, dedup key) while it is open.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Notification {
     pub notification_id: Uuid,
@@ -52,6 +54,12 @@ pub struct Notification {
     /// The client's rules that matched the alert.
     #[schema(value_type = Vec<Uuid>)]
     pub rule_ids: serde_json::Value,
+    /// Alerts it stands for: its first, and every later alert with its dedup key that
+    /// folded into it while it was open (delivered once, not again).
+    pub occurrences: i32,
+    /// When its first and its latest alert arrived.
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -71,8 +79,12 @@ impl From<notifications::Model> for Notification {
                 name: model.name,
                 context: model.context,
                 event_ts: model.event_ts,
+                dedup_key: model.dedup_key,
             },
             rule_ids: model.rule_ids,
+            occurrences: model.occurrences,
+            first_seen_at: model.first_seen_at.unwrap_or(model.created_at),
+            last_seen_at: model.last_seen_at.unwrap_or(model.created_at),
             created_at: model.created_at,
             updated_at: model.updated_at,
         }

@@ -203,6 +203,7 @@ fn payload(row: &notifications::Model) -> NotificationPayload {
             source: row.source.clone(),
             name: row.name.clone(),
             context: serde_json::from_value(row.context.clone()).unwrap_or_default(),
+            dedup_key: row.dedup_key.clone(),
         },
         rule_ids: serde_json::from_value(row.rule_ids.clone()).unwrap_or_default(),
         created_at: row.created_at,
