@@ -8,7 +8,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
 };
 
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, redacted_url as redact};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
@@ -124,19 +124,6 @@ pub fn resolve(config: &DatabaseConfig) -> Result<(String, Backend), DbSetupErro
         return Err(DbSetupError::UnsupportedUrl(redact(&url)));
     };
     Ok((url, backend))
-}
-
-/// The URL without its password, for logs.
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "<unparseable url>".to_owned(),
-    }
 }
 
 /// Connects to the configured database.

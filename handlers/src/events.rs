@@ -177,17 +177,22 @@ impl Event for AlertEvent {
 }
 
 impl AlertEvent {
-    /// Keyed by the alert's dedup key when it has one, else by its id: every alert with
-    /// one key goes to one partition, read in the order it was sent, so the first of
-    /// them opens the notification, and `alerts.matched` (keyed by client) keeps that
-    /// order on to the aggregator.
+    /// Keyed by the alert's owner and dedup key when it has one, else by its id: every
+    /// alert of one owner with one key goes to one partition, read in the order it was
+    /// sent, so the first of them opens the notification, and `alerts.matched` (keyed
+    /// by client) keeps that order on to the aggregator. The owner in the key spreads
+    /// a key every client uses ("disk-full") over the partitions.
     pub fn message(alert: &Alert) -> OutgoingMessage {
         let event = Self {
             schema_version: SCHEMA_VERSION,
             alert: alert.into(),
         };
-        let key = alert.dedup_key.as_deref().unwrap_or(&alert.alert_id);
-        OutgoingMessage::new(topics::ALERTS_NEW, key, encode(&event))
+        let key = match (&alert.owner, &alert.dedup_key) {
+            (Some(owner), Some(key)) => format!("{}/{key}", owner.as_str()),
+            (None, Some(key)) => key.clone(),
+            (_, None) => alert.alert_id.clone(),
+        };
+        OutgoingMessage::new(topics::ALERTS_NEW, &key, encode(&event))
     }
 
     /// Decodes and validates an `alerts.new` payload.

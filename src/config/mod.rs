@@ -38,7 +38,7 @@ pub use self::{
     kafka_security::{KafkaSecurity, KafkaSecurityError, SaslMechanism, SecurityProtocol},
     matching::MatchingConfig,
     observability::{LogConfig, LogFormat, MetricsConfig},
-    secret::Secret,
+    secret::{Secret, redacted_url},
     storage::{DatabaseConfig, RedisConfig},
 };
 

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::secret::Secret;
+use super::secret::{Secret, redacted_url};
 
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 #[command(next_help_heading = "Database")]
 pub struct DatabaseConfig {
     /// Postgres (`postgres://user:password@host:5432/db`) or SQLite (`sqlite://path`).
@@ -35,7 +35,7 @@ impl DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 #[command(next_help_heading = "Redis")]
 pub struct RedisConfig {
     /// Redis for the rule snapshot: `redis://host:6379`, or `rediss://host:6379` over TLS
@@ -67,6 +67,53 @@ impl RedisConfig {
             redis_password: None,
             redis_ca_file: None,
             redis_key_prefix: "alerting".to_owned(),
+        }
+    }
+}
+
+// By hand: the URLs may carry passwords, which `Debug` must not print.
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redacted_url),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("database_max_connections", &self.database_max_connections)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("redis_url", &self.redis_url.as_deref().map(redacted_url))
+            .field("redis_password", &self.redis_password)
+            .field("redis_ca_file", &self.redis_ca_file)
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_print_without_their_passwords() {
+        let redis = RedisConfig {
+            redis_url: Some("rediss://default:hunter2@cache:6379".to_owned()),
+            ..RedisConfig::none()
+        };
+        let database = DatabaseConfig {
+            database_url: Some("postgres://app:hunter2@db/alerting".to_owned()),
+            data_dir: "./data".into(),
+            database_max_connections: None,
+        };
+        for printed in [format!("{redis:?}"), format!("{database:?}")] {
+            assert!(!printed.contains("hunter2"), "{printed}");
+            assert!(printed.contains("***"), "{printed}");
         }
     }
 }

@@ -94,6 +94,31 @@ async fn one_key_makes_one_notification_counting_every_distinct_alert(app: TestA
     assert_eq!(folded, BTreeSet::from(["a2", "a3"]));
 }
 
+/// The batch's first alert with a key cannot open (its alert was stored before, without
+/// the key): the next one with the key opens the notification instead of being lost.
+async fn a_key_whose_first_alert_was_stored_before_still_opens(app: TestApp) {
+    app.client("acme").await;
+    announced(&app, &[matched("acme", "a1", None)]).await;
+    let opened = announced(
+        &app,
+        &[
+            matched("acme", "a1", Some("k")),
+            matched("acme", "a2", Some("k")),
+            matched("acme", "a3", Some("k")),
+        ],
+    )
+    .await;
+    assert!(opened.contains("a2"), "{opened:?}");
+    let keyed: Vec<notifications::Model> = client_notifications(&app, "acme")
+        .await
+        .into_iter()
+        .filter(|n| n.open_key.as_deref() == Some("k"))
+        .collect();
+    assert_eq!(keyed.len(), 1, "{keyed:#?}");
+    assert_eq!(keyed[0].alert_id, "a2");
+    assert_eq!(keyed[0].occurrences, 2, "a2 and a3");
+}
+
 /// Three aggregators, each with a batch of its own alerts with one key, at once.
 async fn three_aggregators_at_once_open_one_notification(app: TestApp) {
     app.client("acme").await;
@@ -147,6 +172,7 @@ async fn without_the_unique_index_a_key_opens_twice(app: TestApp) {
 
 crate::on_both_backends!(
     one_key_makes_one_notification_counting_every_distinct_alert,
+    a_key_whose_first_alert_was_stored_before_still_opens,
     three_aggregators_at_once_open_one_notification,
     without_the_unique_index_a_key_opens_twice,
 );

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use alerting_entities::{clients, notifications};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect, TransactionSession, TransactionTrait, TryInsertResult,
@@ -60,92 +60,52 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
         .collect();
 
     let now = Utc::now();
-    let mut rows: BTreeMap<(String, String), notifications::Model> = BTreeMap::new();
-    // The first alert of a (client, dedup key) in the batch may open a notification;
-    // the rest of the batch's alerts with that key fold into whichever is open.
-    let mut opening: HashSet<(&str, &str)> = HashSet::new();
-    for matched in &kept {
-        if !existing.contains(&matched.client_id) {
-            tracing::info!(client_id = %matched.client_id, alert_id = %matched.alert.alert_id, "match for a deleted client dropped");
-            continue;
-        }
-        let key = (matched.client_id.clone(), matched.alert.alert_id.clone());
-        let dedup_key = matched.alert.dedup_key.as_deref();
-        if let Some(dedup_key) = dedup_key
-            && !rows.contains_key(&key)
-            && !opening.insert((matched.client_id.as_str(), dedup_key))
-        {
-            continue;
-        }
-        rows.entry(key).or_insert_with(|| notifications::Model {
-            // Time-ordered, so each insert lands at the right edge of the id indexes.
-            id: Uuid::now_v7(),
-            client_id: matched.client_id.clone(),
-            alert_id: matched.alert.alert_id.clone(),
-            severity: matched.alert.severity.clone(),
-            source: matched.alert.source.clone(),
-            name: matched.alert.name.clone(),
-            context: serde_json::to_value(&matched.alert.context).unwrap_or_default(),
-            event_ts: matched.alert.event_ts,
-            rule_ids: serde_json::to_value(&matched.rule_ids).unwrap_or_default(),
-            status: NotificationStatus::Pending.as_str().to_owned(),
-            shared: matched.alert.owner.is_none(),
-            created_at: now,
-            updated_at: now,
-            dedup_key: dedup_key.map(str::to_owned),
-            open_key: dedup_key.map(str::to_owned),
-            occurrences: 1,
-            first_seen_at: Some(now),
-            last_seen_at: Some(now),
-        });
-    }
-    let models: Vec<notifications::Model> = rows.into_values().collect();
-    // The ids of the rows this batch inserted; a row it did not insert existed already.
-    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(models.len());
-    for chunk in models.chunks(ROWS_PER_STATEMENT) {
-        let result = notifications::Entity::insert_many(
-            chunk
-                .iter()
-                .map(|m| m.clone().into_active_model().reset_all()),
-        )
-        // Either unique index may refuse a row: (client, alert), a redelivery; or
-        // (client, open key), an open notification with the key exists (folded below).
-        .on_conflict(OnConflict::new().do_nothing().to_owned())
-        .try_insert()
-        .exec_with_returning_keys(db)
-        .await?;
-        if let TryInsertResult::Inserted(ids) = result {
-            inserted.extend(ids);
-        }
-    }
-    let mut announcements: Vec<OutgoingMessage> = models
-        .iter()
-        .filter(|m| inserted.contains(&m.id))
-        .map(|m| {
-            tracing::debug!(notification_id = %m.id, alert_id = %m.alert_id, client_id = %m.client_id, "notification created");
-            NotificationReadyEvent::message(m.id, &m.client_id, &m.alert_id)
-        })
-        .collect();
-
     let stored: Vec<&AlertMatchedEvent> = kept
         .iter()
         .copied()
-        .filter(|m| existing.contains(&m.client_id))
+        .filter(|m| {
+            let client = existing.contains(&m.client_id);
+            if !client {
+                tracing::info!(client_id = %m.client_id, alert_id = %m.alert.alert_id, "match for a deleted client dropped");
+            }
+            client
+        })
         .collect();
-    let folded = super::fold::fold(db, &stored, now).await?;
-    if folded > 0 {
-        tracing::debug!(folded, "alerts folded into open notifications");
+    let models = rows_of(&stored, now);
+    // The ids of the rows this batch inserted; a row it did not insert existed already.
+    let mut inserted = insert(db, &models).await?;
+    let mut announcements: Vec<OutgoingMessage> = announce(&models, &inserted);
+
+    // Alerts with a key fold into their client's open notification. One whose opener
+    // was refused for another reason (its alert was stored before) finds none open:
+    // the first of those opens one, and the rest fold into it.
+    let mut folded = super::fold::fold(db, &stored, now).await?;
+    for _ in 0..MAX_OPENING_ROUNDS {
+        if folded.unopened.is_empty() {
+            break;
+        }
+        let openers = rows_of(&folded.unopened, now);
+        let opened = insert(db, &openers).await?;
+        announcements.extend(announce(&openers, &opened));
+        inserted.extend(opened);
+        let again = super::fold::fold(db, &folded.unopened, now).await?;
+        folded = super::fold::Folded {
+            occurrences: folded.occurrences + again.occurrences,
+            unopened: again.unopened,
+        };
+    }
+    if folded.occurrences > 0 {
+        tracing::debug!(
+            folded = folded.occurrences,
+            "alerts folded into open notifications"
+        );
     }
 
     let metrics = crate::metrics::metrics();
     metrics.notifications_created.add(inserted.len() as u64);
-    let stored_matches = kept
-        .iter()
-        .filter(|m| existing.contains(&m.client_id))
-        .count();
     metrics
         .notifications_deduplicated
-        .add(stored_matches.saturating_sub(inserted.len()) as u64);
+        .add(stored.len().saturating_sub(inserted.len()) as u64);
 
     // Rows stored before (a redelivered match): announce those still undelivered.
     let earlier: Vec<&notifications::Model> = models
@@ -187,6 +147,86 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
         }
     }
     Ok(announcements)
+}
+
+/// Rounds of opening after the first insert: one is enough unless notifications keep
+/// closing under the batch; a bound, so a batch always ends.
+const MAX_OPENING_ROUNDS: usize = 3;
+
+/// A notification row per (client, alert) of `matches`, and per (client, dedup key):
+/// the first alert with a key may open a notification, the rest fold into it.
+fn rows_of(matches: &[&AlertMatchedEvent], now: DateTime<Utc>) -> Vec<notifications::Model> {
+    let mut rows: BTreeMap<(String, String), notifications::Model> = BTreeMap::new();
+    let mut opening: HashSet<(&str, &str)> = HashSet::new();
+    for matched in matches {
+        let key = (matched.client_id.clone(), matched.alert.alert_id.clone());
+        let dedup_key = matched.alert.dedup_key.as_deref();
+        if let Some(dedup_key) = dedup_key
+            && !rows.contains_key(&key)
+            && !opening.insert((matched.client_id.as_str(), dedup_key))
+        {
+            continue;
+        }
+        rows.entry(key).or_insert_with(|| notifications::Model {
+            // Time-ordered, so each insert lands at the right edge of the id indexes.
+            id: Uuid::now_v7(),
+            client_id: matched.client_id.clone(),
+            alert_id: matched.alert.alert_id.clone(),
+            severity: matched.alert.severity.clone(),
+            source: matched.alert.source.clone(),
+            name: matched.alert.name.clone(),
+            context: serde_json::to_value(&matched.alert.context).unwrap_or_default(),
+            event_ts: matched.alert.event_ts,
+            rule_ids: serde_json::to_value(&matched.rule_ids).unwrap_or_default(),
+            status: NotificationStatus::Pending.as_str().to_owned(),
+            shared: matched.alert.owner.is_none(),
+            created_at: now,
+            updated_at: now,
+            dedup_key: dedup_key.map(str::to_owned),
+            open_key: dedup_key.map(str::to_owned),
+            occurrences: 1,
+            first_seen_at: Some(now),
+            last_seen_at: Some(now),
+        });
+    }
+    rows.into_values().collect()
+}
+
+/// Inserts `models`, a statement per [`ROWS_PER_STATEMENT`]; returns the ids stored.
+async fn insert<C: ConnectionTrait>(
+    db: &C,
+    models: &[notifications::Model],
+) -> Result<HashSet<Uuid>, DbErr> {
+    let mut inserted: HashSet<Uuid> = HashSet::with_capacity(models.len());
+    for chunk in models.chunks(ROWS_PER_STATEMENT) {
+        let result = notifications::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|m| m.clone().into_active_model().reset_all()),
+        )
+        // Either unique index may refuse a row: (client, alert), a redelivery; or
+        // (client, open key), an open notification with the key exists (folded).
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .try_insert()
+        .exec_with_returning_keys(db)
+        .await?;
+        if let TryInsertResult::Inserted(ids) = result {
+            inserted.extend(ids);
+        }
+    }
+    Ok(inserted)
+}
+
+/// A `notifications.ready` for each of `models` that was `inserted`.
+fn announce(models: &[notifications::Model], inserted: &HashSet<Uuid>) -> Vec<OutgoingMessage> {
+    models
+        .iter()
+        .filter(|m| inserted.contains(&m.id))
+        .map(|m| {
+            tracing::debug!(notification_id = %m.id, alert_id = %m.alert_id, client_id = %m.client_id, "notification created");
+            NotificationReadyEvent::message(m.id, &m.client_id, &m.alert_id)
+        })
+        .collect()
 }
 
 /// The stored notifications of these alerts (of any client).

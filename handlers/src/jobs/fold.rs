@@ -4,45 +4,56 @@
 //! counts once; the row and the notification's count move in one transaction, so a
 //! crash between them cannot leave one without the other.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use alerting_entities::{notifications, occurrences};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionSession,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionSession,
     TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
 
-use super::{ROWS_PER_STATEMENT, index_lookups::all_with_keys};
+use super::{
+    ROWS_PER_STATEMENT,
+    index_lookups::{all_with_keys, prefer_index_lookups},
+};
 use crate::events::AlertMatchedEvent;
 
-/// Folds every keyed match in `matches` whose alert is not the open notification's
-/// own into that notification; returns how many were new occurrences.
-pub async fn fold<C: ConnectionTrait + TransactionTrait>(
+/// What folding did: the occurrences it counted, and the keyed matches that found no
+/// open notification to fold into (nor one of their own).
+pub struct Folded<'a> {
+    pub occurrences: u64,
+    pub unopened: Vec<&'a AlertMatchedEvent>,
+}
+
+/// Folds every keyed match in `matches` whose alert is not a notification's own into
+/// its client's open notification with that key.
+pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    matches: &[&AlertMatchedEvent],
+    matches: &[&'a AlertMatchedEvent],
     now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    let keyed: Vec<(&AlertMatchedEvent, &str)> = matches
+) -> Result<Folded<'a>, DbErr> {
+    let keyed: Vec<(&'a AlertMatchedEvent, &'a str)> = matches
         .iter()
         .filter_map(|m| m.alert.dedup_key.as_deref().map(|key| (*m, key)))
         .collect();
     if keyed.is_empty() {
-        return Ok(0);
+        return Ok(Folded {
+            occurrences: 0,
+            unopened: Vec::new(),
+        });
     }
-    // The open notification of each (client, key) of the batch: the one stored now or
-    // before, whichever won the unique index.
-    let keys: Vec<String> = keyed
-        .iter()
-        .map(|(_, key)| (*key).to_owned())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let reads = db.begin().await?;
+    prefer_index_lookups(&reads).await?;
+    // The open notification of each (client, key) of the batch: stored now or before,
+    // whichever won the unique index. By client and key, the index's own order.
+    let clients: Vec<String> = distinct(keyed.iter().map(|(m, _)| m.client_id.as_str()));
+    let keys: Vec<String> = distinct(keyed.iter().map(|(_, key)| *key));
     let open: HashMap<(String, String), Uuid> = all_with_keys(
-        db,
-        notifications::Entity::find(),
+        &reads,
+        notifications::Entity::find().filter(notifications::Column::ClientId.is_in(clients)),
         notifications::Column::OpenKey,
         &keys,
     )
@@ -52,12 +63,9 @@ pub async fn fold<C: ConnectionTrait + TransactionTrait>(
     .collect();
     // A match whose alert has a notification of its own is that notification's
     // redelivery, not an occurrence of another.
-    let alert_ids: Vec<String> = keyed
-        .iter()
-        .map(|(m, _)| m.alert.alert_id.clone())
-        .collect();
+    let alert_ids: Vec<String> = distinct(keyed.iter().map(|(m, _)| m.alert.alert_id.as_str()));
     let own: HashSet<(String, String)> = all_with_keys(
-        db,
+        &reads,
         notifications::Entity::find(),
         notifications::Column::AlertId,
         &alert_ids,
@@ -66,15 +74,16 @@ pub async fn fold<C: ConnectionTrait + TransactionTrait>(
     .into_iter()
     .map(|n| (n.client_id, n.alert_id))
     .collect();
+    reads.commit().await?;
     let mut rows: BTreeMap<(String, String), occurrences::Model> = BTreeMap::new();
+    let mut unopened = Vec::new();
     for (matched, key) in keyed {
         let pair = (matched.client_id.clone(), matched.alert.alert_id.clone());
         if own.contains(&pair) {
             continue;
         }
         let Some(notification_id) = open.get(&(matched.client_id.clone(), key.to_owned())) else {
-            // Its client was deleted meanwhile, or the notification resolved: nothing
-            // open to fold into.
+            unopened.push(matched);
             continue;
         };
         rows.entry(pair).or_insert_with(|| occurrences::Model {
@@ -85,7 +94,18 @@ pub async fn fold<C: ConnectionTrait + TransactionTrait>(
             seen_at: now,
         });
     }
-    record(db, rows.into_values().collect(), now).await
+    Ok(Folded {
+        occurrences: record(db, rows.into_values().collect(), now).await?,
+        unopened,
+    })
+}
+
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    values
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Stores the occurrences and moves each notification's count by the new ones.
@@ -122,7 +142,18 @@ async fn record<C: ConnectionTrait + TransactionTrait>(
                 notifications::Column::Occurrences,
                 Expr::col(notifications::Column::Occurrences).add(count),
             )
-            .col_expr(notifications::Column::LastSeenAt, Expr::value(now))
+            // Never back: batches commit out of order.
+            .col_expr(
+                notifications::Column::LastSeenAt,
+                Expr::case(
+                    Condition::any()
+                        .add(Expr::col(notifications::Column::LastSeenAt).is_null())
+                        .add(Expr::col(notifications::Column::LastSeenAt).lt(now)),
+                    now,
+                )
+                .finally(Expr::col(notifications::Column::LastSeenAt))
+                .into(),
+            )
             .filter(notifications::Column::Id.eq(notification_id))
             .exec(&transaction)
             .await?;

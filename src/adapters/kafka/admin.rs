@@ -6,7 +6,8 @@ use std::{ffi::CString, time::Duration};
 use alerting_handlers::events::topics;
 use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
-    consumer::BaseConsumer,
+    client::Client,
+    consumer::{BaseConsumer, Consumer},
     error::{KafkaError, RDKafkaErrorCode},
 };
 
@@ -23,7 +24,7 @@ impl Kafka {
         let config = &self.config;
         let brokers = config.brokers.clone().unwrap_or_default();
         let admin: AdminClient<KafkaContext> = self.client(None)?;
-        self.give_token(&admin)?;
+        self.give_token(admin.inner())?;
         let names: Vec<String> = topics::all_with_dead_letters()
             .iter()
             .map(|topic| physical(config, topic))
@@ -60,8 +61,10 @@ impl Kafka {
     pub async fn require_topics(&self, needed: &[String]) -> Result<(), KafkaSetupError> {
         let brokers = self.config.brokers.clone().unwrap_or_default();
         let consumer: BaseConsumer<KafkaContext> = self.client(None)?;
+        // Nothing polls this client's events: it needs its token handed over too.
+        self.give_token(consumer.client())?;
         let metadata = tokio::task::spawn_blocking(move || {
-            rdkafka::consumer::Consumer::fetch_metadata(&consumer, None, Duration::from_secs(10))
+            consumer.fetch_metadata(None, Duration::from_secs(10))
         })
         .await
         .map_err(|_| KafkaSetupError::Unreachable {
@@ -87,9 +90,9 @@ impl Kafka {
         }
     }
 
-    /// Hands an admin client its MSK IAM token. An admin client lives for one command,
-    /// well inside a token's lifetime.
-    fn give_token(&self, admin: &AdminClient<KafkaContext>) -> Result<(), KafkaSetupError> {
+    /// Hands a short-lived client whose events nobody polls (an admin client, a
+    /// metadata request) its MSK IAM token; it lives well inside the token's lifetime.
+    fn give_token(&self, client: &Client<KafkaContext>) -> Result<(), KafkaSetupError> {
         let Some(token) = self.token() else {
             return Ok(());
         };
@@ -101,12 +104,12 @@ impl Kafka {
         let value = CString::new(token.value).map_err(|err| refused(err.to_string()))?;
         let principal = CString::new("alerting").map_err(|err| refused(err.to_string()))?;
         let mut error = [0 as std::ffi::c_char; 512];
-        // SAFETY: the client pointer is live for the call (borrowed from `admin`); the
+        // SAFETY: the client pointer is live for the call (borrowed from `client`); the
         // strings are NUL-terminated and outlive it; no extensions are passed (null, 0);
         // `error` is a writable buffer of the length given.
         let code = unsafe {
             rdkafka::bindings::rd_kafka_oauthbearer_set_token(
-                admin.inner().native_ptr(),
+                client.native_ptr(),
                 value.as_ptr(),
                 token.expires_at_ms,
                 principal.as_ptr(),

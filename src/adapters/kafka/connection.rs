@@ -229,6 +229,10 @@ pub fn refusal(
             Some(format!(
                 "the brokers do not offer the SASL mechanism {mechanism}: set KAFKA_SASL_MECHANISM to one the listener enables ({reason})"
             ))
+        } else if lower.contains("failed to acquire") && lower.contains("oauthbearer") {
+            Some(format!(
+                "no MSK IAM token could be made here: check the task role's credentials and AWS_REGION ({reason})"
+            ))
         } else if code == &Some(RDKafkaErrorCode::Authentication)
             || code == &Some(RDKafkaErrorCode::SaslAuthenticationFailed)
         {

@@ -86,7 +86,13 @@ pub fn token(
     let signed_at = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_err(|err| signing(&err))?;
-    let expires_at = signed_at + TOKEN_LIFETIME;
+    // Never past the credentials' own end (role credentials expire too).
+    let credentials_end = credentials
+        .expiry()
+        .and_then(|end| end.duration_since(SystemTime::UNIX_EPOCH).ok());
+    let expires_at = credentials_end.map_or(signed_at + TOKEN_LIFETIME, |end| {
+        end.min(signed_at + TOKEN_LIFETIME)
+    });
     Ok(Token {
         value: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url.as_str()),
         expires_at_ms: i64::try_from(expires_at.as_millis()).unwrap_or(i64::MAX),
