@@ -35,6 +35,9 @@ pub struct Model {
     /// `created_at` then).
     pub first_seen_at: Option<DateTimeUtc>,
     pub last_seen_at: Option<DateTimeUtc>,
+    /// When a person acknowledged it, and who ("admin", or an API key's name).
+    pub acknowledged_at: Option<DateTimeUtc>,
+    pub acknowledged_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

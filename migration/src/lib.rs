@@ -7,6 +7,7 @@ mod m20261127_000001_initial_schema;
 mod m20261127_000002_api_keys;
 mod m20261206_000003_alert_owners;
 mod m20261206_000004_dedup_keys;
+mod m20261206_000005_acknowledgements;
 
 pub use m20261206_000004_dedup_keys::OPEN_KEY_INDEX;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_api_keys::Migration),
             Box::new(m20261206_000003_alert_owners::Migration),
             Box::new(m20261206_000004_dedup_keys::Migration),
+            Box::new(m20261206_000005_acknowledgements::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod acknowledgements;
 mod admin_routes;
 mod bench;
 mod cli;

@@ -39,6 +39,8 @@ pub async fn insert_notification(
         occurrences: 1,
         first_seen_at: Some(at),
         last_seen_at: Some(at),
+        acknowledged_at: None,
+        acknowledged_by: None,
     };
     notifications::Entity::insert(model.clone().into_active_model().reset_all())
         .exec_without_returning(&app.db)

@@ -50,6 +50,8 @@ async fn notification(app: &TestApp, client_id: &str, rule_id: &str) -> String {
         occurrences: 1,
         first_seen_at: Some(now),
         last_seen_at: Some(now),
+        acknowledged_at: None,
+        acknowledged_by: None,
     }
     .into_active_model()
     .insert(&app.db)

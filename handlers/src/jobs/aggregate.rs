@@ -187,6 +187,8 @@ fn rows_of(matches: &[&AlertMatchedEvent], now: DateTime<Utc>) -> Vec<notificati
             occurrences: 1,
             first_seen_at: Some(now),
             last_seen_at: Some(now),
+            acknowledged_at: None,
+            acknowledged_by: None,
         });
     }
     rows.into_values().collect()

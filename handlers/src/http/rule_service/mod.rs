@@ -134,6 +134,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::get_notification))
         .routes(routes!(notifications::retry_notification))
+        .routes(routes!(notifications::acknowledge_notification))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(health::health))

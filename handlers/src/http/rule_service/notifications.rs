@@ -1,13 +1,13 @@
 //! Notifications over REST: list and read them with their deliveries (a client sees
-//! only its own), and retry a FAILED or PARTIAL one.
+//! only its own), retry a FAILED or PARTIAL one, and acknowledge one.
 
-use alerting_entities::{deliveries, notifications};
+use alerting_entities::{api_keys, deliveries, notifications};
 use axum::{
     Json,
     extract::{Path, State},
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -60,6 +60,11 @@ pub struct Notification {
     /// When its first and its latest alert arrived.
     pub first_seen_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+    /// open, or acknowledged (a person took it).
+    pub state: NotificationState,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// "admin", or the name of the API key that acknowledged it.
+    pub acknowledged_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -85,10 +90,24 @@ impl From<notifications::Model> for Notification {
             occurrences: model.occurrences,
             first_seen_at: model.first_seen_at.unwrap_or(model.created_at),
             last_seen_at: model.last_seen_at.unwrap_or(model.created_at),
+            state: match model.acknowledged_at {
+                Some(_) => NotificationState::Acknowledged,
+                None => NotificationState::Open,
+            },
+            acknowledged_at: model.acknowledged_at,
+            acknowledged_by: model.acknowledged_by,
             created_at: model.created_at,
             updated_at: model.updated_at,
         }
     }
+}
+
+/// Where a notification is in its life, apart from how its delivery went (`status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationState {
+    Open,
+    Acknowledged,
 }
 
 /// The delivery of a notification to one endpoint, across all its attempts.
@@ -150,6 +169,8 @@ pub struct NotificationFilter {
     pub status: Option<String>,
     /// Only the notifications of this alert.
     pub alert_id: Option<String>,
+    /// open or acknowledged.
+    pub state: Option<NotificationState>,
 }
 
 /// List notifications, newest first.
@@ -177,6 +198,15 @@ pub async fn list_notifications(
     if let Some(alert_id) = filter.alert_id {
         select = select.filter(notifications::Column::AlertId.eq(alert_id));
     }
+    select = match filter.state {
+        Some(NotificationState::Open) => {
+            select.filter(notifications::Column::AcknowledgedAt.is_null())
+        }
+        Some(NotificationState::Acknowledged) => {
+            select.filter(notifications::Column::AcknowledgedAt.is_not_null())
+        }
+        None => select,
+    };
     let select = select
         .order_by_desc(notifications::Column::CreatedAt)
         .order_by_desc(notifications::Column::Id);
@@ -237,4 +267,50 @@ pub async fn retry_notification(
         Err(RedriveError::Database(err)) => Err(err.into()),
         Err(RedriveError::Bus(err)) => Err(ApiError::BusUnavailable(err.to_string())),
     }
+}
+
+/// Acknowledge a notification: a person has it. Records who ("admin", or the API key's
+/// name) and when; acknowledging it again changes nothing.
+#[utoipa::path(post, path = "/api/v1/notifications/{notification_id}/acknowledge", tag = "notifications",
+    params(("notification_id" = Uuid, Path)),
+    responses((status = 200, body = Notification, description = "Acknowledged (now or before)")))]
+pub async fn acknowledge_notification(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(notification_id): Path<String>,
+) -> Result<Json<Notification>, ApiError> {
+    principal.require(Scope::Manage)?;
+    let notification =
+        find_owned::<notifications::Entity>(&state, &principal, &notification_id).await?;
+    if notification.acknowledged_at.is_some() {
+        return Ok(Json(notification.into()));
+    }
+    let who = match &principal {
+        Principal::Admin => "admin".to_owned(),
+        Principal::Client { key_id, .. } => api_keys::Entity::find_by_id(*key_id)
+            .one(&state.db)
+            .await?
+            .map_or_else(
+                || format!("key {key_id}"),
+                |key| {
+                    key.name
+                        .unwrap_or_else(|| format!("key {}", key.key_prefix))
+                },
+            ),
+    };
+    let now = Utc::now();
+    // Only if nobody acknowledged it meanwhile: the first person keeps it.
+    notifications::Entity::update_many()
+        .col_expr(notifications::Column::AcknowledgedAt, Expr::value(now))
+        .col_expr(notifications::Column::AcknowledgedBy, Expr::value(who))
+        .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
+        .filter(notifications::Column::Id.eq(notification.id))
+        .filter(notifications::Column::AcknowledgedAt.is_null())
+        .exec(&state.db)
+        .await?;
+    let stored = notifications::Entity::find_by_id(notification.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("notification", notification_id))?;
+    Ok(Json(stored.into()))
 }
