@@ -25,3 +25,41 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Adds `columns` to `table`, a statement each: SQLite alters one column per statement.
+pub(crate) async fn add_columns(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden + Clone,
+    columns: impl IntoIterator<Item = ColumnDef>,
+) -> Result<(), DbErr> {
+    for mut column in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table.clone())
+                    .add_column(&mut column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops `columns` of `table`, a statement each, as `add_columns` added them.
+pub(crate) async fn drop_columns<C: IntoIden>(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden + Clone,
+    columns: impl IntoIterator<Item = C>,
+) -> Result<(), DbErr> {
+    for column in columns {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(table.clone())
+                    .drop_column(column)
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}

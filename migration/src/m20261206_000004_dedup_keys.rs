@@ -10,7 +10,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Notifications {
     Table,
     Id,
@@ -38,25 +38,19 @@ pub const OPEN_KEY_INDEX: &str = "uq_notifications_client_open_key";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // SQLite alters one column per statement; a column added to rows that exist
-        // takes a constant default or none.
-        for column in [
-            string_len_null(Notifications::DedupKey, 255),
-            string_len_null(Notifications::OpenKey, 255),
-            integer(Notifications::Occurrences).default(1).to_owned(),
-            timestamp_with_time_zone_null(Notifications::FirstSeenAt),
-            timestamp_with_time_zone_null(Notifications::LastSeenAt),
-        ] {
-            let mut column = column;
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Notifications::Table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        // A column added to rows that exist takes a constant default or none.
+        crate::add_columns(
+            manager,
+            Notifications::Table,
+            [
+                string_len_null(Notifications::DedupKey, 255),
+                string_len_null(Notifications::OpenKey, 255),
+                integer(Notifications::Occurrences).default(1).to_owned(),
+                timestamp_with_time_zone_null(Notifications::FirstSeenAt),
+                timestamp_with_time_zone_null(Notifications::LastSeenAt),
+            ],
+        )
+        .await?;
         manager
             .create_index(
                 Index::create()
@@ -120,22 +114,17 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for column in [
-            Notifications::LastSeenAt,
-            Notifications::FirstSeenAt,
-            Notifications::Occurrences,
-            Notifications::OpenKey,
-            Notifications::DedupKey,
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Notifications::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        crate::drop_columns(
+            manager,
+            Notifications::Table,
+            [
+                Notifications::LastSeenAt,
+                Notifications::FirstSeenAt,
+                Notifications::Occurrences,
+                Notifications::OpenKey,
+                Notifications::DedupKey,
+            ],
+        )
+        .await
     }
 }

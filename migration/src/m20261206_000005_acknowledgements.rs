@@ -6,7 +6,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Notifications {
     Table,
     AcknowledgedAt,
@@ -16,34 +16,23 @@ enum Notifications {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // SQLite alters one column per statement.
-        for mut column in [
-            timestamp_with_time_zone_null(Notifications::AcknowledgedAt),
-            string_len_null(Notifications::AcknowledgedBy, 255),
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Notifications::Table)
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        crate::add_columns(
+            manager,
+            Notifications::Table,
+            [
+                timestamp_with_time_zone_null(Notifications::AcknowledgedAt),
+                string_len_null(Notifications::AcknowledgedBy, 255),
+            ],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in [Notifications::AcknowledgedBy, Notifications::AcknowledgedAt] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Notifications::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        crate::drop_columns(
+            manager,
+            Notifications::Table,
+            [Notifications::AcknowledgedBy, Notifications::AcknowledgedAt],
+        )
+        .await
     }
 }
