@@ -11,6 +11,7 @@
 //! scenario left behind (a rule, a late delivery) counts in a later one.
 
 mod access;
+mod acknowledge;
 mod dedup_keys;
 mod deduplication;
 mod delivery;
