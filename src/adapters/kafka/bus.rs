@@ -30,20 +30,16 @@ type Producer = FutureProducer<KafkaContext>;
 
 fn idempotent_producer(kafka: &Kafka) -> Result<Producer, KafkaSetupError> {
     let config = &kafka.config;
-    kafka
-        .client_config()
+    let mut settings = kafka.client_config();
+    settings
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", config.flow.linger.as_millis().to_string())
         .set(
             "message.timeout.ms",
             config.message_timeout.as_millis().to_string(),
-        )
-        .create_with_context(kafka.context(None))
-        .map_err(|source| KafkaSetupError::Client {
-            brokers: config.brokers.clone().unwrap_or_default(),
-            source,
-        })
+        );
+    kafka.create(&settings, kafka.context(None))
 }
 
 /// Errors after which an idempotent producer refuses every later message.

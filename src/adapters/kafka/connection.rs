@@ -50,16 +50,13 @@ impl Kafka {
             config: config.clone(),
             signer,
         };
-        let probe: BaseConsumer<KafkaContext> = kafka
-            .client_config()
-            .create_with_context(KafkaContext {
+        let probe: BaseConsumer<KafkaContext> = kafka.create(
+            &kafka.client_config(),
+            KafkaContext {
                 quiet: true,
                 ..kafka.context(None)
-            })
-            .map_err(|source| KafkaSetupError::Client {
-                brokers: brokers.clone(),
-                source,
-            })?;
+            },
+        )?;
         let security = config.security.clone();
         let asked = {
             let brokers = brokers.clone();
@@ -152,8 +149,18 @@ impl Kafka {
         &self,
         lag_of: Option<&str>,
     ) -> Result<C, KafkaSetupError> {
-        self.client_config()
-            .create_with_context(self.context(lag_of))
+        self.create(&self.client_config(), self.context(lag_of))
+    }
+
+    /// A client of `settings` (this connection's, with any of its own on top) carrying
+    /// `context`.
+    pub(super) fn create<C: rdkafka::config::FromClientConfigAndContext<KafkaContext>>(
+        &self,
+        settings: &ClientConfig,
+        context: KafkaContext,
+    ) -> Result<C, KafkaSetupError> {
+        settings
+            .create_with_context(context)
             .map_err(|source| KafkaSetupError::Client {
                 brokers: self.config.brokers.clone().unwrap_or_default(),
                 source,

@@ -47,8 +47,8 @@ impl Kafka {
         let config = &self.config;
         let group = format!("{}{service}", config.group_prefix);
         let session = config.session_timeout.as_millis();
-        let consumer: StreamConsumer<KafkaContext> = self
-            .client_config()
+        let mut settings = self.client_config();
+        settings
             .set("group.id", &group)
             .set("enable.auto.commit", "true")
             // Offsets are stored by `commit` only, after the work is done.
@@ -70,12 +70,9 @@ impl Kafka {
                 prefetch_per_partition(service).to_string(),
             )
             .set("heartbeat.interval.ms", (session / 3).max(100).to_string())
-            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS.to_string())
-            .create_with_context(self.context(Some(service)))
-            .map_err(|source| KafkaSetupError::Client {
-                brokers: config.brokers.clone().unwrap_or_default(),
-                source,
-            })?;
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS.to_string());
+        let consumer: StreamConsumer<KafkaContext> =
+            self.create(&settings, self.context(Some(service)))?;
         let physical = physical(config, topic);
         consumer
             .subscribe(&[&physical])
