@@ -159,6 +159,7 @@ fn matched(n: u64, rule_id: Uuid) -> AlertMatchedEvent {
             name: "timeout".into(),
             context: [("host".to_owned(), "node-17".to_owned())].into(),
             dedup_key: None,
+            status: Default::default(),
         },
         client_id: "acme".into(),
         rule_ids: vec![rule_id],

@@ -1,8 +1,9 @@
-//! `deliveries`: one row per (notification, endpoint), with its attempts and outcome.
+//! `deliveries`: one row per (notification, endpoint, phase), with its attempts and
+//! outcome.
 
 use sea_orm::entity::prelude::*;
 
-/// One row per notification × endpoint, updated by every attempt.
+/// One row per notification × endpoint × phase, updated by every attempt.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deliveries")]
 pub struct Model {
@@ -12,7 +13,7 @@ pub struct Model {
     pub endpoint_id: Uuid,
     pub kind: String,
     pub target: String,
-    /// PENDING, DELIVERED or FAILED.
+    /// RETRYING, DELIVERED or FAILED.
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -20,6 +21,8 @@ pub struct Model {
     pub delivered_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// What was delivered: `firing` (the notification) or `resolved` (its resolution).
+    pub phase: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

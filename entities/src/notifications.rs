@@ -38,6 +38,14 @@ pub struct Model {
     /// When a person acknowledged it, and who ("admin", or an API key's name).
     pub acknowledged_at: Option<DateTimeUtc>,
     pub acknowledged_by: Option<String>,
+    /// When it was resolved, and by what: "alert <id>" (a resolved alert with its key),
+    /// "admin" or an API key's name (a person), or "auto" (quiet for its rule's
+    /// `auto_resolve_after`).
+    pub resolved_at: Option<DateTimeUtc>,
+    pub resolved_by: Option<String>,
+    /// The resolution's delivery: none until resolved, then PENDING, SENT, PARTIAL,
+    /// FAILED or NO_ENDPOINTS (no endpoint had taken the firing notification).
+    pub resolution_status: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

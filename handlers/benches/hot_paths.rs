@@ -85,6 +85,7 @@ fn alert(severity: Severity, source: String, name: String) -> Alert {
         name,
         context: [("host".to_owned(), "node-17".to_owned())].into(),
         dedup_key: None,
+        status: Default::default(),
     }
 }
 

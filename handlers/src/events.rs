@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    domain::{Alert, AlertParts, ClientId},
+    domain::{Alert, AlertParts, AlertStatus, ClientId},
     ports::OutgoingMessage,
 };
 
@@ -111,6 +111,9 @@ pub struct AlertBody {
     /// written before alerts had them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup_key: Option<String>,
+    /// firing (left out) or resolved.
+    #[serde(default, skip_serializing_if = "AlertStatus::is_firing")]
+    pub status: AlertStatus,
 }
 
 impl From<&Alert> for AlertBody {
@@ -124,6 +127,7 @@ impl From<&Alert> for AlertBody {
             name: alert.name.clone(),
             context: alert.context.clone(),
             dedup_key: alert.dedup_key.clone(),
+            status: alert.status,
         }
     }
 }
@@ -147,6 +151,7 @@ impl AlertBody {
                 name: &self.name,
                 context: Some(&self.context),
                 dedup_key: self.dedup_key.as_deref(),
+                status: Some(self.status.as_str()),
             },
             Utc::now(),
         )
@@ -311,6 +316,7 @@ mod tests {
             name: "declined".into(),
             context: [("region".to_owned(), "eu".to_owned())].into(),
             dedup_key: None,
+            status: AlertStatus::Firing,
         }
     }
 

@@ -333,6 +333,7 @@ mod tests {
             name: name.into(),
             context: Default::default(),
             dedup_key: None,
+            status: Default::default(),
         }
     }
 

@@ -115,6 +115,7 @@ pub struct Metrics {
     pub alerts_unmatched: Counter,
     pub notifications_created: Counter,
     pub notifications_deduplicated: Counter,
+    pub notifications_resolved: Counter,
     pub deliveries_delivered: Counter,
     pub deliveries_failed: Counter,
     pub deliveries_retried: Counter,
@@ -151,6 +152,7 @@ impl Metrics {
             alerts_unmatched: Counter::new(),
             notifications_created: Counter::new(),
             notifications_deduplicated: Counter::new(),
+            notifications_resolved: Counter::new(),
             deliveries_delivered: Counter::new(),
             deliveries_failed: Counter::new(),
             deliveries_retried: Counter::new(),
@@ -220,6 +222,12 @@ impl Metrics {
                 "NotificationsDeduplicated",
                 "Matches whose notification existed already (redeliveries, repeated alerts)",
                 &self.notifications_deduplicated,
+            ),
+            counter(
+                "alerting_notifications_resolved_total",
+                "NotificationsResolved",
+                "Notifications resolved (by a resolved alert, a person or auto_resolve_after)",
+                &self.notifications_resolved,
             ),
             counter(
                 "alerting_deliveries_delivered_total",

@@ -129,6 +129,36 @@ pub struct NotificationPayload {
     pub alert: crate::events::AlertBody,
     pub rule_ids: Vec<uuid::Uuid>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Set when this delivery is the notification's resolution rather than the
+    /// notification itself.
+    pub resolution: Option<Resolution>,
+}
+
+/// A notification's end, as its resolution delivery tells it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Resolution {
+    pub resolved_at: chrono::DateTime<chrono::Utc>,
+    /// From its first alert to its resolution.
+    pub lasted: std::time::Duration,
+}
+
+impl Resolution {
+    /// How long it lasted, as people say it: "2h 5m", "4m 10s", "12s".
+    pub fn lasted_text(&self) -> String {
+        let total = self.lasted.as_secs();
+        let (days, hours, minutes, seconds) = (
+            total / 86_400,
+            total / 3_600 % 24,
+            total / 60 % 60,
+            total % 60,
+        );
+        match (days, hours, minutes) {
+            (0, 0, 0) => format!("{seconds}s"),
+            (0, 0, _) => format!("{minutes}m {seconds}s"),
+            (0, _, _) => format!("{hours}h {minutes}m"),
+            _ => format!("{days}d {hours}h"),
+        }
+    }
 }
 
 /// Where to deliver, as stored.
@@ -191,4 +221,24 @@ pub struct MetricsError(pub String);
 #[async_trait]
 pub trait MetricsSink: Send + Sync + 'static {
     async fn send(&self, reading: &Reading) -> Result<(), MetricsError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolution_says_how_long_it_lasted_in_two_units() {
+        let lasted = |secs: u64| {
+            Resolution {
+                resolved_at: chrono::Utc::now(),
+                lasted: Duration::from_secs(secs),
+            }
+            .lasted_text()
+        };
+        assert_eq!(lasted(12), "12s");
+        assert_eq!(lasted(250), "4m 10s");
+        assert_eq!(lasted(2 * 3_600 + 5 * 60 + 7), "2h 5m");
+        assert_eq!(lasted(3 * 86_400 + 3_600), "3d 1h");
+    }
 }

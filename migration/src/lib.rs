@@ -1,5 +1,6 @@
-//! Schema migrations. Every migration runs unchanged on Postgres and SQLite, so it is
-//! written with sea-query's portable column types only.
+//! Schema migrations. Every migration runs on Postgres and SQLite, written with
+//! sea-query's portable column types; the one thing SQLite cannot alter, a table's
+//! UNIQUE constraint, is changed by rebuilding the table (000006).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -8,6 +9,7 @@ mod m20261127_000002_api_keys;
 mod m20261206_000003_alert_owners;
 mod m20261206_000004_dedup_keys;
 mod m20261206_000005_acknowledgements;
+mod m20261206_000006_resolutions;
 
 pub use m20261206_000004_dedup_keys::OPEN_KEY_INDEX;
 
@@ -22,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000003_alert_owners::Migration),
             Box::new(m20261206_000004_dedup_keys::Migration),
             Box::new(m20261206_000005_acknowledgements::Migration),
+            Box::new(m20261206_000006_resolutions::Migration),
         ]
     }
 }

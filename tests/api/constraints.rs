@@ -52,6 +52,7 @@ fn delivery(notification_id: Uuid, endpoint_id: Uuid) -> deliveries::Model {
         delivered_at: None,
         created_at: at,
         updated_at: at,
+        phase: "firing".to_owned(),
     }
 }
 

@@ -341,6 +341,7 @@ pub fn matched(
             name: "card-declined".to_owned(),
             context: Default::default(),
             dedup_key: dedup_key.map(str::to_owned),
+            status: Default::default(),
         },
         client_id: client.to_owned(),
         rule_ids: vec![uuid::Uuid::new_v4()],

@@ -27,5 +27,6 @@ mod protocol;
 mod quotas;
 mod readme;
 mod redaction;
+mod resolutions;
 mod rules;
 mod security;

@@ -41,6 +41,9 @@ pub async fn insert_notification(
         last_seen_at: Some(at),
         acknowledged_at: None,
         acknowledged_by: None,
+        resolved_at: None,
+        resolved_by: None,
+        resolution_status: None,
     };
     notifications::Entity::insert(model.clone().into_active_model().reset_all())
         .exec_without_returning(&app.db)
@@ -125,6 +128,7 @@ async fn a_notification_shows_its_alert_and_deliveries(app: TestApp) {
         delivered_at: None,
         created_at: at,
         updated_at: at,
+        phase: "firing".to_owned(),
     };
     deliveries::Entity::insert(delivery.clone().into_active_model().reset_all())
         .exec_without_returning(&app.db)

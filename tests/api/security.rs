@@ -52,6 +52,9 @@ async fn notification(app: &TestApp, client_id: &str, rule_id: &str) -> String {
         last_seen_at: Some(now),
         acknowledged_at: None,
         acknowledged_by: None,
+        resolved_at: None,
+        resolved_by: None,
+        resolution_status: None,
     }
     .into_active_model()
     .insert(&app.db)
@@ -481,9 +484,11 @@ fn payload() -> NotificationPayload {
             name: "down".to_owned(),
             context: Default::default(),
             dedup_key: None,
+            status: Default::default(),
         },
         rule_ids: vec![uuid::Uuid::new_v4()],
         created_at: chrono::Utc::now(),
+        resolution: None,
     }
 }
 

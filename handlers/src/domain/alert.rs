@@ -25,6 +25,47 @@ pub struct Alert {
     /// "The same problem again": while the owner's notification with this key is open,
     /// further alerts with it fold into that notification instead of making new ones.
     pub dedup_key: Option<String>,
+    /// Firing (the problem is happening), or resolved (it is over: the owner's open
+    /// notification with the same dedup key closes).
+    pub status: AlertStatus,
+}
+
+/// Whether an alert says a problem is happening or is over.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    #[default]
+    Firing,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Firing => "firing",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    pub fn is_firing(&self) -> bool {
+        *self == Self::Firing
+    }
+}
+
+impl std::str::FromStr for AlertStatus {
+    type Err = InvalidValue;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.to_ascii_lowercase().as_str() {
+            "firing" => Ok(Self::Firing),
+            "resolved" => Ok(Self::Resolved),
+            _ => Err(InvalidValue(format!(
+                "must be firing or resolved (got {value:?})"
+            ))),
+        }
+    }
 }
 
 /// Limits on what an alert may carry.
@@ -44,6 +85,8 @@ pub struct AlertParts<'a> {
     pub name: &'a str,
     pub context: Option<&'a BTreeMap<String, String>>,
     pub dedup_key: Option<&'a str>,
+    /// firing (the default) or resolved.
+    pub status: Option<&'a str>,
 }
 
 /// A field of an alert that failed validation.
@@ -115,6 +158,24 @@ impl Alert {
         {
             fail("dedup_key", err);
         }
+        let status = parts
+            .status
+            .map(str::parse::<AlertStatus>)
+            .transpose()
+            .unwrap_or_else(|err| {
+                fail("status", err);
+                None
+            })
+            .unwrap_or_default();
+        // A resolve names what it resolves: without a key there is nothing to find.
+        if status == AlertStatus::Resolved && parts.dedup_key.is_none() {
+            fail(
+                "dedup_key",
+                InvalidValue::new(
+                    "a resolved alert needs the dedup_key of the notification it resolves",
+                ),
+            );
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -127,6 +188,7 @@ impl Alert {
             name: parts.name.to_owned(),
             context,
             dedup_key: parts.dedup_key.map(str::to_owned),
+            status,
         })
     }
 }
@@ -169,6 +231,7 @@ mod tests {
             name: "card-declined",
             context: None,
             dedup_key: Some("card-declined:eu"),
+            status: None,
         }
     }
 
@@ -207,6 +270,7 @@ mod tests {
                 name: &"n".repeat(256),
                 context: Some(&big),
                 dedup_key: Some(" padded"),
+                status: Some("over"),
             },
             Utc::now(),
         )
@@ -221,7 +285,8 @@ mod tests {
                 "source",
                 "name",
                 "context",
-                "dedup_key"
+                "dedup_key",
+                "status"
             ]
         );
     }
@@ -257,5 +322,32 @@ mod tests {
         )
         .expect_err("too big");
         assert_eq!(errors[0].field, "context");
+    }
+
+    #[test]
+    fn a_resolve_needs_its_dedup_key() {
+        let resolved = Alert::parse(
+            AlertParts {
+                status: Some("RESOLVED"),
+                ..parts()
+            },
+            Utc::now(),
+        )
+        .expect("valid");
+        assert_eq!(resolved.status, AlertStatus::Resolved);
+        let errors = Alert::parse(
+            AlertParts {
+                status: Some("resolved"),
+                dedup_key: None,
+                ..parts()
+            },
+            Utc::now(),
+        )
+        .expect_err("a resolve without a key resolves nothing");
+        assert_eq!(errors[0].field, "dedup_key");
+        assert_eq!(
+            Alert::parse(parts(), Utc::now()).expect("valid").status,
+            AlertStatus::Firing
+        );
     }
 }

@@ -8,10 +8,12 @@ mod notification;
 mod rule;
 pub(crate) mod text;
 
-pub use alert::{Alert, AlertFieldError, AlertParts, MAX_CONTEXT_BYTES, MAX_CONTEXT_KEYS};
+pub use alert::{
+    Alert, AlertFieldError, AlertParts, AlertStatus, MAX_CONTEXT_BYTES, MAX_CONTEXT_KEYS,
+};
 pub use client::{ClientId, ClientName};
 pub use endpoint::{EndpointKind, EndpointSecret, EndpointTarget};
-pub use notification::{DeliveryStatus, NotificationStatus};
+pub use notification::{DeliveryPhase, DeliveryStatus, NotificationStatus};
 pub use rule::{FieldPattern, RuleAction, Severity, SeverityPattern, WILDCARD};
 
 /// Why a value was refused. The caller knows which field it came from and says so.

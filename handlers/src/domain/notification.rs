@@ -57,6 +57,31 @@ impl DeliveryStatus {
     }
 }
 
+/// What a delivery carries: the notification itself, or the news that it is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeliveryPhase {
+    Firing,
+    Resolved,
+}
+
+impl DeliveryPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Firing => "firing",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    /// The phase of a stored row; rows from before resolutions are the firing ones.
+    pub fn of_row(value: &str) -> Self {
+        if value == Self::Resolved.as_str() {
+            Self::Resolved
+        } else {
+            Self::Firing
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 //! (client, dedup key) while one is open (the rest fold into it: `fold`), and a
 //! `notifications.ready` for every row of the batch that is still undelivered. New rows
 //! are, and so is a row whose first announcement a crash cut short (found by a second
-//! query, only when the batch held rows stored before): nothing strands.
+//! query, only when the batch held rows stored before): nothing strands. Resolved
+//! alerts resolve their key's open notification (`resolve`), in the order they came:
+//! a batch is cut where a key turns from firing to resolved or back.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -38,15 +40,82 @@ fn belongs(matched: &AlertMatchedEvent) -> bool {
     ok
 }
 
-/// Stores the notifications of `matches`; returns the announcements to publish.
+/// Stores the notifications of `matches` and applies their resolves, in order; returns
+/// the announcements to publish.
 pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     matches: &[AlertMatchedEvent],
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
-    if matches.is_empty() {
+    let kept: Vec<&AlertMatchedEvent> = matches.iter().filter(|m| belongs(m)).collect();
+    let mut announcements = Vec::new();
+    for segment in segments(&kept) {
+        announcements.extend(store(db, &segment.firing).await?);
+        if !segment.resolved.is_empty() {
+            announcements
+                .extend(super::resolve::resolve_matches(db, &segment.resolved, Utc::now()).await?);
+        }
+    }
+    Ok(announcements)
+}
+
+/// A run of a batch in which no (client, dedup key) is both firing and resolved, so
+/// its firing alerts can be stored together and its resolves applied after them.
+#[derive(Default)]
+struct Segment<'a> {
+    firing: Vec<&'a AlertMatchedEvent>,
+    resolved: Vec<&'a AlertMatchedEvent>,
+    firing_keys: HashSet<(&'a str, &'a str)>,
+    resolved_keys: HashSet<(&'a str, &'a str)>,
+}
+
+/// Cuts `matches` where a key's alerts turn from firing to resolved or back: a batch
+/// holding a key's firing alert and then its resolve (or a resolve and then the key
+/// firing again) applies them in that order. Most batches are one segment.
+fn segments<'a>(matches: &[&'a AlertMatchedEvent]) -> Vec<Segment<'a>> {
+    let mut done = Vec::new();
+    let mut current = Segment::default();
+    for matched in matches {
+        let key = matched
+            .alert
+            .dedup_key
+            .as_deref()
+            .map(|key| (matched.client_id.as_str(), key));
+        let resolved = !matched.alert.status.is_firing();
+        let turns = key.is_some_and(|key| {
+            if resolved {
+                current.firing_keys.contains(&key)
+            } else {
+                current.resolved_keys.contains(&key)
+            }
+        });
+        if turns {
+            done.push(std::mem::take(&mut current));
+        }
+        match (resolved, key) {
+            (true, Some(key)) => {
+                current.resolved_keys.insert(key);
+                current.resolved.push(matched);
+            }
+            // A resolve without a key never passes validation; nothing to resolve.
+            (true, None) => {}
+            (false, key) => {
+                current.firing_keys.extend(key);
+                current.firing.push(matched);
+            }
+        }
+    }
+    done.push(current);
+    done
+}
+
+/// Stores the notifications of firing `matches`; returns the announcements to publish.
+async fn store<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    kept: &[&AlertMatchedEvent],
+) -> Result<Vec<OutgoingMessage>, DbErr> {
+    if kept.is_empty() {
         return Ok(Vec::new());
     }
-    let kept: Vec<&AlertMatchedEvent> = matches.iter().filter(|m| belongs(m)).collect();
     // A client deleted since the match has nobody left to notify.
     let wanted: BTreeSet<&str> = kept.iter().map(|m| m.client_id.as_str()).collect();
     let existing: HashSet<String> = clients::Entity::find()
@@ -71,7 +140,7 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
             client
         })
         .collect();
-    let models = rows_of(&stored, now);
+    let models = without_occurrences(db, rows_of(&stored, now)).await?;
     // The ids of the rows this batch inserted; a row it did not insert existed already.
     let mut inserted = insert(db, &models).await?;
     let mut announcements: Vec<OutgoingMessage> = announce(&models, &inserted);
@@ -189,9 +258,32 @@ fn rows_of(matches: &[&AlertMatchedEvent], now: DateTime<Utc>) -> Vec<notificati
             last_seen_at: Some(now),
             acknowledged_at: None,
             acknowledged_by: None,
+            resolved_at: None,
+            resolved_by: None,
+            resolution_status: None,
         });
     }
     rows.into_values().collect()
+}
+
+/// `models` without the keyed ones whose alert is an occurrence already: a
+/// redelivered alert that folded into a notification since resolved opens nothing.
+async fn without_occurrences<C: ConnectionTrait>(
+    db: &C,
+    models: Vec<notifications::Model>,
+) -> Result<Vec<notifications::Model>, DbErr> {
+    let keyed = models
+        .iter()
+        .filter(|m| m.dedup_key.is_some())
+        .map(|m| (m.client_id.as_str(), m.alert_id.as_str()));
+    let counted = super::fold::counted(db, keyed).await?;
+    if counted.is_empty() {
+        return Ok(models);
+    }
+    Ok(models
+        .into_iter()
+        .filter(|m| !counted.contains(&(m.client_id.clone(), m.alert_id.clone())))
+        .collect())
 }
 
 /// Inserts `models`, a statement per [`ROWS_PER_STATEMENT`]; returns the ids stored.

@@ -94,10 +94,55 @@ pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
             seen_at: now,
         });
     }
+    let unopened = not_counted(db, unopened).await?;
     Ok(Folded {
         occurrences: record(db, rows.into_values().collect(), now).await?,
         unopened,
     })
+}
+
+/// The matches of `unopened` whose alert is not an occurrence already (see
+/// [`counted`]).
+async fn not_counted<'a, C: ConnectionTrait>(
+    db: &C,
+    unopened: Vec<&'a AlertMatchedEvent>,
+) -> Result<Vec<&'a AlertMatchedEvent>, DbErr> {
+    let counted = counted(
+        db,
+        unopened
+            .iter()
+            .map(|m| (m.client_id.as_str(), m.alert.alert_id.as_str())),
+    )
+    .await?;
+    Ok(unopened
+        .into_iter()
+        .filter(|m| !counted.contains(&(m.client_id.clone(), m.alert.alert_id.clone())))
+        .collect())
+}
+
+/// Which of these (client, alert) pairs are occurrences already. One that is was
+/// counted by a notification since resolved: its redelivery must not open another.
+/// Asked only of alerts that would open a notification, a few per batch.
+pub async fn counted<'a, C: ConnectionTrait>(
+    db: &C,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<HashSet<(String, String)>, DbErr> {
+    let pairs: Vec<(&str, &str)> = pairs.collect();
+    if pairs.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let clients: Vec<String> = distinct(pairs.iter().map(|(client, _)| *client));
+    let alert_ids: Vec<String> = distinct(pairs.iter().map(|(_, alert)| *alert));
+    Ok(all_with_keys(
+        db,
+        occurrences::Entity::find().filter(occurrences::Column::ClientId.is_in(clients)),
+        occurrences::Column::AlertId,
+        &alert_ids,
+    )
+    .await?
+    .into_iter()
+    .map(|o| (o.client_id, o.alert_id))
+    .collect())
 }
 
 fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {

@@ -293,6 +293,7 @@ impl Generator {
             name,
             context: [("generator".to_owned(), "alerting".to_owned())].into(),
             dedup_key: None,
+            status: Default::default(),
         }
     }
 }

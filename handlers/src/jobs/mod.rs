@@ -8,6 +8,7 @@ pub mod generate;
 pub mod index_lookups;
 pub mod load_jobs;
 pub mod redrive;
+pub mod resolve;
 pub mod send;
 pub mod snapshot;
 

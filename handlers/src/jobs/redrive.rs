@@ -1,14 +1,15 @@
 //! Re-announcing notifications: one on request (FAILED or PARTIAL, only its
 //! undelivered endpoints are tried again), or every notification stuck undelivered
-//! for longer than a threshold (a crash after its insert and before any delivery).
+//! for longer than a threshold (a crash after its insert and before any delivery), or
+//! whose resolution is (a crash after it was resolved and before it was announced).
 
 use std::time::Duration;
 
 use alerting_entities::notifications;
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -86,8 +87,8 @@ pub async fn retry<C: ConnectionTrait>(
 /// left.
 pub const BATCH: u64 = 1_000;
 
-/// Announces again every notification PENDING for longer than `older_than`, a
-/// [`BATCH`] at a time; returns how many.
+/// Announces again every notification PENDING (or whose resolution is) for longer
+/// than `older_than`, a [`BATCH`] at a time; returns how many.
 pub async fn redrive_all_stuck<C: ConnectionTrait>(
     db: &C,
     bus: &dyn Bus,
@@ -103,8 +104,8 @@ pub async fn redrive_all_stuck<C: ConnectionTrait>(
     }
 }
 
-/// Announces again up to `limit` notifications PENDING for longer than `older_than`;
-/// returns how many.
+/// Announces again up to `limit` notifications PENDING (or whose resolution is) for
+/// longer than `older_than`; returns how many.
 pub async fn redrive_stuck<C: ConnectionTrait>(
     db: &C,
     bus: &dyn Bus,
@@ -113,7 +114,7 @@ pub async fn redrive_stuck<C: ConnectionTrait>(
 ) -> Result<usize, RedriveError> {
     let cutoff = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or_default();
     let stuck = notifications::Entity::find()
-        .filter(notifications::Column::Status.eq(NotificationStatus::Pending.as_str()))
+        .filter(undelivered())
         .filter(notifications::Column::UpdatedAt.lt(cutoff))
         .order_by_asc(notifications::Column::UpdatedAt)
         .limit(limit)
@@ -133,8 +134,17 @@ pub async fn redrive_stuck<C: ConnectionTrait>(
     notifications::Entity::update_many()
         .col_expr(notifications::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(notifications::Column::Id.is_in(stuck.iter().map(|r| r.id)))
-        .filter(notifications::Column::Status.eq(NotificationStatus::Pending.as_str()))
+        .filter(undelivered())
         .exec(db)
         .await?;
     Ok(stuck.len())
+}
+
+/// A notification with something still to deliver: itself (PENDING), or its
+/// resolution. The second is spelled out, not bound, so that Postgres can use the
+/// partial index of pending resolutions.
+fn undelivered() -> Condition {
+    Condition::any()
+        .add(notifications::Column::Status.eq(NotificationStatus::Pending.as_str()))
+        .add(Expr::cust(r#""resolution_status" = 'PENDING'"#))
 }

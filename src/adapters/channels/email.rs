@@ -7,7 +7,7 @@ use lettre::{
     message::{Mailbox, MultiPart, header::HeaderName},
 };
 
-use super::{headline, slack::slack_escape};
+use super::{headline, resolved_line, slack::slack_escape};
 
 fn html_escape(text: &str) -> String {
     slack_escape(text)
@@ -43,13 +43,18 @@ pub(super) async fn deliver(
         .iter()
         .map(|(k, v)| format!("  {k}: {v}\n"))
         .collect();
+    let resolved = resolved_line(payload);
     let text = format!(
-        "{}\n\nSeverity: {}\nSource: {}\nName: {}\nAt: {}\nAlert: {}\nNotification: {}\n{}",
+        "{}\n\nSeverity: {}\nSource: {}\nName: {}\nAt: {}\n{}Alert: {}\nNotification: {}\n{}",
         headline(payload),
         alert.severity,
         alert.source,
         alert.name,
         alert.event_ts.to_rfc3339(),
+        resolved
+            .as_ref()
+            .map(|line| format!("Resolved: {line}\n"))
+            .unwrap_or_default(),
         alert.alert_id,
         payload.notification_id,
         if context_text.is_empty() {
@@ -70,12 +75,15 @@ pub(super) async fn deliver(
         })
         .collect();
     let html = format!(
-        "<h2>{}</h2><table><tr><th>Severity</th><td>{}</td></tr><tr><th>Source</th><td>{}</td></tr><tr><th>Name</th><td>{}</td></tr><tr><th>At</th><td>{}</td></tr>{}</table><p>alert {} · notification {}</p>",
+        "<h2>{}</h2><table><tr><th>Severity</th><td>{}</td></tr><tr><th>Source</th><td>{}</td></tr><tr><th>Name</th><td>{}</td></tr><tr><th>At</th><td>{}</td></tr>{}{}</table><p>alert {} · notification {}</p>",
         html_escape(&headline(payload)),
         html_escape(&alert.severity),
         html_escape(&alert.source),
         html_escape(&alert.name),
         alert.event_ts.to_rfc3339(),
+        resolved
+            .map(|line| format!("<tr><th>Resolved</th><td>{}</td></tr>", html_escape(&line)))
+            .unwrap_or_default(),
         context_html,
         html_escape(&alert.alert_id),
         payload.notification_id,

@@ -100,11 +100,28 @@ impl Channels {
     }
 }
 
+/// The subject line: the alert, and for a resolution, that it is over and how long
+/// it lasted.
 fn headline(payload: &NotificationPayload) -> String {
-    format!(
+    let alert = format!(
         "[{}] {}: {}",
         payload.alert.severity, payload.alert.source, payload.alert.name
-    )
+    );
+    match &payload.resolution {
+        None => alert,
+        Some(resolution) => format!("Resolved: {alert}, after {}", resolution.lasted_text()),
+    }
+}
+
+/// The line a Slack message or an email adds for a resolution.
+fn resolved_line(payload: &NotificationPayload) -> Option<String> {
+    payload.resolution.as_ref().map(|resolution| {
+        format!(
+            "{} (lasted {})",
+            resolution.resolved_at.to_rfc3339(),
+            resolution.lasted_text()
+        )
+    })
 }
 
 #[async_trait]
@@ -162,9 +179,11 @@ mod tests {
                 name: "down".to_owned(),
                 context: Default::default(),
                 dedup_key: None,
+                status: Default::default(),
             },
             rule_ids: Vec::new(),
             created_at: chrono::Utc::now(),
+            resolution: None,
         };
         let target = Target {
             endpoint_id: uuid::Uuid::now_v7(),

@@ -1,11 +1,13 @@
 //! Slack: an incoming-webhook message with Block Kit sections (severity, source, name,
-//! time and the first few context fields), escaped for mrkdwn.
+//! time, when a resolution says it was resolved, and the first few context fields),
+//! escaped for mrkdwn.
 
 use alerting_handlers::ports::{Attempt, NotificationPayload, Target};
 
 use super::{
     headline,
     http::{classify, transport_error},
+    resolved_line,
 };
 
 /// Slack's mrkdwn treats these three specially.
@@ -27,8 +29,12 @@ pub(super) async fn deliver(
         serde_json::json!({"type": "mrkdwn", "text": format!("*Name*\n{}", slack_escape(&alert.name))}),
         serde_json::json!({"type": "mrkdwn", "text": format!("*At*\n{}", alert.event_ts.to_rfc3339())}),
     ];
+    if let Some(resolved) = resolved_line(payload) {
+        fields
+            .push(serde_json::json!({"type": "mrkdwn", "text": format!("*Resolved*\n{resolved}")}));
+    }
     // Slack allows ten fields per section.
-    for (key, value) in alert.context.iter().take(6) {
+    for (key, value) in alert.context.iter().take(10 - fields.len()) {
         fields.push(serde_json::json!({"type": "mrkdwn", "text": format!("*{}*\n{}", slack_escape(key), slack_escape(value))}));
     }
     let message = serde_json::json!({

@@ -3,6 +3,7 @@
 //! drop a second copy.
 
 use alerting_handlers::{
+    domain::AlertStatus,
     ports::{Attempt, NotificationPayload, Target},
     signature::{IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign},
 };
@@ -23,6 +24,13 @@ struct WebhookBody<'a> {
     rule_ids: &'a [uuid::Uuid],
     created_at: chrono::DateTime<Utc>,
     sent_at: chrono::DateTime<Utc>,
+    /// firing: the notification; resolved: its resolution (a delivery of its own, with
+    /// its own idempotency key), with when and how long it lasted.
+    status: AlertStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved_at: Option<chrono::DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_seconds: Option<u64>,
 }
 
 pub(super) async fn deliver(
@@ -40,6 +48,9 @@ pub(super) async fn deliver(
         rule_ids: &payload.rule_ids,
         created_at: payload.created_at,
         sent_at: now,
+        status: payload.alert.status,
+        resolved_at: payload.resolution.as_ref().map(|r| r.resolved_at),
+        duration_seconds: payload.resolution.as_ref().map(|r| r.lasted.as_secs()),
     };
     let body = match serde_json::to_vec(&body) {
         Ok(body) => body,

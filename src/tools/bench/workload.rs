@@ -180,6 +180,7 @@ pub fn to_alert(spec: &AlertSpec) -> Alert {
         name: spec.name.clone(),
         context: Default::default(),
         dedup_key: None,
+        status: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@ use super::Alerting;
 
 impl Alerting {
     /// The client's notification of `alert`.
-    async fn notification_of(&mut self, alert: &str, client: &str) -> Value {
+    pub(super) async fn notification_of(&mut self, alert: &str, client: &str) -> Value {
         let path = format!(
             "/api/v1/notifications?client_id={}&alert_id={}",
             self.name(client),

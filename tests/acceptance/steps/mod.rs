@@ -18,6 +18,7 @@ mod delivery;
 mod load_generation;
 mod managing_rules;
 mod matching;
+mod resolve;
 mod retries;
 mod rule_changes;
 

@@ -237,6 +237,7 @@ pub(super) fn alert(n: usize) -> Alert {
         name: "declined".to_owned(),
         context: Default::default(),
         dedup_key: None,
+        status: Default::default(),
     }
 }
 
@@ -684,11 +685,17 @@ impl OneRuleStack {
         Running::start(command)
     }
 
-    /// rule-updater (once the snapshot holds the rule), evaluator, aggregator, sender.
-    async fn services(&self) -> [Running; 4] {
+    /// The rule-updater, once the snapshot holds the rule.
+    pub(super) async fn updater(&self) -> Running {
         let updater = self.service(&["run", "rule-updater"]);
         let store = RedisSnapshotStore::new(&redis_url(), &self.isolation.id).expect("store");
         wait_for_snapshot(&store, &[&self.rule]).await;
+        updater
+    }
+
+    /// rule-updater (once the snapshot holds the rule), evaluator, aggregator, sender.
+    async fn services(&self) -> [Running; 4] {
+        let updater = self.updater().await;
         let mut evaluator = self.service(&["run", "evaluator"]);
         evaluator.wait_for_line("matching with rule snapshot").await;
         let mut aggregator = self.service(&["run", "aggregator"]);

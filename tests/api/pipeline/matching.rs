@@ -154,6 +154,7 @@ async fn a_malformed_alert_is_a_dead_letter_and_its_neighbours_match(mode: Mode)
         name: "declined".to_owned(),
         context: Default::default(),
         dedup_key: None,
+        status: Default::default(),
     };
     let garbage = OutgoingMessage::new("alerts.new", "bad-1", b"{not json at all".to_vec());
     let invalid = OutgoingMessage::new(

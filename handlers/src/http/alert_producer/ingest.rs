@@ -48,6 +48,10 @@ pub struct AlertInput {
     /// with this key is open, further alerts with it count as occurrences of that
     /// notification instead of making new ones (and are not delivered again).
     pub dedup_key: Option<String>,
+    /// firing (the default), or resolved: the problem is over, and the client's open
+    /// notification with this `dedup_key` (required then) is resolved, its resolution
+    /// delivered to every endpoint that took it.
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,6 +117,7 @@ pub fn parse_alerts(body: &[u8], now: DateTime<Utc>) -> Result<Vec<Alert>, ApiEr
             name: &input.name,
             context: input.context.as_ref(),
             dedup_key: input.dedup_key.as_deref(),
+            status: input.status.as_deref(),
         };
         match Alert::parse(parts, now) {
             Ok(alert) => alerts.push(alert),

@@ -6,6 +6,7 @@ mod clients;
 mod endpoints;
 mod health;
 mod keys;
+mod notification_actions;
 mod notifications;
 mod owned;
 mod quotas;
@@ -133,8 +134,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::get_notification))
-        .routes(routes!(notifications::retry_notification))
-        .routes(routes!(notifications::acknowledge_notification))
+        .routes(routes!(notification_actions::retry_notification))
+        .routes(routes!(notification_actions::acknowledge_notification))
+        .routes(routes!(notification_actions::resolve_notification))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(health::health))

@@ -1,13 +1,14 @@
 //! Notifications over REST: list and read them with their deliveries (a client sees
-//! only its own), retry a FAILED or PARTIAL one, and acknowledge one.
+//! only its own). What a person does to one (retry, acknowledge, resolve) is in
+//! `notification_actions`.
 
-use alerting_entities::{api_keys, deliveries, notifications};
+use alerting_entities::{deliveries, notifications};
 use axum::{
     Json,
     extract::{Path, State},
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -18,7 +19,7 @@ use crate::{
     http::{
         ApiError,
         auth::{Principal, Scope, Visible},
-        error::{ErrorBody, FieldContext},
+        error::FieldContext,
         extract::ApiQuery,
         pagination::{Page, Paged},
     },
@@ -60,11 +61,18 @@ pub struct Notification {
     /// When its first and its latest alert arrived.
     pub first_seen_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
-    /// open, or acknowledged (a person took it).
+    /// open, acknowledged (a person took it) or resolved (it is over).
     pub state: NotificationState,
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// "admin", or the name of the API key that acknowledged it.
     pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// "alert <alert_id>" (a resolved alert with its dedup key), "admin" or an API
+    /// key's name (a person).
+    pub resolved_by: Option<String>,
+    /// The resolution's delivery to the endpoints that took the notification: PENDING,
+    /// SENT, PARTIAL, FAILED or NO_ENDPOINTS (none had taken it); none while open.
+    pub resolution_status: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -90,12 +98,16 @@ impl From<notifications::Model> for Notification {
             occurrences: model.occurrences,
             first_seen_at: model.first_seen_at.unwrap_or(model.created_at),
             last_seen_at: model.last_seen_at.unwrap_or(model.created_at),
-            state: match model.acknowledged_at {
-                Some(_) => NotificationState::Acknowledged,
-                None => NotificationState::Open,
+            state: match (model.resolved_at, model.acknowledged_at) {
+                (Some(_), _) => NotificationState::Resolved,
+                (None, Some(_)) => NotificationState::Acknowledged,
+                (None, None) => NotificationState::Open,
             },
             acknowledged_at: model.acknowledged_at,
             acknowledged_by: model.acknowledged_by,
+            resolved_at: model.resolved_at,
+            resolved_by: model.resolved_by,
+            resolution_status: model.resolution_status,
             created_at: model.created_at,
             updated_at: model.updated_at,
         }
@@ -108,6 +120,7 @@ impl From<notifications::Model> for Notification {
 pub enum NotificationState {
     Open,
     Acknowledged,
+    Resolved,
 }
 
 /// The delivery of a notification to one endpoint, across all its attempts.
@@ -115,6 +128,8 @@ pub enum NotificationState {
 pub struct Delivery {
     pub delivery_id: Uuid,
     pub endpoint_id: Uuid,
+    /// firing (the notification) or resolved (its resolution).
+    pub phase: String,
     /// webhook, slack or email, as it was when delivered.
     #[serde(rename = "type")]
     pub kind: String,
@@ -135,6 +150,7 @@ impl From<deliveries::Model> for Delivery {
         Self {
             delivery_id: model.id,
             endpoint_id: model.endpoint_id,
+            phase: model.phase,
             kind: model.kind,
             target: model.target,
             status: model.status,
@@ -169,7 +185,7 @@ pub struct NotificationFilter {
     pub status: Option<String>,
     /// Only the notifications of this alert.
     pub alert_id: Option<String>,
-    /// open or acknowledged.
+    /// open, acknowledged or resolved.
     pub state: Option<NotificationState>,
 }
 
@@ -199,11 +215,14 @@ pub async fn list_notifications(
         select = select.filter(notifications::Column::AlertId.eq(alert_id));
     }
     select = match filter.state {
-        Some(NotificationState::Open) => {
-            select.filter(notifications::Column::AcknowledgedAt.is_null())
-        }
-        Some(NotificationState::Acknowledged) => {
-            select.filter(notifications::Column::AcknowledgedAt.is_not_null())
+        Some(NotificationState::Open) => select
+            .filter(notifications::Column::ResolvedAt.is_null())
+            .filter(notifications::Column::AcknowledgedAt.is_null()),
+        Some(NotificationState::Acknowledged) => select
+            .filter(notifications::Column::ResolvedAt.is_null())
+            .filter(notifications::Column::AcknowledgedAt.is_not_null()),
+        Some(NotificationState::Resolved) => {
+            select.filter(notifications::Column::ResolvedAt.is_not_null())
         }
         None => select,
     };
@@ -235,82 +254,4 @@ pub async fn get_notification(
         notification: notification.into(),
         deliveries: deliveries.into_iter().map(Delivery::from).collect(),
     }))
-}
-
-/// Retry a FAILED or PARTIAL notification: its undelivered endpoints are tried again.
-#[utoipa::path(post, path = "/api/v1/notifications/{notification_id}/retry", tag = "notifications",
-    params(("notification_id" = Uuid, Path)),
-    responses(
-        (status = 202, body = Notification, description = "Announced again; now PENDING"),
-        (status = 409, body = ErrorBody, description = "Not FAILED or PARTIAL"),
-        (status = 503, body = ErrorBody, description = "No bus to announce it on")
-    ))]
-pub async fn retry_notification(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(notification_id): Path<String>,
-) -> Result<(axum::http::StatusCode, Json<Notification>), ApiError> {
-    use crate::jobs::redrive::{RedriveError, retry};
-    principal.require(Scope::Manage)?;
-    let bus = state.bus.as_ref().ok_or_else(|| {
-        ApiError::BusUnavailable("this rule-service has no bus (set KAFKA_BROKERS)".to_owned())
-    })?;
-    let id = find_owned::<notifications::Entity>(&state, &principal, &notification_id)
-        .await?
-        .id;
-    match retry(&state.db, bus.as_ref(), id).await {
-        Ok(row) => Ok((axum::http::StatusCode::ACCEPTED, Json(row.into()))),
-        Err(RedriveError::NotFound(_)) => Err(ApiError::not_found("notification", notification_id)),
-        Err(err @ RedriveError::NotRetryable { .. }) => {
-            Err(ApiError::NotRetryable(err.to_string()))
-        }
-        Err(RedriveError::Database(err)) => Err(err.into()),
-        Err(RedriveError::Bus(err)) => Err(ApiError::BusUnavailable(err.to_string())),
-    }
-}
-
-/// Acknowledge a notification: a person has it. Records who ("admin", or the API key's
-/// name) and when; acknowledging it again changes nothing.
-#[utoipa::path(post, path = "/api/v1/notifications/{notification_id}/acknowledge", tag = "notifications",
-    params(("notification_id" = Uuid, Path)),
-    responses((status = 200, body = Notification, description = "Acknowledged (now or before)")))]
-pub async fn acknowledge_notification(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(notification_id): Path<String>,
-) -> Result<Json<Notification>, ApiError> {
-    principal.require(Scope::Manage)?;
-    let notification =
-        find_owned::<notifications::Entity>(&state, &principal, &notification_id).await?;
-    if notification.acknowledged_at.is_some() {
-        return Ok(Json(notification.into()));
-    }
-    let who = match &principal {
-        Principal::Admin => "admin".to_owned(),
-        Principal::Client { key_id, .. } => api_keys::Entity::find_by_id(*key_id)
-            .one(&state.db)
-            .await?
-            .map_or_else(
-                || format!("key {key_id}"),
-                |key| {
-                    key.name
-                        .unwrap_or_else(|| format!("key {}", key.key_prefix))
-                },
-            ),
-    };
-    let now = Utc::now();
-    // Only if nobody acknowledged it meanwhile: the first person keeps it.
-    notifications::Entity::update_many()
-        .col_expr(notifications::Column::AcknowledgedAt, Expr::value(now))
-        .col_expr(notifications::Column::AcknowledgedBy, Expr::value(who))
-        .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
-        .filter(notifications::Column::Id.eq(notification.id))
-        .filter(notifications::Column::AcknowledgedAt.is_null())
-        .exec(&state.db)
-        .await?;
-    let stored = notifications::Entity::find_by_id(notification.id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("notification", notification_id))?;
-    Ok(Json(stored.into()))
 }

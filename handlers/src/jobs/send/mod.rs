@@ -1,7 +1,9 @@
 //! The sender's handler: delivers each notification to the enabled endpoints of its
 //! rules (the same address once, however many rules name it), skipping endpoints that
 //! already have a successful delivery, retrying what can be retried, recording every
-//! attempt, and setting the notification's final status.
+//! attempt, and setting the notification's final status. A resolved notification's
+//! resolution goes, after it, to every endpoint that took the notification, as a
+//! delivery of its own (phase `resolved`, its own idempotency key and status).
 //!
 //! A batch waits for its deliveries, but not for a slow receiver: once it has waited
 //! SENDER_BATCH_WAIT and one of its receivers has kept an attempt waiting longer than
@@ -34,13 +36,13 @@ use uuid::Uuid;
 pub use policy::{CircuitBreaker, DeliveryPolicy};
 pub use receivers::DeliveryLimits;
 use receivers::{Claim, Receiver};
-use records::{BatchRead, Earlier, Record, read_batch, record_attempts, write_finished};
+use records::{BatchRead, Due, Earlier, Record, read_batch, record_attempts, write_finished};
 
 use crate::{
-    domain::NotificationStatus,
+    domain::{AlertStatus, DeliveryPhase, NotificationStatus},
     jobs::index_lookups::prefer_index_lookups,
     metrics::metrics,
-    ports::{Attempt, Channel, NotificationPayload, Target},
+    ports::{Attempt, Channel, NotificationPayload, Resolution, Target},
 };
 
 /// Why a delivery waits, RETRYING, for a redrive.
@@ -65,9 +67,12 @@ pub enum SendOutcome {
 }
 
 /// The idempotency key of a notification's delivery to one endpoint: the same on every
-/// attempt, redelivery and redrive.
-pub fn idempotency_key(notification_id: Uuid, endpoint_id: Uuid) -> String {
-    format!("{notification_id}:{endpoint_id}")
+/// attempt, redelivery and redrive; its resolution has a key of its own.
+pub fn idempotency_key(notification_id: Uuid, endpoint_id: Uuid, phase: DeliveryPhase) -> String {
+    match phase {
+        DeliveryPhase::Firing => format!("{notification_id}:{endpoint_id}"),
+        DeliveryPhase::Resolved => format!("{notification_id}:{endpoint_id}:resolved"),
+    }
 }
 
 /// What one notification's delivery needs, owned, so that it can outlive its batch.
@@ -77,17 +82,28 @@ struct Job {
     policy: DeliveryPolicy,
     limits: Arc<DeliveryLimits>,
     payload: NotificationPayload,
+    /// Whether the notification itself is still to deliver (it is PENDING).
+    firing: bool,
+    /// Its resolution, if that is still to deliver.
+    resolution: Option<Resolution>,
     targets: Vec<Target>,
     /// Each target's receiver, found once for the batch and the job.
     receivers: Vec<Arc<Receiver>>,
-    earlier: HashMap<Uuid, Earlier>,
+    earlier: HashMap<(Uuid, DeliveryPhase), Earlier>,
     /// Held until the job's records are written (or the job is dropped).
     claim: Claim,
 }
 
-/// A finished job: its notification, outcome and records, and its claim, released once
+/// A finished job: its notification, its firing delivery's and its resolution's
+/// outcomes (none: not part of the job), its records, and its claim, released once
 /// they are written.
-type Done = (Uuid, SendOutcome, Vec<Record>, Claim);
+struct Done {
+    id: Uuid,
+    firing: Option<SendOutcome>,
+    resolution: Option<SendOutcome>,
+    records: Vec<Record>,
+    claim: Claim,
+}
 
 /// One endpoint, one round: attempts until delivered, refused for good, out of
 /// attempts, or the receiver is down (deferred to a redrive). Attempts to be retried
@@ -95,15 +111,17 @@ type Done = (Uuid, SendOutcome, Vec<Record>, Claim);
 /// attempt's record is returned, to be written with the rest.
 async fn deliver_to(
     job: &Job,
+    payload: &NotificationPayload,
+    phase: DeliveryPhase,
     target: &Target,
     receiver: &Receiver,
     attempts_before: i32,
 ) -> Result<Record, DbErr> {
-    let payload = &job.payload;
-    let key = idempotency_key(payload.notification_id, target.endpoint_id);
+    let key = idempotency_key(payload.notification_id, target.endpoint_id, phase);
     let record = |attempts: i32, attempt: Attempt, deferred: bool| Record {
         notification_id: payload.notification_id,
         target: target.clone(),
+        phase,
         attempts,
         attempt,
         deferred,
@@ -189,9 +207,11 @@ async fn deliver_to(
             Attempt::Delivered { .. } => {
                 let metrics = metrics();
                 metrics.deliveries_delivered.inc();
-                let waited = (Utc::now() - payload.created_at)
-                    .to_std()
-                    .unwrap_or_default();
+                let since = payload
+                    .resolution
+                    .as_ref()
+                    .map_or(payload.created_at, |r| r.resolved_at);
+                let waited = (Utc::now() - since).to_std().unwrap_or_default();
                 metrics.delivery_latency.observe(waited);
                 tracing::debug!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, attempts, "delivered");
                 return Ok(record(attempts, outcome, false));
@@ -201,15 +221,55 @@ async fn deliver_to(
     }
 }
 
-/// A notification's deliveries of this round, and its outcome once they are done. The
-/// addresses past the delivery cap are recorded as failed, never tried.
+/// A notification's deliveries of this round: the notification itself if it is still
+/// to deliver, then its resolution if it has one; and their outcomes once they are done.
 async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
-    let targets = &job.targets;
-    let delivered_before = |target: &Target| {
-        job.earlier
-            .get(&target.endpoint_id)
-            .is_some_and(|e| e.delivered)
+    let mut records = Vec::new();
+    let firing = if job.firing {
+        Some(deliver_firing(&job, &mut records).await?)
+    } else {
+        None
     };
+    let resolution = match &job.resolution {
+        Some(resolution) => {
+            Some(deliver_resolution(&job, resolution, firing.as_ref(), &mut records).await?)
+        }
+        None => None,
+    };
+    let Job { payload, claim, .. } = job;
+    Ok(Done {
+        id: payload.notification_id,
+        firing,
+        resolution,
+        records,
+        claim,
+    })
+}
+
+/// The outcome of a round that told `told` endpoints and had `delivered` take it.
+fn outcome_of(records: &[Record], delivered: usize, told: usize) -> SendOutcome {
+    if records.iter().any(|r| r.deferred) {
+        SendOutcome::Deferred
+    } else if told == 0 {
+        SendOutcome::Finished(NotificationStatus::NoEndpoints)
+    } else if delivered == told {
+        SendOutcome::Finished(NotificationStatus::Sent)
+    } else if delivered == 0 {
+        SendOutcome::Finished(NotificationStatus::Failed)
+    } else {
+        SendOutcome::Finished(NotificationStatus::Partial)
+    }
+}
+
+/// The notification's own deliveries. The addresses past the delivery cap are recorded
+/// as failed, never tried.
+async fn deliver_firing(job: &Job, all: &mut Vec<Record>) -> Result<SendOutcome, DbErr> {
+    let targets = &job.targets;
+    let earlier = |target: &Target| {
+        job.earlier
+            .get(&(target.endpoint_id, DeliveryPhase::Firing))
+    };
+    let delivered_before = |target: &Target| earlier(target).is_some_and(|e| e.delivered);
     let cap = match job.policy.max_deliveries {
         0 => targets.len(),
         max => max.min(targets.len()),
@@ -221,6 +281,7 @@ async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
         .map(|target| Record {
             notification_id: job.payload.notification_id,
             target: target.clone(),
+            phase: DeliveryPhase::Firing,
             attempts: 0,
             attempt: Attempt::Permanent {
                 error: format!(
@@ -238,10 +299,12 @@ async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
     }
     let mut pending = Vec::new();
     for (target, receiver) in in_cap.iter().zip(&job.receivers) {
-        match job.earlier.get(&target.endpoint_id) {
+        match earlier(target) {
             Some(earlier) if earlier.delivered => delivered += 1,
             earlier => pending.push(deliver_to(
-                &job,
+                job,
+                &job.payload,
+                DeliveryPhase::Firing,
                 target,
                 receiver,
                 earlier.map_or(0, |e| e.attempts),
@@ -255,38 +318,99 @@ async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
         }
         records.push(record);
     }
-    let outcome = if records.iter().any(|r| r.deferred) {
-        SendOutcome::Deferred
-    } else if delivered == targets.len() {
-        SendOutcome::Finished(NotificationStatus::Sent)
-    } else if delivered == 0 {
-        SendOutcome::Finished(NotificationStatus::Failed)
-    } else {
-        SendOutcome::Finished(NotificationStatus::Partial)
+    let outcome = outcome_of(&records, delivered, targets.len());
+    all.append(&mut records);
+    Ok(outcome)
+}
+
+/// The resolution's deliveries: to every endpoint that took the notification (before,
+/// or in this round's `firing` records), none other. It waits while the notification's
+/// own delivery does (deferred to a redrive).
+async fn deliver_resolution(
+    job: &Job,
+    resolution: &Resolution,
+    firing: Option<&SendOutcome>,
+    all: &mut Vec<Record>,
+) -> Result<SendOutcome, DbErr> {
+    if firing == Some(&SendOutcome::Deferred) {
+        return Ok(SendOutcome::Deferred);
+    }
+    let took_now: HashSet<Uuid> = all
+        .iter()
+        .filter(|r| matches!(r.attempt, Attempt::Delivered { .. }))
+        .map(|r| r.target.endpoint_id)
+        .collect();
+    let took = |target: &Target| {
+        took_now.contains(&target.endpoint_id)
+            || job
+                .earlier
+                .get(&(target.endpoint_id, DeliveryPhase::Firing))
+                .is_some_and(|e| e.delivered)
     };
-    let Job { payload, claim, .. } = job;
-    Ok((payload.notification_id, outcome, records, claim))
+    let mut payload = job.payload.clone();
+    payload.alert.status = AlertStatus::Resolved;
+    payload.resolution = Some(resolution.clone());
+    let (mut told, mut delivered) = (0, 0);
+    let mut pending = Vec::new();
+    for (target, receiver) in job.targets.iter().zip(&job.receivers) {
+        if !took(target) {
+            continue;
+        }
+        told += 1;
+        match job
+            .earlier
+            .get(&(target.endpoint_id, DeliveryPhase::Resolved))
+        {
+            Some(earlier) if earlier.delivered => delivered += 1,
+            earlier => pending.push(deliver_to(
+                job,
+                &payload,
+                DeliveryPhase::Resolved,
+                target,
+                receiver,
+                earlier.map_or(0, |e| e.attempts),
+            )),
+        }
+    }
+    let mut records = Vec::new();
+    for result in join_all(pending).await {
+        let record = result?;
+        if matches!(record.attempt, Attempt::Delivered { .. }) {
+            delivered += 1;
+        }
+        records.push(record);
+    }
+    let outcome = outcome_of(&records, delivered, told);
+    all.append(&mut records);
+    Ok(outcome)
 }
 
 /// Finished jobs, gathered to be written together.
 #[derive(Default)]
 struct Finished {
     records: Vec<Record>,
+    /// The notifications' own outcomes, and their resolutions'.
     outcomes: Vec<(Uuid, SendOutcome)>,
+    resolutions: Vec<(Uuid, SendOutcome)>,
     claims: Vec<Claim>,
 }
 
 impl Finished {
-    fn add(&mut self, (id, outcome, mut records, claim): Done) {
-        self.records.append(&mut records);
-        self.outcomes.push((id, outcome));
-        self.claims.push(claim);
+    fn add(&mut self, mut done: Done) {
+        self.records.append(&mut done.records);
+        self.outcomes
+            .extend(done.firing.map(|outcome| (done.id, outcome)));
+        self.resolutions
+            .extend(done.resolution.map(|outcome| (done.id, outcome)));
+        self.claims.push(done.claim);
     }
 
-    /// Writes what was gathered, then lets the claims go.
+    /// Writes what was gathered, then lets the claims go; returns the notifications'
+    /// own outcomes.
     async fn write(&mut self, db: &DatabaseConnection) -> Result<Vec<(Uuid, SendOutcome)>, DbErr> {
-        write_finished(db, &self.records, &self.outcomes).await?;
+        write_finished(db, &self.records, &self.outcomes, &self.resolutions).await?;
         self.records.clear();
+        self.resolutions.clear();
         self.claims.clear();
         Ok(std::mem::take(&mut self.outcomes))
     }
@@ -358,7 +482,7 @@ async fn wait(
             next = work.next() => match next {
                 Some(Ok(result)) => {
                     let result = result?;
-                    done.insert(result.0);
+                    done.insert(result.id);
                     finished.add(result);
                 }
                 Some(Err(err)) => return Err(DbErr::Custom(format!("a delivery task ended abnormally: {err}"))),
@@ -404,7 +528,7 @@ pub async fn send_notifications(
     // `SET LOCAL` needs a transaction; SQLite needs neither.
     let BatchRead {
         outcomes: nothing_to_do,
-        payloads,
+        due,
         endpoints,
         mut earlier,
     } = if db.get_database_backend() == DbBackend::Postgres {
@@ -421,17 +545,25 @@ pub async fn send_notifications(
     let mut finished = Finished::default();
     let mut held: Held = Vec::new();
     let mut work: FuturesUnordered<JoinHandle<Result<Done, DbErr>>> = FuturesUnordered::new();
-    for payload in payloads {
+    for Due {
+        payload,
+        firing,
+        resolution,
+    } in due
+    {
         let Some(claim) = claims.remove(&payload.notification_id) else {
             continue;
         };
         let targets = endpoints.for_rules(&payload.rule_ids);
         if targets.is_empty() {
-            finished.outcomes.push((
-                payload.notification_id,
-                SendOutcome::Finished(NotificationStatus::NoEndpoints),
-            ));
-            finished.claims.push(claim);
+            let nobody = SendOutcome::Finished(NotificationStatus::NoEndpoints);
+            finished.add(Done {
+                id: payload.notification_id,
+                firing: firing.then(|| nobody.clone()),
+                resolution: resolution.map(|_| nobody),
+                records: Vec::new(),
+                claim,
+            });
             continue;
         }
         let receivers: Vec<Arc<Receiver>> = targets
@@ -446,6 +578,8 @@ pub async fn send_notifications(
             limits: limits.clone(),
             earlier: earlier.remove(&payload.notification_id).unwrap_or_default(),
             payload,
+            firing,
+            resolution,
             targets,
             receivers,
             claim,

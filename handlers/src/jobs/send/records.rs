@@ -1,6 +1,7 @@
 //! What the sender reads and writes: a batch's notifications, their rules' endpoints
 //! and their earlier deliveries, read with a handful of statements; each attempt's
-//! record and each notification's status, written many rows per statement.
+//! record and each notification's status (of its firing delivery, and of its
+//! resolution's), written many rows per statement.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -16,19 +17,21 @@ use uuid::Uuid;
 
 use super::SendOutcome;
 use crate::{
-    domain::{DeliveryStatus, EndpointKind, NotificationStatus},
+    domain::{AlertStatus, DeliveryPhase, DeliveryStatus, EndpointKind, NotificationStatus},
     events::AlertBody,
     jobs::{
         ROWS_PER_STATEMENT,
         index_lookups::{all_with_keys, prefer_index_lookups},
     },
-    ports::{Attempt, NotificationPayload, Target},
+    ports::{Attempt, NotificationPayload, Resolution, Target},
 };
 
-/// One attempt's record: the row per (notification, endpoint), created or updated.
+/// One attempt's record: the row per (notification, endpoint, phase), created or
+/// updated.
 pub struct Record {
     pub notification_id: Uuid,
     pub target: Target,
+    pub phase: DeliveryPhase,
     pub attempts: i32,
     pub attempt: Attempt,
     /// Left for a redrive because the receiver is down.
@@ -59,6 +62,7 @@ impl Record {
             delivered_at: Set(matches!(self.attempt, Attempt::Delivered { .. }).then_some(now)),
             created_at: Set(now),
             updated_at: Set(now),
+            phase: Set(self.phase.as_str().to_owned()),
         }
     }
 }
@@ -72,6 +76,7 @@ pub async fn record_attempts<C: ConnectionTrait>(db: &C, records: &[Record]) -> 
                 OnConflict::columns([
                     deliveries::Column::NotificationId,
                     deliveries::Column::EndpointId,
+                    deliveries::Column::Phase,
                 ])
                 .update_columns([
                     deliveries::Column::Kind,
@@ -91,9 +96,12 @@ pub async fn record_attempts<C: ConnectionTrait>(db: &C, records: &[Record]) -> 
     Ok(())
 }
 
+/// Writes each notification's outcome into `column`: `status` (the firing delivery's)
+/// or `resolution_status`.
 async fn set_statuses<C: ConnectionTrait>(
     db: &C,
     outcomes: &[(Uuid, SendOutcome)],
+    column: notifications::Column,
 ) -> Result<(), DbErr> {
     let mut by_status: HashMap<NotificationStatus, Vec<Uuid>> = HashMap::new();
     for (id, outcome) in outcomes {
@@ -109,7 +117,7 @@ async fn set_statuses<C: ConnectionTrait>(
     for (status, ids) in by_status {
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             notifications::Entity::update_many()
-                .col_expr(notifications::Column::Status, Expr::value(status.as_str()))
+                .col_expr(column, Expr::value(status.as_str()))
                 .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
                 .filter(notifications::Column::Id.is_in(chunk.iter().copied()))
                 .exec(db)
@@ -125,14 +133,21 @@ pub async fn write_finished<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     records: &[Record],
     finished: &[(Uuid, SendOutcome)],
+    resolutions: &[(Uuid, SendOutcome)],
 ) -> Result<(), DbErr> {
-    if records.is_empty() && finished.is_empty() {
+    if records.is_empty() && finished.is_empty() && resolutions.is_empty() {
         return Ok(());
     }
     let transaction = db.begin().await?;
     prefer_index_lookups(&transaction).await?;
     record_attempts(&transaction, records).await?;
-    set_statuses(&transaction, finished).await?;
+    set_statuses(&transaction, finished, notifications::Column::Status).await?;
+    set_statuses(
+        &transaction,
+        resolutions,
+        notifications::Column::ResolutionStatus,
+    )
+    .await?;
     transaction.commit().await
 }
 
@@ -204,10 +219,33 @@ fn payload(row: &notifications::Model) -> NotificationPayload {
             name: row.name.clone(),
             context: serde_json::from_value(row.context.clone()).unwrap_or_default(),
             dedup_key: row.dedup_key.clone(),
+            status: AlertStatus::Firing,
         },
         rule_ids: serde_json::from_value(row.rule_ids.clone()).unwrap_or_default(),
         created_at: row.created_at,
+        resolution: None,
     }
+}
+
+/// The resolution to deliver, if the notification has one still to deliver.
+fn resolution(row: &notifications::Model) -> Option<Resolution> {
+    if row.resolution_status.as_deref() != Some(NotificationStatus::Pending.as_str()) {
+        return None;
+    }
+    let resolved_at = row.resolved_at.unwrap_or(row.updated_at);
+    let first_seen = row.first_seen_at.unwrap_or(row.created_at);
+    Some(Resolution {
+        resolved_at,
+        lasted: (resolved_at - first_seen).to_std().unwrap_or_default(),
+    })
+}
+
+/// A notification with something to deliver: the notification itself (its status is
+/// PENDING), its resolution (its resolution status is), or both.
+pub struct Due {
+    pub payload: NotificationPayload,
+    pub firing: bool,
+    pub resolution: Option<Resolution>,
 }
 
 /// What the sender reads for a batch before delivering it.
@@ -215,10 +253,10 @@ pub struct BatchRead {
     /// The notifications with nothing to do: gone (their client was deleted) or final.
     pub outcomes: Vec<(Uuid, SendOutcome)>,
     /// The notifications to deliver.
-    pub payloads: Vec<NotificationPayload>,
+    pub due: Vec<Due>,
     pub endpoints: Endpoints,
-    /// Their deliveries of earlier rounds, by notification and endpoint.
-    pub earlier: HashMap<Uuid, HashMap<Uuid, Earlier>>,
+    /// Their deliveries of earlier rounds, by notification, endpoint and phase.
+    pub earlier: HashMap<Uuid, HashMap<(Uuid, DeliveryPhase), Earlier>>,
 }
 
 pub async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<BatchRead, DbErr> {
@@ -236,24 +274,31 @@ pub async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Batc
             .filter(|id| !found.contains(id))
             .map(|id| (*id, SendOutcome::Skipped)),
     );
-    let (already_final, rows): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| {
-        row.status == NotificationStatus::Sent.as_str()
-            || row.status == NotificationStatus::NoEndpoints.as_str()
+    let pending = NotificationStatus::Pending.as_str();
+    let (rows, already_final): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| {
+        row.status == pending || row.resolution_status.as_deref() == Some(pending)
     });
     outcomes.extend(
         already_final
             .iter()
             .map(|row| (row.id, SendOutcome::Skipped)),
     );
-    let payloads: Vec<NotificationPayload> = rows.iter().map(payload).collect();
-    let rule_ids: BTreeSet<Uuid> = payloads
+    let due: Vec<Due> = rows
         .iter()
-        .flat_map(|p| p.rule_ids.iter().copied())
+        .map(|row| Due {
+            payload: payload(row),
+            firing: row.status == pending,
+            resolution: resolution(row),
+        })
+        .collect();
+    let rule_ids: BTreeSet<Uuid> = due
+        .iter()
+        .flat_map(|d| d.payload.rule_ids.iter().copied())
         .collect();
     // No rules (nothing left to deliver): no query.
     let endpoints = targets(db, &rule_ids).await?;
     let row_ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut earlier: HashMap<Uuid, HashMap<Uuid, Earlier>> = HashMap::new();
+    let mut earlier: HashMap<Uuid, HashMap<(Uuid, DeliveryPhase), Earlier>> = HashMap::new();
     for delivery in all_with_keys(
         db,
         deliveries::Entity::find(),
@@ -263,7 +308,7 @@ pub async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Batc
     .await?
     {
         earlier.entry(delivery.notification_id).or_default().insert(
-            delivery.endpoint_id,
+            (delivery.endpoint_id, DeliveryPhase::of_row(&delivery.phase)),
             Earlier {
                 delivered: delivery.status == DeliveryStatus::Delivered.as_str(),
                 attempts: delivery.attempts,
@@ -272,7 +317,7 @@ pub async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Batc
     }
     Ok(BatchRead {
         outcomes,
-        payloads,
+        due,
         endpoints,
         earlier,
     })
