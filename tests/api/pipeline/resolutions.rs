@@ -181,7 +181,31 @@ async fn a_person_resolves_and_the_endpoints_are_told(mode: Mode) {
     assert_eq!(hooks[1].json()["status"], "resolved");
 }
 
+/// A resolve right behind its alert reaches the sender while the notification is still
+/// being delivered (the receiver takes its time): it is delivered once that delivery is
+/// written, not left to the redrive (minutes away here).
+async fn a_resolve_right_behind_its_alert_follows_it_at_once(mode: Mode) {
+    let sink = HttpSink::start().await;
+    let p = Pipeline::start_with(mode, fast_delivery(None)).await;
+    p.client("acme").await;
+    let rule = p.rule("acme", "*", "*", "*").await;
+    p.endpoint(&rule, json!({"type": "webhook", "value": sink.url("slow")}))
+        .await;
+    p.wait_for_rules(1).await;
+    sink.script("slow", vec![Answer::Hang(Duration::from_millis(300))]);
+    let alert = json!({"alert_id": "flap-1", "severity": "LOW", "source": "web", "name": "flapping", "dedup_key": "web/flap"});
+    p.send(alert.clone()).await;
+    let mut resolve = alert;
+    resolve["alert_id"] = json!("flap-1-ok");
+    resolve["status"] = json!("resolved");
+    p.send(resolve).await;
+    let received = sink.wait_for("slow", 2).await;
+    assert_eq!(received[0].json()["status"], "firing");
+    assert_eq!(received[1].json()["status"], "resolved");
+}
+
 on_both_modes!(
     a_resolution_reaches_every_endpoint_that_took_the_notification,
     a_person_resolves_and_the_endpoints_are_told,
+    a_resolve_right_behind_its_alert_follows_it_at_once,
 );

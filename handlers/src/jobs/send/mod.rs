@@ -508,13 +508,29 @@ pub async fn send_notifications(
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, SendOutcome)>, DbErr> {
     let started = tokio::time::Instant::now();
-    // A notification this process is delivering already (announced twice, or redriven
-    // while its receiver is slow) is left to that delivery.
+    // A notification this process is delivering already (announced twice: its
+    // resolution, or a redrive while its receiver is slow) is claimed once that
+    // delivery is written, if that comes within the batch's wait; else it is left to
+    // that delivery and the redrive.
     let mut claims: HashMap<Uuid, Claim> = limits
         .claim(ids)
         .into_iter()
         .map(|claim| (claim.id, claim))
         .collect();
+    let busy: Vec<Uuid> = ids
+        .iter()
+        .copied()
+        .filter(|id| !claims.contains_key(id))
+        .collect();
+    if !busy.is_empty() {
+        claims.extend(
+            limits
+                .claim_within(&busy, limits.batch_wait)
+                .await
+                .into_iter()
+                .map(|claim| (claim.id, claim)),
+        );
+    }
     let mut outcomes: Vec<(Uuid, SendOutcome)> = ids
         .iter()
         .filter(|id| !claims.contains_key(id))

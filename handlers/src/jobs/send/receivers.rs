@@ -153,7 +153,7 @@ pub struct DeliveryLimits {
     receivers: Mutex<HashMap<ReceiverKey, Arc<Receiver>>>,
     clients: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Notifications being delivered by this process, in a batch or after it.
-    in_flight: Arc<Mutex<HashSet<Uuid>>>,
+    in_flight: Arc<Claimed>,
     /// How long a batch waits for its deliveries before it lets the slow ones go on
     /// without it (SENDER_BATCH_WAIT).
     pub(super) batch_wait: Duration,
@@ -245,7 +245,7 @@ impl DeliveryLimits {
     /// Claims the notifications of `ids` that this process is not delivering already;
     /// each claim ends when its guard is dropped.
     pub fn claim(&self, ids: &[Uuid]) -> Vec<Claim> {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let mut in_flight = self.in_flight.ids.lock().unwrap_or_else(|e| e.into_inner());
         ids.iter()
             .filter(|id| in_flight.insert(**id))
             .map(|id| Claim {
@@ -254,21 +254,53 @@ impl DeliveryLimits {
             })
             .collect()
     }
+
+    /// Claims what it can of `ids` as their claims are released, for at most
+    /// `patience`. A notification announced again while it is being delivered (its
+    /// resolution, a moment after it fired) is done by this second announcement once the
+    /// first is written, rather than by the redrive minutes later.
+    pub async fn claim_within(&self, ids: &[Uuid], patience: Duration) -> Vec<Claim> {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut waiting: Vec<Uuid> = ids.to_vec();
+        let mut claims = Vec::new();
+        loop {
+            // Registered before looking, so a release in between is not missed.
+            let released = self.in_flight.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            let got = self.claim(&waiting);
+            waiting.retain(|id| !got.iter().any(|claim| claim.id == *id));
+            claims.extend(got);
+            if waiting.is_empty() || tokio::time::timeout_at(deadline, released).await.is_err() {
+                return claims;
+            }
+        }
+    }
 }
 
-/// This process delivers notification `id`; another announcement of it meanwhile is
-/// skipped. Dropped when the delivery is written (or abandoned), whichever task holds it.
+/// The notifications this process is delivering, and a signal when one is done.
+#[derive(Default)]
+struct Claimed {
+    ids: Mutex<HashSet<Uuid>>,
+    released: tokio::sync::Notify,
+}
+
+/// This process delivers notification `id`; another announcement of it meanwhile waits
+/// for it (see [`DeliveryLimits::claim_within`]). Dropped when the delivery is written
+/// (or abandoned), whichever task holds it.
 pub struct Claim {
     pub id: Uuid,
-    in_flight: Arc<Mutex<HashSet<Uuid>>>,
+    in_flight: Arc<Claimed>,
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
         self.in_flight
+            .ids
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.id);
+        self.in_flight.released.notify_waiters();
     }
 }
 
@@ -414,5 +446,27 @@ mod tests {
         assert!(limits.claim(&[id]).is_empty(), "claimed twice");
         drop(first);
         assert_eq!(limits.claim(&[id]).len(), 1, "a dropped claim frees it");
+    }
+
+    #[tokio::test]
+    async fn a_second_announcement_claims_the_notification_once_the_first_lets_go() {
+        let limits = Arc::new(DeliveryLimits::new(4, 4));
+        let id = Uuid::new_v4();
+        let first = limits.claim(&[id]);
+        let waiting = {
+            let limits = limits.clone();
+            tokio::spawn(async move { limits.claim_within(&[id], Duration::from_secs(30)).await })
+        };
+        tokio::task::yield_now().await;
+        drop(first);
+        let second = waiting.await.expect("task");
+        assert_eq!(second.len(), 1, "claimed once released");
+        // Held for good: given up after the patience, unclaimed.
+        assert!(
+            limits
+                .claim_within(&[id], Duration::from_millis(20))
+                .await
+                .is_empty()
+        );
     }
 }
