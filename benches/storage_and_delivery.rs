@@ -222,10 +222,12 @@ fn sender_loop(c: &mut Criterion) {
     const NOTIFICATIONS: usize = 100;
     let mut group = c.benchmark_group("sender");
     group.throughput(Throughput::Elements(NOTIFICATIONS as u64));
+    // One for the run, as a sender keeps one: silences read once a second.
+    let silencer = alerting_handlers::jobs::silences::Silencer::default();
     group.bench_function("deliver_100_notifications_loopback_webhook", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            let (db, next, channels, limits, policy) =
-                (&database.db, &next, &channels, &limits, &policy);
+            let (db, next, channels, limits, policy, silencer) =
+                (&database.db, &next, &channels, &limits, &policy, &silencer);
             async move {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -240,7 +242,7 @@ fn sender_loop(c: &mut Criterion) {
                         .map(|event| event.notification_id)
                         .collect();
                     let started = Instant::now();
-                    let outcomes = send_notifications(db, channels, policy, limits, &ids)
+                    let outcomes = send_notifications(db, channels, policy, limits, silencer, &ids)
                         .await
                         .expect("sent");
                     total += started.elapsed();

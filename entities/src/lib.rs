@@ -9,3 +9,4 @@ pub mod notifications;
 pub mod occurrences;
 pub mod outbox;
 pub mod rules;
+pub mod silences;

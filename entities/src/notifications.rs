@@ -18,7 +18,7 @@ pub struct Model {
     pub event_ts: DateTimeUtc,
     /// The ids of the client's rules that matched, as a JSON array.
     pub rule_ids: Json,
-    /// PENDING, SENT, PARTIAL, FAILED or NO_ENDPOINTS.
+    /// PENDING, SENT, PARTIAL, FAILED, NO_ENDPOINTS or SILENCED.
     pub status: String,
     /// Whether the alert came from the shared feed (true) or the client posted it
     /// itself (false).
@@ -46,6 +46,8 @@ pub struct Model {
     /// The resolution's delivery: none until resolved, then PENDING, SENT, PARTIAL,
     /// FAILED or NO_ENDPOINTS (no endpoint had taken the firing notification).
     pub resolution_status: Option<String>,
+    /// The silence (or maintenance window) that kept it from being delivered.
+    pub silenced_by: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

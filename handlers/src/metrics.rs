@@ -116,6 +116,7 @@ pub struct Metrics {
     pub notifications_created: Counter,
     pub notifications_deduplicated: Counter,
     pub notifications_resolved: Counter,
+    pub notifications_silenced: Counter,
     pub deliveries_delivered: Counter,
     pub deliveries_failed: Counter,
     pub deliveries_retried: Counter,
@@ -153,6 +154,7 @@ impl Metrics {
             notifications_created: Counter::new(),
             notifications_deduplicated: Counter::new(),
             notifications_resolved: Counter::new(),
+            notifications_silenced: Counter::new(),
             deliveries_delivered: Counter::new(),
             deliveries_failed: Counter::new(),
             deliveries_retried: Counter::new(),
@@ -228,6 +230,12 @@ impl Metrics {
                 "NotificationsResolved",
                 "Notifications resolved (by a resolved alert, a person or auto_resolve_after)",
                 &self.notifications_resolved,
+            ),
+            counter(
+                "alerting_notifications_silenced_total",
+                "NotificationsSilenced",
+                "Notifications a silence or maintenance window kept from being delivered",
+                &self.notifications_silenced,
             ),
             counter(
                 "alerting_deliveries_delivered_total",

@@ -10,6 +10,7 @@ mod m20261206_000003_alert_owners;
 mod m20261206_000004_dedup_keys;
 mod m20261206_000005_acknowledgements;
 mod m20261206_000006_resolutions;
+mod m20261206_000007_silences;
 
 pub use m20261206_000004_dedup_keys::OPEN_KEY_INDEX;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000004_dedup_keys::Migration),
             Box::new(m20261206_000005_acknowledgements::Migration),
             Box::new(m20261206_000006_resolutions::Migration),
+            Box::new(m20261206_000007_silences::Migration),
         ]
     }
 }

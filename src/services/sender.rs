@@ -11,6 +11,7 @@ use alerting_handlers::{
     jobs::{
         redrive::redrive_all_stuck,
         send::{DeliveryLimits, DeliveryPolicy, send_notifications},
+        silences::Silencer,
     },
     ports::{Bus, Channel, IncomingMessage},
 };
@@ -34,6 +35,8 @@ struct Send {
     /// Slots, receivers' health and the notifications in flight, shared by every batch
     /// and by the deliveries that outlive theirs.
     limits: Arc<DeliveryLimits>,
+    /// The silences applied, read at most once a second.
+    silencer: Silencer,
 }
 
 #[async_trait]
@@ -55,9 +58,16 @@ impl BatchHandler for Send {
                 }),
             }
         }
-        send_notifications(&self.db, &self.channel, &self.policy, &self.limits, &ids)
-            .await
-            .map_err(|err| Retry(format!("recording deliveries: {err}")))?;
+        send_notifications(
+            &self.db,
+            &self.channel,
+            &self.policy,
+            &self.limits,
+            &self.silencer,
+            &ids,
+        )
+        .await
+        .map_err(|err| Retry(format!("recording deliveries: {err}")))?;
         Ok(rejected)
     }
 }
@@ -86,6 +96,7 @@ pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
             .with_breaker(delivery.circuit_breaker())
             .with_batch_wait(delivery.sender_batch_wait),
         ),
+        silencer: Silencer::default(),
     };
     // Batches delivered at once, so that one slow endpoint does not hold back the
     // notifications behind it (committed in order).

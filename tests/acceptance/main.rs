@@ -193,13 +193,14 @@ async fn main() {
                     }
                 })
             })
-            .fail_on_skipped()
             .with_writer(
                 writer::Basic::raw(io::stdout(), writer::Coloring::Never, 0)
                     .summarized()
                     .tee::<Alerting, _>(writer::JUnit::for_tee(report, 0))
                     .normalized(),
             )
+            // After the writer, which it wraps: a step no definition matches fails.
+            .fail_on_skipped()
             .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
             .filter_run(features_dir, {
                 let tags = tags.clone();

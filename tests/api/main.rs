@@ -30,3 +30,4 @@ mod redaction;
 mod resolutions;
 mod rules;
 mod security;
+mod silences;

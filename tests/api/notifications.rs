@@ -44,6 +44,7 @@ pub async fn insert_notification(
         resolved_at: None,
         resolved_by: None,
         resolution_status: None,
+        silenced_by: None,
     };
     notifications::Entity::insert(model.clone().into_active_model().reset_all())
         .exec_without_returning(&app.db)
@@ -404,7 +405,7 @@ async fn the_senders_key_lookups_use_an_index_on_a_young_postgres_table() {
     };
     let limits = std::sync::Arc::new(DeliveryLimits::new(8, 8));
     let before = scans(&db).await;
-    let outcomes = send_notifications(&db, &channels, &policy, &limits, &ids)
+    let outcomes = send_notifications(&db, &channels, &policy, &limits, &Default::default(), &ids)
         .await
         .expect("send");
     assert_eq!(outcomes.len(), ids.len());

@@ -55,6 +55,7 @@ async fn notification(app: &TestApp, client_id: &str, rule_id: &str) -> String {
         resolved_at: None,
         resolved_by: None,
         resolution_status: None,
+        silenced_by: None,
     }
     .into_active_model()
     .insert(&app.db)

@@ -6,6 +6,7 @@ mod client;
 mod endpoint;
 mod notification;
 mod rule;
+pub mod silence;
 pub(crate) mod text;
 
 pub use alert::{

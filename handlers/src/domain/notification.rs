@@ -14,15 +14,18 @@ pub enum NotificationStatus {
     Failed,
     /// The matching rules had no enabled endpoint.
     NoEndpoints,
+    /// A silence or maintenance window applied: recorded, not delivered.
+    Silenced,
 }
 
 impl NotificationStatus {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Pending,
         Self::Sent,
         Self::Partial,
         Self::Failed,
         Self::NoEndpoints,
+        Self::Silenced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +35,7 @@ impl NotificationStatus {
             Self::Partial => "PARTIAL",
             Self::Failed => "FAILED",
             Self::NoEndpoints => "NO_ENDPOINTS",
+            Self::Silenced => "SILENCED",
         }
     }
 }

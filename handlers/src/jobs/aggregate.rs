@@ -261,6 +261,7 @@ fn rows_of(matches: &[&AlertMatchedEvent], now: DateTime<Utc>) -> Vec<notificati
             resolved_at: None,
             resolved_by: None,
             resolution_status: None,
+            silenced_by: None,
         });
     }
     rows.into_values().collect()

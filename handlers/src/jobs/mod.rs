@@ -10,6 +10,7 @@ pub mod load_jobs;
 pub mod redrive;
 pub mod resolve;
 pub mod send;
+pub mod silences;
 pub mod snapshot;
 
 /// Rows (or keys of an `IN (…)` list) per SQL statement, wherever a job writes or reads

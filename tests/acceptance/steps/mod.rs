@@ -21,6 +21,7 @@ mod matching;
 mod resolve;
 mod retries;
 mod rule_changes;
+mod silences;
 
 use std::{
     collections::HashMap,
@@ -58,6 +59,8 @@ pub struct Alerting {
     clients: Vec<String>,
     /// API keys by alias: (client, key id, key).
     keys: HashMap<String, (String, String, String)>,
+    /// The silence (or window) the scenario made last.
+    last_silence: Option<String>,
 }
 
 impl std::fmt::Debug for Alerting {
@@ -87,6 +90,7 @@ impl Alerting {
             job: None,
             clients: Vec::new(),
             keys: HashMap::new(),
+            last_silence: None,
         }
     }
 

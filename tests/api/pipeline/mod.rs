@@ -38,6 +38,7 @@ mod matching;
 mod metrics;
 mod produce;
 mod resolutions;
+mod silences;
 mod tenancy;
 mod transports;
 

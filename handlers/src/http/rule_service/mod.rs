@@ -11,6 +11,7 @@ mod notifications;
 mod owned;
 mod quotas;
 mod rules;
+mod silences;
 
 pub use quotas::Quotas;
 
@@ -102,6 +103,7 @@ impl RuleServiceSettings {
         (name = "rules", description = "What a client wants to hear about"),
         (name = "endpoints", description = "Where a rule's notifications go"),
         (name = "notifications", description = "What was sent, and how it went"),
+        (name = "silences", description = "Silences and maintenance windows: alerts recorded, not delivered"),
         (name = "keys", description = "A client's API keys (admin token only)"),
         (name = "operations", description = "Liveness and readiness")
     )
@@ -137,6 +139,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(notification_actions::retry_notification))
         .routes(routes!(notification_actions::acknowledge_notification))
         .routes(routes!(notification_actions::resolve_notification))
+        .routes(routes!(silences::create_silence, silences::list_silences))
+        .routes(routes!(silences::get_silence))
+        .routes(routes!(silences::expire_silence))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(health::health))
@@ -185,6 +190,28 @@ pub(crate) fn is_foreign_key_violation(err: &DbErr) -> bool {
 
 /// Ids in paths that cannot be ids are simply not found: `/rules/xyz` is a 404 like
 /// any other unknown rule.
+/// Who did something, as records say it: "admin", or the API key's name.
+pub(crate) async fn who(
+    state: &AppState,
+    principal: &super::auth::Principal,
+) -> Result<String, ApiError> {
+    use alerting_entities::api_keys;
+    use sea_orm::EntityTrait;
+    Ok(match principal {
+        super::auth::Principal::Admin => "admin".to_owned(),
+        super::auth::Principal::Client { key_id, .. } => api_keys::Entity::find_by_id(*key_id)
+            .one(&state.db)
+            .await?
+            .map_or_else(
+                || format!("key {key_id}"),
+                |key| {
+                    key.name
+                        .unwrap_or_else(|| format!("key {}", key.key_prefix))
+                },
+            ),
+    })
+}
+
 pub(crate) fn parse_uuid(resource: &'static str, id: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found(resource, id))
 }

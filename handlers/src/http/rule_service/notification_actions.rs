@@ -2,7 +2,7 @@
 //! acknowledge one (a person has it), resolve one (it is over). Each needs the admin
 //! token or a key of the notification's client with `manage`, and records who.
 
-use alerting_entities::{api_keys, notifications};
+use alerting_entities::notifications;
 use axum::{
     Json,
     extract::{Path, State},
@@ -10,29 +10,12 @@ use axum::{
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
-use super::{AppState, notifications::Notification, owned::find_owned};
+use super::{AppState, notifications::Notification, owned::find_owned, who};
 use crate::http::{
     ApiError,
     auth::{Principal, Scope},
     error::ErrorBody,
 };
-
-/// Who did it, as the record says: "admin", or the API key's name.
-async fn who(state: &AppState, principal: &Principal) -> Result<String, ApiError> {
-    Ok(match principal {
-        Principal::Admin => "admin".to_owned(),
-        Principal::Client { key_id, .. } => api_keys::Entity::find_by_id(*key_id)
-            .one(&state.db)
-            .await?
-            .map_or_else(
-                || format!("key {key_id}"),
-                |key| {
-                    key.name
-                        .unwrap_or_else(|| format!("key {}", key.key_prefix))
-                },
-            ),
-    })
-}
 
 /// Retry a FAILED or PARTIAL notification: its undelivered endpoints are tried again.
 #[utoipa::path(post, path = "/api/v1/notifications/{notification_id}/retry", tag = "notifications",

@@ -46,7 +46,7 @@ pub struct Notification {
     pub notification_id: Uuid,
     pub client_id: String,
     pub alert_id: String,
-    /// PENDING, SENT, PARTIAL, FAILED or NO_ENDPOINTS.
+    /// PENDING, SENT, PARTIAL, FAILED, NO_ENDPOINTS or SILENCED.
     pub status: String,
     /// true: the alert came from the shared feed every client's rules see; false: the
     /// client posted it itself, and no other client saw it.
@@ -73,6 +73,9 @@ pub struct Notification {
     /// The resolution's delivery to the endpoints that took the notification: PENDING,
     /// SENT, PARTIAL, FAILED or NO_ENDPOINTS (none had taken it); none while open.
     pub resolution_status: Option<String>,
+    /// The silence or maintenance window that kept it from being delivered (its status
+    /// is SILENCED).
+    pub silenced_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -108,6 +111,7 @@ impl From<notifications::Model> for Notification {
             resolved_at: model.resolved_at,
             resolved_by: model.resolved_by,
             resolution_status: model.resolution_status,
+            silenced_by: model.silenced_by,
             created_at: model.created_at,
             updated_at: model.updated_at,
         }
@@ -181,7 +185,7 @@ pub struct NotificationFilter {
     pub offset: Option<u64>,
     /// Only this client's notifications.
     pub client_id: Option<String>,
-    /// PENDING, SENT, PARTIAL, FAILED or NO_ENDPOINTS.
+    /// PENDING, SENT, PARTIAL, FAILED, NO_ENDPOINTS or SILENCED.
     pub status: Option<String>,
     /// Only the notifications of this alert.
     pub alert_id: Option<String>,

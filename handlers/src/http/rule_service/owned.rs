@@ -2,7 +2,7 @@
 //! and to its own client's keys; to any other key it is as unknown as a missing one,
 //! so a 404 never tells a tenant what another tenant has.
 
-use alerting_entities::{notifications, rules};
+use alerting_entities::{notifications, rules, silences};
 use sea_orm::{EntityTrait, PrimaryKeyTrait};
 use uuid::Uuid;
 
@@ -29,6 +29,13 @@ impl Owned for rules::Entity {
 impl Owned for notifications::Entity {
     const WHAT: &'static str = "notification";
     fn owner(row: &notifications::Model) -> &str {
+        &row.client_id
+    }
+}
+
+impl Owned for silences::Entity {
+    const WHAT: &'static str = "silence";
+    fn owner(row: &silences::Model) -> &str {
         &row.client_id
     }
 }

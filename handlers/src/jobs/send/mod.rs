@@ -38,6 +38,8 @@ pub use receivers::DeliveryLimits;
 use receivers::{Claim, Receiver};
 use records::{BatchRead, Due, Earlier, Record, read_batch, record_attempts, write_finished};
 
+use super::silences::{Current, Silencer};
+
 use crate::{
     domain::{AlertStatus, DeliveryPhase, NotificationStatus},
     jobs::index_lookups::prefer_index_lookups,
@@ -103,6 +105,8 @@ struct Done {
     resolution: Option<SendOutcome>,
     records: Vec<Record>,
     claim: Claim,
+    /// The silence that kept it from being delivered.
+    silenced_by: Option<Uuid>,
 }
 
 /// One endpoint, one round: attempts until delivered, refused for good, out of
@@ -243,6 +247,7 @@ async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
         resolution,
         records,
         claim,
+        silenced_by: None,
     })
 }
 
@@ -385,6 +390,22 @@ async fn deliver_resolution(
     Ok(outcome)
 }
 
+/// The silence that applies to a notification about to be delivered, if any.
+fn silenced(
+    silences: &Current,
+    payload: &NotificationPayload,
+    at: chrono::DateTime<Utc>,
+) -> Option<Uuid> {
+    if !silences.has_any(&payload.client_id) {
+        return None;
+    }
+    let alert = payload.alert.clone().into_alert().ok()?;
+    let silence = silences.silencing(&payload.client_id, &alert, at)?;
+    metrics().notifications_silenced.inc();
+    tracing::debug!(notification_id = %payload.notification_id, silence_id = %silence, "notification silenced");
+    Some(silence)
+}
+
 /// Finished jobs, gathered to be written together.
 #[derive(Default)]
 struct Finished {
@@ -392,6 +413,8 @@ struct Finished {
     /// The notifications' own outcomes, and their resolutions'.
     outcomes: Vec<(Uuid, SendOutcome)>,
     resolutions: Vec<(Uuid, SendOutcome)>,
+    /// Notifications a silence kept back, and the silence.
+    silenced: Vec<(Uuid, Uuid)>,
     claims: Vec<Claim>,
 }
 
@@ -402,15 +425,25 @@ impl Finished {
             .extend(done.firing.map(|outcome| (done.id, outcome)));
         self.resolutions
             .extend(done.resolution.map(|outcome| (done.id, outcome)));
+        self.silenced
+            .extend(done.silenced_by.map(|silence| (done.id, silence)));
         self.claims.push(done.claim);
     }
 
     /// Writes what was gathered, then lets the claims go; returns the notifications'
     /// own outcomes.
     async fn write(&mut self, db: &DatabaseConnection) -> Result<Vec<(Uuid, SendOutcome)>, DbErr> {
-        write_finished(db, &self.records, &self.outcomes, &self.resolutions).await?;
+        write_finished(
+            db,
+            &self.records,
+            &self.outcomes,
+            &self.resolutions,
+            &self.silenced,
+        )
+        .await?;
         self.records.clear();
         self.resolutions.clear();
+        self.silenced.clear();
         self.claims.clear();
         Ok(std::mem::take(&mut self.outcomes))
     }
@@ -505,6 +538,7 @@ pub async fn send_notifications(
     channel: &Arc<dyn Channel>,
     policy: &DeliveryPolicy,
     limits: &Arc<DeliveryLimits>,
+    silencer: &Silencer,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, SendOutcome)>, DbErr> {
     let started = tokio::time::Instant::now();
@@ -557,6 +591,8 @@ pub async fn send_notifications(
         read_batch(db, &claimed).await?
     };
     outcomes.extend(nothing_to_do);
+    let silences = silencer.current(db).await?;
+    let now = Utc::now();
     // Statuses to write: those without endpoints at once, the others as they finish.
     let mut finished = Finished::default();
     let mut held: Held = Vec::new();
@@ -570,15 +606,21 @@ pub async fn send_notifications(
         let Some(claim) = claims.remove(&payload.notification_id) else {
             continue;
         };
+        let silenced_by = firing.then(|| silenced(&silences, &payload, now)).flatten();
         let targets = endpoints.for_rules(&payload.rule_ids);
-        if targets.is_empty() {
+        if targets.is_empty() || silenced_by.is_some() {
             let nobody = SendOutcome::Finished(NotificationStatus::NoEndpoints);
+            let outcome = match silenced_by {
+                Some(_) => SendOutcome::Finished(NotificationStatus::Silenced),
+                None => nobody.clone(),
+            };
             finished.add(Done {
                 id: payload.notification_id,
-                firing: firing.then(|| nobody.clone()),
+                firing: firing.then_some(outcome),
                 resolution: resolution.map(|_| nobody),
                 records: Vec::new(),
                 claim,
+                silenced_by,
             });
             continue;
         }

@@ -134,6 +134,7 @@ pub async fn write_finished<C: ConnectionTrait + TransactionTrait>(
     records: &[Record],
     finished: &[(Uuid, SendOutcome)],
     resolutions: &[(Uuid, SendOutcome)],
+    silenced: &[(Uuid, Uuid)],
 ) -> Result<(), DbErr> {
     if records.is_empty() && finished.is_empty() && resolutions.is_empty() {
         return Ok(());
@@ -148,6 +149,13 @@ pub async fn write_finished<C: ConnectionTrait + TransactionTrait>(
         notifications::Column::ResolutionStatus,
     )
     .await?;
+    for (id, silence) in silenced {
+        notifications::Entity::update_many()
+            .col_expr(notifications::Column::SilencedBy, Expr::value(*silence))
+            .filter(notifications::Column::Id.eq(*id))
+            .exec(&transaction)
+            .await?;
+    }
     transaction.commit().await
 }
 
