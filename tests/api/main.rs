@@ -18,6 +18,7 @@ mod dedup_keys;
 mod duplicate_keys;
 mod endpoint_input;
 mod endpoints;
+mod explain;
 mod lambda;
 mod links;
 mod notifications;

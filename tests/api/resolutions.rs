@@ -157,6 +157,8 @@ async fn a_person_resolves_once_and_the_key_is_free_again(app: TestApp) {
     announced(&app, &[matched("acme", "a2", Some("db1"))]).await;
     let rows = keyed(&app, "acme", "db1").await;
     assert_eq!(rows.len(), 2, "the key's next alert opens anew: {rows:#?}");
+    let record = app.get(&format!("/api/v1/notifications/{id}")).await;
+    assert_eq!(record.body["folded"], serde_json::json!([]), "{record:?}");
     let listed = |state: &'static str| {
         let app = &app;
         async move {

@@ -15,6 +15,7 @@ mod acknowledge;
 mod dedup_keys;
 mod deduplication;
 mod delivery;
+mod explain;
 mod load_generation;
 mod managing_rules;
 mod matching;

@@ -4,6 +4,7 @@
 
 mod clients;
 mod endpoints;
+mod explain;
 mod health;
 mod keys;
 mod notification_actions;
@@ -139,6 +140,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(notification_actions::retry_notification))
         .routes(routes!(notification_actions::acknowledge_notification))
         .routes(routes!(notification_actions::resolve_notification))
+        .routes(routes!(explain::explain))
         .routes(routes!(silences::create_silence, silences::list_silences))
         .routes(routes!(silences::get_silence))
         .routes(routes!(silences::expire_silence))

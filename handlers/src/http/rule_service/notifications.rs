@@ -2,13 +2,13 @@
 //! only its own). What a person does to one (retry, acknowledge, resolve) is in
 //! `notification_actions`.
 
-use alerting_entities::{deliveries, notifications};
+use alerting_entities::{deliveries, notifications, occurrences};
 use axum::{
     Json,
     extract::{Path, State},
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -167,12 +167,29 @@ impl From<deliveries::Model> for Delivery {
     }
 }
 
-/// A notification with its deliveries.
+/// An alert folded into a notification (or the resolved alert that closed it: the one
+/// `resolved_by` names).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FoldedAlert {
+    pub alert_id: String,
+    pub event_ts: DateTime<Utc>,
+    /// When it arrived.
+    pub seen_at: DateTime<Utc>,
+}
+
+/// The most folded alerts a notification's page lists (newest first); `occurrences`
+/// counts them all.
+pub const FOLDED_SHOWN: u64 = 100;
+
+/// A notification with its deliveries and the alerts folded into it: its whole record
+/// (which rules matched, the silence that kept it back, what folded in, what resolved
+/// it and every delivery attempt's outcome).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NotificationDetail {
     #[serde(flatten)]
     pub notification: Notification,
     pub deliveries: Vec<Delivery>,
+    pub folded: Vec<FoldedAlert>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -254,8 +271,22 @@ pub async fn get_notification(
         .order_by_asc(deliveries::Column::Id)
         .all(&state.db)
         .await?;
+    let folded = occurrences::Entity::find()
+        .filter(occurrences::Column::NotificationId.eq(id))
+        .order_by_desc(occurrences::Column::SeenAt)
+        .limit(FOLDED_SHOWN)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|o| FoldedAlert {
+            alert_id: o.alert_id,
+            event_ts: o.event_ts,
+            seen_at: o.seen_at,
+        })
+        .collect();
     Ok(Json(NotificationDetail {
         notification: notification.into(),
         deliveries: deliveries.into_iter().map(Delivery::from).collect(),
+        folded,
     }))
 }
