@@ -5,9 +5,10 @@
 //! are, and so is a row whose first announcement a crash cut short (found by a second
 //! query, only when the batch held rows stored before): nothing strands. Resolved
 //! alerts resolve their key's open notification (`resolve`), in the order they came:
-//! a batch is cut where a key turns from firing to resolved or back.
+//! a batch is applied in rounds, each key's n-th run of firing or resolved alerts in
+//! round n.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use alerting_entities::{clients, notifications};
 use chrono::{DateTime, Utc};
@@ -48,64 +49,58 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
     let kept: Vec<&AlertMatchedEvent> = matches.iter().filter(|m| belongs(m)).collect();
     let mut announcements = Vec::new();
-    for segment in segments(&kept) {
-        announcements.extend(store(db, &segment.firing).await?);
-        if !segment.resolved.is_empty() {
+    for round in rounds(&kept) {
+        announcements.extend(store(db, &round.firing).await?);
+        if !round.resolved.is_empty() {
             announcements
-                .extend(super::resolve::resolve_matches(db, &segment.resolved, Utc::now()).await?);
+                .extend(super::resolve::resolve_matches(db, &round.resolved, Utc::now()).await?);
         }
     }
     Ok(announcements)
 }
 
-/// A run of a batch in which no (client, dedup key) is both firing and resolved, so
-/// its firing alerts can be stored together and its resolves applied after them.
+/// A round of a batch: firing alerts stored together, then resolves applied. No
+/// (client, dedup key) is both firing and resolved in one round.
 #[derive(Default)]
-struct Segment<'a> {
+struct Round<'a> {
     firing: Vec<&'a AlertMatchedEvent>,
     resolved: Vec<&'a AlertMatchedEvent>,
-    firing_keys: HashSet<(&'a str, &'a str)>,
-    resolved_keys: HashSet<(&'a str, &'a str)>,
 }
 
-/// Cuts `matches` where a key's alerts turn from firing to resolved or back: a batch
-/// holding a key's firing alert and then its resolve (or a resolve and then the key
-/// firing again) applies them in that order. Most batches are one segment.
-fn segments<'a>(matches: &[&'a AlertMatchedEvent]) -> Vec<Segment<'a>> {
-    let mut done = Vec::new();
-    let mut current = Segment::default();
+/// Splits `matches` into rounds so that each key's alerts apply in order: a key's
+/// alerts, in batch order, form runs of firing and of resolved ones; round `n` takes
+/// every key's `n`-th run (and round 0 the alerts without a key). A key that fires
+/// and then resolves in one batch is stored in round 0 and resolved in round 1; most
+/// batches are one or two rounds, whatever their size.
+fn rounds<'a>(matches: &[&'a AlertMatchedEvent]) -> Vec<Round<'a>> {
+    let mut rounds: Vec<Round<'a>> = vec![Round::default()];
+    let mut runs: HashMap<(&str, &str), (usize, bool)> = HashMap::new();
     for matched in matches {
-        let key = matched
-            .alert
-            .dedup_key
-            .as_deref()
-            .map(|key| (matched.client_id.as_str(), key));
         let resolved = !matched.alert.status.is_firing();
-        let turns = key.is_some_and(|key| {
-            if resolved {
-                current.firing_keys.contains(&key)
-            } else {
-                current.resolved_keys.contains(&key)
-            }
-        });
-        if turns {
-            done.push(std::mem::take(&mut current));
-        }
-        match (resolved, key) {
-            (true, Some(key)) => {
-                current.resolved_keys.insert(key);
-                current.resolved.push(matched);
-            }
+        let round = match matched.alert.dedup_key.as_deref() {
             // A resolve without a key never passes validation; nothing to resolve.
-            (true, None) => {}
-            (false, key) => {
-                current.firing_keys.extend(key);
-                current.firing.push(matched);
+            None if resolved => continue,
+            None => 0,
+            Some(key) => {
+                let run = runs
+                    .entry((matched.client_id.as_str(), key))
+                    .or_insert((0, resolved));
+                if run.1 != resolved {
+                    *run = (run.0 + 1, resolved);
+                }
+                run.0
             }
+        };
+        if rounds.len() <= round {
+            rounds.resize_with(round + 1, Round::default);
+        }
+        if resolved {
+            rounds[round].resolved.push(matched);
+        } else {
+            rounds[round].firing.push(matched);
         }
     }
-    done.push(current);
-    done
+    rounds
 }
 
 /// Stores the notifications of firing `matches`; returns the announcements to publish.
@@ -149,6 +144,7 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
     // was refused for another reason (its alert was stored before) finds none open:
     // the first of those opens one, and the rest fold into it.
     let mut folded = super::fold::fold(db, &stored, now).await?;
+    let keyed_rows = std::mem::take(&mut folded.own);
     for _ in 0..MAX_OPENING_ROUNDS {
         if folded.unopened.is_empty() {
             break;
@@ -161,6 +157,7 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         folded = super::fold::Folded {
             occurrences: folded.occurrences + again.occurrences,
             unopened: again.unopened,
+            own: Vec::new(),
         };
     }
     if folded.occurrences > 0 {
@@ -185,13 +182,15 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         .iter()
         .map(|m| (m.client_id.as_str(), m.alert_id.as_str()))
         .collect();
+    // Keyed ones were read by the fold already; the rest are read here.
     let alert_ids: Vec<&str> = earlier
         .iter()
+        .filter(|m| m.dedup_key.is_none())
         .map(|m| m.alert_id.as_str())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let stored = if alert_ids.is_empty() {
+    let mut stored = if alert_ids.is_empty() {
         Vec::new()
     } else if db.get_database_backend() == DbBackend::Postgres {
         // Redeliveries come in bulk after a crash, the very time a scan of the whole
@@ -204,7 +203,12 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
     } else {
         stored_by_alert(db, &alert_ids).await?
     };
+    stored.extend(keyed_rows);
+    let mut announced: HashSet<Uuid> = HashSet::new();
     for row in stored {
+        if !announced.insert(row.id) {
+            continue;
+        }
         if pairs.contains(&(row.client_id.as_str(), row.alert_id.as_str()))
             && row.status == NotificationStatus::Pending.as_str()
         {

@@ -26,6 +26,9 @@ use crate::events::AlertMatchedEvent;
 pub struct Folded<'a> {
     pub occurrences: u64,
     pub unopened: Vec<&'a AlertMatchedEvent>,
+    /// The stored notifications of the keyed matches' alerts (of any client), read to
+    /// tell a redelivery from an occurrence; the aggregator reuses them.
+    pub own: Vec<notifications::Model>,
 }
 
 /// Folds every keyed match in `matches` whose alert is not a notification's own into
@@ -43,6 +46,7 @@ pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
         return Ok(Folded {
             occurrences: 0,
             unopened: Vec::new(),
+            own: Vec::new(),
         });
     }
     let reads = db.begin().await?;
@@ -64,17 +68,18 @@ pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
     // A match whose alert has a notification of its own is that notification's
     // redelivery, not an occurrence of another.
     let alert_ids: Vec<String> = distinct(keyed.iter().map(|(m, _)| m.alert.alert_id.as_str()));
-    let own: HashSet<(String, String)> = all_with_keys(
+    let own_rows = all_with_keys(
         &reads,
         notifications::Entity::find(),
         notifications::Column::AlertId,
         &alert_ids,
     )
-    .await?
-    .into_iter()
-    .map(|n| (n.client_id, n.alert_id))
-    .collect();
+    .await?;
     reads.commit().await?;
+    let own: HashSet<(String, String)> = own_rows
+        .iter()
+        .map(|n| (n.client_id.clone(), n.alert_id.clone()))
+        .collect();
     let mut rows: BTreeMap<(String, String), occurrences::Model> = BTreeMap::new();
     let mut unopened = Vec::new();
     for (matched, key) in keyed {
@@ -98,6 +103,7 @@ pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
     Ok(Folded {
         occurrences: record(db, rows.into_values().collect(), now).await?,
         unopened,
+        own: own_rows,
     })
 }
 
@@ -180,12 +186,27 @@ async fn record<C: ConnectionTrait + TransactionTrait>(
             }
         }
     }
-    let mut total = 0u64;
-    for (notification_id, count) in added {
+    let total: u64 = added.values().map(|n| u64::try_from(*n).unwrap_or(0)).sum();
+    let added: Vec<(Uuid, i32)> = added.into_iter().collect();
+    // One statement per chunk: each notification's count moves by its own number.
+    for chunk in added.chunks(ROWS_PER_STATEMENT) {
+        let Some(((first, first_count), rest)) = chunk.split_first() else {
+            continue;
+        };
+        let by = rest
+            .iter()
+            .fold(
+                Expr::case(
+                    Expr::col(notifications::Column::Id).eq(*first),
+                    *first_count,
+                ),
+                |case, (id, count)| case.case(Expr::col(notifications::Column::Id).eq(*id), *count),
+            )
+            .finally(0);
         notifications::Entity::update_many()
             .col_expr(
                 notifications::Column::Occurrences,
-                Expr::col(notifications::Column::Occurrences).add(count),
+                Expr::col(notifications::Column::Occurrences).add(by),
             )
             // Never back: batches commit out of order.
             .col_expr(
@@ -199,10 +220,9 @@ async fn record<C: ConnectionTrait + TransactionTrait>(
                 .finally(Expr::col(notifications::Column::LastSeenAt))
                 .into(),
             )
-            .filter(notifications::Column::Id.eq(notification_id))
+            .filter(notifications::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
             .exec(&transaction)
             .await?;
-        total += u64::try_from(count).unwrap_or(0);
     }
     transaction.commit().await?;
     Ok(total)

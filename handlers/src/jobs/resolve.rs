@@ -8,9 +8,12 @@
 
 use alerting_entities::{notifications, occurrences};
 use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionSession, TransactionTrait, TryInsertResult, sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    TransactionSession, TransactionTrait, TryInsertResult,
+    sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
 
@@ -83,50 +86,173 @@ pub fn announce(row: &notifications::Model) -> OutgoingMessage {
     NotificationReadyEvent::message(row.id, &row.client_id, &row.alert_id)
 }
 
-/// Resolves what each resolved match names, in order; returns the announcements. A
-/// resolve with nothing open to resolve (never opened, or resolved already) changes
-/// nothing. The resolving alert is recorded as an occurrence of what it resolved, in
-/// the same transaction: so a redelivered resolve, finding its alert recorded, leaves
-/// alone the notification its key has opened since.
+/// Resolves what each resolved match names; returns the announcements. A resolve with
+/// nothing open to resolve (never opened, or resolved already) changes nothing. The
+/// resolving alert is recorded as an occurrence of what it resolved, in the same
+/// transaction: so a redelivered resolve, finding its alert recorded, leaves alone the
+/// notification its key has opened since. The resolves of a batch's round (never two
+/// runs of one key) are applied together, a few statements and one commit for all.
 pub async fn resolve_matches<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     resolves: &[&AlertMatchedEvent],
     now: DateTime<Utc>,
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
+    let recorded = super::fold::counted(
+        db,
+        resolves
+            .iter()
+            .map(|m| (m.client_id.as_str(), m.alert.alert_id.as_str())),
+    )
+    .await?;
+    // The first resolve of each (client, key) that is not a redelivery: the rest would
+    // find nothing open.
+    let mut seen = HashSet::new();
+    let firsts: Vec<&AlertMatchedEvent> = resolves
+        .iter()
+        .copied()
+        .filter(|m| {
+            let Some(key) = m.alert.dedup_key.as_deref() else {
+                return false;
+            };
+            !recorded.contains(&(m.client_id.clone(), m.alert.alert_id.clone()))
+                && seen.insert((m.client_id.as_str(), key))
+        })
+        .collect();
     let mut announcements = Vec::new();
-    for matched in resolves {
-        let Some(key) = matched.alert.dedup_key.as_deref() else {
-            continue;
-        };
-        let by = by_alert(&matched.alert.alert_id);
-        let transaction = db.begin().await?;
-        let Some(row) = resolve_key(&transaction, &matched.client_id, key, &by, now).await? else {
-            transaction.commit().await?;
-            continue;
-        };
-        let recorded = occurrences::Entity::insert(
-            occurrences::Model {
-                client_id: matched.client_id.clone(),
-                alert_id: matched.alert.alert_id.clone(),
-                notification_id: row.id,
-                event_ts: matched.alert.event_ts,
-                seen_at: now,
+    for chunk in firsts.chunks(RESOLVES_PER_STATEMENT) {
+        match resolve_together(db, chunk, now).await? {
+            Some(rows) => announcements.extend(rows.iter().map(announce)),
+            // One of them was recorded meanwhile (another aggregator, a redelivery):
+            // one at a time, each on its own.
+            None => {
+                for matched in chunk {
+                    announcements.extend(resolve_one(db, matched, now).await?);
+                }
             }
-            .into_active_model(),
-        )
-        .on_conflict_do_nothing()
-        .exec_without_returning(&transaction)
-        .await?;
-        if matches!(recorded, TryInsertResult::Inserted(n) if n > 0) {
-            transaction.commit().await?;
-            announcements.push(announce(&row));
-        } else {
-            tracing::debug!(client_id = %matched.client_id, alert_id = %matched.alert.alert_id, "resolve applied before: left alone");
-            transaction.rollback().await?;
         }
     }
     crate::metrics::metrics()
         .notifications_resolved
         .add(announcements.len() as u64);
     Ok(announcements)
+}
+
+/// Resolves per statement: each is a few bound values in two conditions.
+const RESOLVES_PER_STATEMENT: usize = 100;
+
+/// Resolves the open notifications `chunk` names, each (client, key) once, and records
+/// each resolving alert; `None` (and nothing changed) if one was recorded already.
+async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    chunk: &[&AlertMatchedEvent],
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<notifications::Model>>, DbErr> {
+    let pair = |m: &AlertMatchedEvent| {
+        Condition::all()
+            .add(Expr::col(notifications::Column::ClientId).eq(m.client_id.as_str()))
+            .add(Expr::col(notifications::Column::OpenKey).eq(m.alert.dedup_key.as_deref()))
+    };
+    let (Some(first), rest) = (chunk.first(), chunk.get(1..).unwrap_or_default()) else {
+        return Ok(Some(Vec::new()));
+    };
+    let resolved_by = rest
+        .iter()
+        .fold(
+            Expr::case(pair(first), by_alert(&first.alert.alert_id)),
+            |case, m| case.case(pair(m), by_alert(&m.alert.alert_id)),
+        )
+        .finally(Expr::col(notifications::Column::ResolvedBy));
+    let which = chunk
+        .iter()
+        .fold(Condition::any(), |any, m| any.add(pair(m)));
+    let transaction = db.begin().await?;
+    let rows = notifications::Entity::update_many()
+        .col_expr(notifications::Column::OpenKey, Expr::value(None::<String>))
+        .col_expr(notifications::Column::ResolvedAt, Expr::value(now))
+        .col_expr(notifications::Column::ResolvedBy, resolved_by.into())
+        .col_expr(
+            notifications::Column::ResolutionStatus,
+            Expr::value(NotificationStatus::Pending.as_str()),
+        )
+        .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
+        .filter(which)
+        .exec_with_returning(&transaction)
+        .await?;
+    let by_key: HashMap<(&str, Option<&str>), &AlertMatchedEvent> = chunk
+        .iter()
+        .map(|m| ((m.client_id.as_str(), m.alert.dedup_key.as_deref()), *m))
+        .collect();
+    let occurrences: Vec<occurrences::ActiveModel> = rows
+        .iter()
+        .filter_map(|row| {
+            let matched = by_key.get(&(row.client_id.as_str(), row.dedup_key.as_deref()))?;
+            Some(
+                occurrences::Model {
+                    client_id: row.client_id.clone(),
+                    alert_id: matched.alert.alert_id.clone(),
+                    notification_id: row.id,
+                    event_ts: matched.alert.event_ts,
+                    seen_at: now,
+                }
+                .into_active_model(),
+            )
+        })
+        .collect();
+    let expected = occurrences.len();
+    let recorded = if occurrences.is_empty() {
+        0
+    } else {
+        match occurrences::Entity::insert_many(occurrences)
+            .on_conflict_do_nothing()
+            .exec_with_returning_many(&transaction)
+            .await?
+        {
+            TryInsertResult::Inserted(stored) => stored.len(),
+            _ => 0,
+        }
+    };
+    if recorded != expected || expected != rows.len() {
+        transaction.rollback().await?;
+        return Ok(None);
+    }
+    transaction.commit().await?;
+    Ok(Some(rows))
+}
+
+/// Resolves what one resolved match names, and records it, in a transaction of its own.
+async fn resolve_one<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    matched: &AlertMatchedEvent,
+    now: DateTime<Utc>,
+) -> Result<Option<OutgoingMessage>, DbErr> {
+    let Some(key) = matched.alert.dedup_key.as_deref() else {
+        return Ok(None);
+    };
+    let by = by_alert(&matched.alert.alert_id);
+    let transaction = db.begin().await?;
+    let Some(row) = resolve_key(&transaction, &matched.client_id, key, &by, now).await? else {
+        transaction.commit().await?;
+        return Ok(None);
+    };
+    let recorded = occurrences::Entity::insert(
+        occurrences::Model {
+            client_id: matched.client_id.clone(),
+            alert_id: matched.alert.alert_id.clone(),
+            notification_id: row.id,
+            event_ts: matched.alert.event_ts,
+            seen_at: now,
+        }
+        .into_active_model(),
+    )
+    .on_conflict_do_nothing()
+    .exec_without_returning(&transaction)
+    .await?;
+    if matches!(recorded, TryInsertResult::Inserted(n) if n > 0) {
+        transaction.commit().await?;
+        Ok(Some(announce(&row)))
+    } else {
+        tracing::debug!(client_id = %matched.client_id, alert_id = %matched.alert.alert_id, "resolve applied before: left alone");
+        transaction.rollback().await?;
+        Ok(None)
+    }
 }

@@ -24,6 +24,10 @@ pub(super) struct AlertJson<'a> {
     name: &'a str,
     event_ts: String,
     context: HashMap<&'static str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dedup_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
 }
 
 pub(super) fn now_rfc3339() -> String {
@@ -38,6 +42,8 @@ pub(super) fn alert_json<'a>(id: String, spec: &'a AlertSpec) -> AlertJson<'a> {
         name: &spec.name,
         event_ts: now_rfc3339(),
         context: HashMap::from([("origin", "alerting bench")]),
+        dedup_key: spec.dedup_key.map(|key| format!("key-{key}")),
+        status: spec.resolved.then_some("resolved"),
     }
 }
 
@@ -57,7 +63,43 @@ pub(super) fn alert_for(rule: &RuleSpec) -> AlertSpec {
         } else {
             rule.name.clone()
         },
+        dedup_key: None,
+        resolved: false,
     }
+}
+
+/// The run's batches: `(index of the first alert, [(index, alert)])`.
+type Batch<'a> = (usize, Vec<(usize, &'a AlertSpec)>);
+
+/// How batches reach the workers: from one queue, each to whoever is free; or, with
+/// dedup keys, each key's alerts in one worker's lane, sent one batch after the other,
+/// so that they arrive (and apply) in the order of the run.
+enum Lanes<'a> {
+    Shared(Vec<Batch<'a>>),
+    Keyed(Vec<Vec<Batch<'a>>>),
+}
+
+fn to_batches(alerts: Vec<(usize, &AlertSpec)>, batch: usize) -> Vec<Batch<'_>> {
+    alerts
+        .chunks(batch)
+        .map(|chunk| (chunk.first().map_or(0, |(n, _)| *n), chunk.to_vec()))
+        .collect()
+}
+
+fn lanes(alerts: &[AlertSpec], batch: usize, workers: usize) -> Lanes<'_> {
+    if alerts.iter().all(|a| a.dedup_key.is_none()) {
+        return Lanes::Shared(to_batches(alerts.iter().enumerate().collect(), batch));
+    }
+    let mut lanes: Vec<Vec<(usize, &AlertSpec)>> = vec![Vec::new(); workers];
+    for (n, alert) in alerts.iter().enumerate() {
+        lanes[alert.dedup_key.unwrap_or(n) % workers].push((n, alert));
+    }
+    Lanes::Keyed(
+        lanes
+            .into_iter()
+            .map(|lane| to_batches(lane, batch))
+            .collect(),
+    )
 }
 
 pub(super) struct Ingest {
@@ -76,30 +118,34 @@ pub(super) async fn send_alerts(
     rate: Option<f64>,
     connections: usize,
 ) -> Ingest {
-    let batches: Vec<(usize, &[AlertSpec])> = alerts
-        .chunks(batch)
-        .enumerate()
-        .map(|(n, chunk)| (n * batch, chunk))
-        .collect();
+    let lanes = lanes(alerts, batch, connections.max(1));
     let next = AtomicUsize::new(0);
     let failures = AtomicUsize::new(0);
     let started = Instant::now();
     let reported = AtomicUsize::new(0);
     let workers = (0..connections.max(1)).map(|worker| {
-        let (batches, next, failures, reported) = (&batches, &next, &failures, &reported);
+        let (lanes, next, failures, reported) = (&lanes, &next, &failures, &reported);
         let url = format!(
             "{}/api/v1/alerts",
             producers[worker % producers.len().max(1)]
         );
         async move {
             let mut requests = Vec::new();
+            let mut own = 0;
             loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some((first, chunk)) = batches.get(index) else {
+                let batch = match lanes {
+                    Lanes::Shared(batches) => batches.get(next.fetch_add(1, Ordering::Relaxed)),
+                    Lanes::Keyed(lanes) => {
+                        own += 1;
+                        lanes[worker].get(own - 1)
+                    }
+                };
+                let Some((first, chunk)) = batch else {
                     return requests;
                 };
+                let (first, chunk) = (*first, chunk);
                 if let Some(rate) = rate {
-                    let due = Duration::from_secs_f64(*first as f64 / rate);
+                    let due = Duration::from_secs_f64(first as f64 / rate);
                     if let Some(wait) = due.checked_sub(started.elapsed()) {
                         tokio::time::sleep(wait).await;
                     }
@@ -107,8 +153,7 @@ pub(super) async fn send_alerts(
                 loop {
                     let body: Vec<AlertJson<'_>> = chunk
                         .iter()
-                        .enumerate()
-                        .map(|(n, spec)| alert_json(format!("b-{run}-{}", first + n), spec))
+                        .map(|(n, spec)| alert_json(format!("b-{run}-{n}"), spec))
                         .collect();
                     let sent = Instant::now();
                     match http.post(&url).json(&body).send().await {
@@ -132,6 +177,7 @@ pub(super) async fn send_alerts(
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+                // Near enough for a lane, whose batches are not consecutive.
                 let sent = first + chunk.len();
                 let step = (alerts.len() / 5).max(1);
                 let previous = reported.fetch_max(sent / step, Ordering::Relaxed);
@@ -207,6 +253,8 @@ pub(super) async fn rule_change_probe(
         severity: "HIGH",
         source,
         name: "visible".to_owned(),
+        dedup_key: None,
+        resolved: false,
     };
     let url = format!("{}/api/v1/alerts", platform.alert_producers[0]);
     let prefix = format!("p-{run}-");

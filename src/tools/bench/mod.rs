@@ -63,6 +63,14 @@ pub struct BenchArgs {
     /// Alerts to send in the measured run.
     #[arg(long, default_value_t = 50_000)]
     pub alerts: usize,
+    /// Give every alert a dedup key drawn from this many problems (each with its own
+    /// severity, source and name), so most fold into an open notification; 0: none.
+    #[arg(long, default_value_t = 0)]
+    pub dedup_keys: usize,
+    /// With --dedup-keys: the share of alerts that resolve their problem (and each
+    /// problem's last alert does).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub resolved_percent: u8,
     /// Alerts per second; unset: as fast as the platform takes them.
     #[arg(long)]
     pub rate: Option<f64>,
@@ -195,7 +203,10 @@ async fn measure(
     platform.check_running().await?;
     let setup_seconds = started.elapsed().as_secs_f64();
 
-    let alerts = workload.alerts(args.alerts);
+    let alerts = match args.dedup_keys {
+        0 => workload.alerts(args.alerts),
+        keys => workload.keyed_alerts(args.alerts, keys, args.resolved_percent),
+    };
     let expected: Vec<u32> = workload.expected(&workload.index(), &alerts);
     let expected_total: usize = expected.iter().map(|n| *n as usize).sum();
     let batch = match args.rate {
@@ -252,9 +263,9 @@ async fn measure(
             // Counting distinct deliveries is the costly part; only once there may be enough.
             arrivals.count() >= expected_total && {
                 let measured = arrivals.with_prefix(&prefix);
-                let distinct: HashSet<(&str, &str)> = measured
+                let distinct: HashSet<(&str, &str, bool)> = measured
                     .iter()
-                    .map(|a| (a.alert_id.as_str(), a.client_id.as_str()))
+                    .map(|a| (a.alert_id.as_str(), a.client_id.as_str(), a.resolution))
                     .collect();
                 distinct.len() >= expected_total
             }
@@ -280,7 +291,11 @@ async fn measure(
     let mut seen = HashSet::new();
     let mut first_arrivals = Vec::new();
     for arrival in &measured {
-        if seen.insert((arrival.alert_id.clone(), arrival.client_id.clone())) {
+        if seen.insert((
+            arrival.alert_id.clone(),
+            arrival.client_id.clone(),
+            arrival.resolution,
+        )) {
             first_arrivals.push(arrival.clone());
         }
     }
@@ -293,6 +308,13 @@ async fn measure(
     let run_seconds = ((last - wall_start).num_microseconds().unwrap_or(0) as f64 / 1e6).max(1e-9);
     let micros = |d: chrono::TimeDelta| d.num_microseconds().unwrap_or(i64::MAX);
     let delivered = first_arrivals.len();
+    // Latency is the notifications': a resolution's time runs from its problem's first
+    // alert, which says how long the problem lasted, not how fast the platform is.
+    let notified: Vec<receiver::Arrival> = first_arrivals
+        .iter()
+        .filter(|a| !a.resolution)
+        .cloned()
+        .collect();
     if ingest.failures > 0 {
         eprintln!("  {} ingest requests were sent again", ingest.failures);
     }
@@ -327,6 +349,8 @@ async fn measure(
             instances: args.instances as usize,
             kafka: (args.mode == BenchMode::Kafka).then_some(args.flow),
             seed: args.seed,
+            dedup_keys: args.dedup_keys,
+            resolved_percent: (args.dedup_keys > 0).then_some(args.resolved_percent),
         },
         machine: report::machine(),
         setup_seconds,
@@ -344,26 +368,26 @@ async fn measure(
         },
         notifications_per_second: delivered as f64 / run_seconds,
         ingest_to_delivery: Latency::of(
-            first_arrivals
+            notified
                 .iter()
                 .map(|a| micros(a.arrived_at - a.event_ts))
                 .collect(),
         ),
         ingest_request: Latency::of(ingest.requests),
         send_to_stored: Latency::of(
-            first_arrivals
+            notified
                 .iter()
                 .map(|a| micros(a.created_at - a.event_ts))
                 .collect(),
         ),
         stored_to_delivered: Latency::of(
-            first_arrivals
+            notified
                 .iter()
                 .map(|a| micros(a.arrived_at - a.created_at))
                 .collect(),
         ),
         rule_change_visible_ms,
-        over_time: over_time(&names, &first_arrivals, wall_start, marks),
+        over_time: over_time(&names, &notified, wall_start, marks),
         processes: process_reports(&names, &before, &after, elapsed),
         complete,
     })

@@ -19,6 +19,8 @@ pub struct Arrival {
     pub event_ts: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub arrived_at: DateTime<Utc>,
+    /// A notification's resolution, not the notification.
+    pub resolution: bool,
 }
 
 #[derive(Deserialize)]
@@ -26,6 +28,8 @@ struct Body {
     client_id: String,
     alert: AlertPart,
     created_at: DateTime<Utc>,
+    #[serde(default)]
+    status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +77,7 @@ async fn receive(State(arrivals): State<Arc<Arrivals>>, body: Bytes) -> StatusCo
             event_ts: body.alert.event_ts,
             created_at: body.created_at,
             arrived_at,
+            resolution: body.status.as_deref() == Some("resolved"),
         });
     arrivals.changed.notify_waiters();
     StatusCode::OK

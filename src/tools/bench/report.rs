@@ -75,6 +75,10 @@ pub struct Settings {
     pub connections: usize,
     pub instances: usize,
     pub seed: u64,
+    /// Problems the alerts' dedup keys were drawn from (0: no keys), and the share of
+    /// resolved alerts.
+    pub dedup_keys: usize,
+    pub resolved_percent: Option<u8>,
     /// The bus settings the run's services had (kafka mode).
     pub kafka: Option<KafkaFlow>,
 }
@@ -168,6 +172,12 @@ impl Report {
                 .unwrap_or_else(|| " as fast as possible".to_owned()),
             s.instances
         ));
+        if let Some(resolved) = s.resolved_percent {
+            out.push(format!(
+                "dedup keys: {} problems, {resolved} % of alerts resolved (and each problem's last); notifications count openers and resolutions",
+                s.dedup_keys
+            ));
+        }
         if let Some(kafka) = s.kafka {
             out.push(format!(
                 "kafka: {} partition(s) per topic, fetch wait {} ms, linger {} ms",

@@ -81,6 +81,10 @@ pub struct AlertSpec {
     pub severity: &'static str,
     pub source: String,
     pub name: String,
+    /// The problem it is an alert of (`--dedup-keys`): its dedup key is `key-<n>`.
+    pub dedup_key: Option<usize>,
+    /// A resolved alert of its problem.
+    pub resolved: bool,
 }
 
 impl Workload {
@@ -136,8 +140,37 @@ impl Workload {
                 severity: SEVERITIES[rng.below(4)],
                 source: self.space.source(rng.below(self.space.sources)),
                 name: self.space.name(rng.below(self.space.names)),
+                dedup_key: None,
+                resolved: false,
             })
             .collect()
+    }
+
+    /// The alerts of a run with dedup keys: `keys` problems, each with its own severity,
+    /// source and name (as a fingerprint of labels is a key); every alert is one of
+    /// them, `resolved_percent` of them resolved ones, and each problem's last alert
+    /// resolves it, so the run ends with deliveries (an end the bench can see).
+    pub fn keyed_alerts(&self, count: usize, keys: usize, resolved_percent: u8) -> Vec<AlertSpec> {
+        let problems = self.alerts(keys.max(1));
+        let mut rng = Rng::new(self.seed ^ 0xDED0);
+        let mut alerts: Vec<AlertSpec> = (0..count)
+            .map(|_| {
+                let key = rng.below(problems.len());
+                AlertSpec {
+                    dedup_key: Some(key),
+                    resolved: rng.below(100) < usize::from(resolved_percent),
+                    ..problems[key].clone()
+                }
+            })
+            .collect();
+        let mut last = std::collections::HashMap::new();
+        for (n, alert) in alerts.iter().enumerate() {
+            last.insert(alert.dedup_key, n);
+        }
+        for n in last.into_values() {
+            alerts[n].resolved = true;
+        }
+        alerts
     }
 
     /// The platform's own index over these rules.
@@ -161,11 +194,31 @@ impl Workload {
         MatchIndex::build(&snapshot)
     }
 
-    /// How many clients each alert matches: the notifications it should produce.
+    /// The deliveries each alert should make: one per client it matches; with dedup
+    /// keys, one per client whose notification of the key it opens (the rest fold), and
+    /// a resolved alert one per client whose open notification it resolves. Alerts of a
+    /// key are sent, and so applied, in order.
     pub fn expected(&self, index: &MatchIndex, alerts: &[AlertSpec]) -> Vec<u32> {
+        let mut open: std::collections::HashSet<(usize, String)> = Default::default();
         alerts
             .iter()
-            .map(|spec| index.matches(&to_alert(spec)).len() as u32)
+            .map(|spec| {
+                let matches = index.matches(&to_alert(spec));
+                let Some(key) = spec.dedup_key else {
+                    return matches.len() as u32;
+                };
+                matches
+                    .iter()
+                    .filter(|m| {
+                        let pair = (key, m.client_id.to_owned());
+                        if spec.resolved {
+                            open.remove(&pair)
+                        } else {
+                            open.insert(pair)
+                        }
+                    })
+                    .count() as u32
+            })
             .collect()
     }
 }
@@ -227,5 +280,50 @@ mod tests {
                 .collect();
             assert_eq!(clients.len() as u32, expected);
         }
+    }
+
+    #[test]
+    fn keyed_alerts_open_once_fold_and_resolve_in_order() {
+        let workload = Workload::new("a", 5, 300, 20, 11);
+        let alerts = workload.keyed_alerts(2_000, 20, 3);
+        let mut last = std::collections::HashMap::new();
+        for alert in &alerts {
+            let key = alert.dedup_key.expect("keyed");
+            let labels = (alert.severity, alert.source.clone(), alert.name.clone());
+            assert_eq!(
+                *last.entry(key).or_insert_with(|| labels.clone()),
+                labels,
+                "a problem keeps its labels"
+            );
+        }
+        for key in last.keys() {
+            let final_alert = alerts
+                .iter()
+                .rev()
+                .find(|a| a.dedup_key == Some(*key))
+                .expect("an alert");
+            assert!(
+                final_alert.resolved,
+                "each problem's last alert resolves it"
+            );
+        }
+        // One problem, sent as firing, firing, resolved, firing: the first opens, the
+        // second folds, the third resolves, the fourth opens again.
+        let index = workload.index();
+        let mut problem = alerts
+            .iter()
+            .find(|a| !index.matches(&to_alert(a)).is_empty())
+            .cloned()
+            .expect("a problem some client's rule matches");
+        let clients = index.matches(&to_alert(&problem)).len() as u32;
+        let mut sequence = Vec::new();
+        for resolved in [false, false, true, false] {
+            problem.resolved = resolved;
+            sequence.push(problem.clone());
+        }
+        assert_eq!(
+            workload.expected(&index, &sequence),
+            [clients, 0, clients, clients]
+        );
     }
 }
