@@ -102,6 +102,7 @@ mod tests {
             event_ts,
             created_at: event_ts,
             arrived_at: event_ts + chrono::TimeDelta::milliseconds(latency_ms),
+            resolution: false,
         }
     }
 
