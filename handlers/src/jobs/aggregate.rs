@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use alerting_entities::{clients, notifications};
+use alerting_entities::{clients, notifications, occurrences};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
@@ -135,16 +135,81 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
             client
         })
         .collect();
-    let models = without_occurrences(db, rows_of(&stored, now)).await?;
+    // What is stored decides for keyed matches: redeliveries, folds into what is open,
+    // and the ones that find nothing open (the first of each key opens a notification,
+    // the rest of the batch's fold into it). Then one write transaction: the new rows,
+    // and the occurrences with their counts.
+    let plan = super::fold::plan(db, &stored, now).await?;
+    let candidates: Vec<&AlertMatchedEvent> = stored
+        .iter()
+        .copied()
+        .filter(|m| m.alert.dedup_key.is_none())
+        .chain(plan.unopened.iter().copied())
+        .collect();
+    let mut models = rows_of(&candidates, now);
+    // By client and key: aggregators inserting the same keys at once take the open-key
+    // index's entries in one order, and never wait on each other in a circle.
+    models.sort_by(|a, b| {
+        (&a.client_id, &a.dedup_key, &a.alert_id).cmp(&(&b.client_id, &b.dedup_key, &b.alert_id))
+    });
+    let openers: HashMap<(&str, &str), Uuid> = models
+        .iter()
+        .filter_map(|m| {
+            m.dedup_key
+                .as_deref()
+                .map(|key| ((m.client_id.as_str(), key), m.id))
+        })
+        .collect();
+    let rows: HashSet<(&str, &str)> = models
+        .iter()
+        .map(|m| (m.client_id.as_str(), m.alert_id.as_str()))
+        .collect();
+    let transaction = db.begin().await?;
     // The ids of the rows this batch inserted; a row it did not insert existed already.
-    let mut inserted = insert(db, &models).await?;
+    let mut inserted = insert(&transaction, &models).await?;
+    let mut folds = plan.folds;
+    let mut followed: HashSet<(&str, &str)> = HashSet::new();
+    // An opener refused (its key opened meanwhile, by another aggregator) and the
+    // matches that were to fold into it try again below.
+    let mut retry: Vec<&AlertMatchedEvent> = Vec::new();
+    for matched in &plan.unopened {
+        let (client, alert) = (matched.client_id.as_str(), matched.alert.alert_id.as_str());
+        let opener = matched
+            .alert
+            .dedup_key
+            .as_deref()
+            .and_then(|key| openers.get(&(client, key)))
+            .filter(|id| inserted.contains(id));
+        match opener {
+            None => retry.push(matched),
+            Some(_) if rows.contains(&(client, alert)) => {}
+            Some(id) => {
+                if followed.insert((client, alert)) {
+                    folds.push(occurrences::Model {
+                        client_id: client.to_owned(),
+                        alert_id: alert.to_owned(),
+                        notification_id: *id,
+                        event_ts: matched.alert.event_ts,
+                        seen_at: now,
+                    });
+                }
+            }
+        }
+    }
+    let counted = super::fold::record(&transaction, folds, now).await?;
+    transaction.commit().await?;
     let mut announcements: Vec<OutgoingMessage> = announce(&models, &inserted);
-
-    // Alerts with a key fold into their client's open notification. One whose opener
-    // was refused for another reason (its alert was stored before) finds none open:
-    // the first of those opens one, and the rest fold into it.
-    let mut folded = super::fold::fold(db, &stored, now).await?;
-    let keyed_rows = std::mem::take(&mut folded.own);
+    let keyed_rows = plan.own;
+    let mut folded = if retry.is_empty() {
+        super::fold::Folded {
+            occurrences: 0,
+            unopened: Vec::new(),
+            own: Vec::new(),
+        }
+    } else {
+        super::fold::fold(db, &retry, now).await?
+    };
+    folded.occurrences += counted;
     for _ in 0..MAX_OPENING_ROUNDS {
         if folded.unopened.is_empty() {
             break;
@@ -269,26 +334,6 @@ fn rows_of(matches: &[&AlertMatchedEvent], now: DateTime<Utc>) -> Vec<notificati
         });
     }
     rows.into_values().collect()
-}
-
-/// `models` without the keyed ones whose alert is an occurrence already: a
-/// redelivered alert that folded into a notification since resolved opens nothing.
-async fn without_occurrences<C: ConnectionTrait>(
-    db: &C,
-    models: Vec<notifications::Model>,
-) -> Result<Vec<notifications::Model>, DbErr> {
-    let keyed = models
-        .iter()
-        .filter(|m| m.dedup_key.is_some())
-        .map(|m| (m.client_id.as_str(), m.alert_id.as_str()));
-    let counted = super::fold::counted(db, keyed).await?;
-    if counted.is_empty() {
-        return Ok(models);
-    }
-    Ok(models
-        .into_iter()
-        .filter(|m| !counted.contains(&(m.client_id.clone(), m.alert_id.clone())))
-        .collect())
 }
 
 /// Inserts `models`, a statement per [`ROWS_PER_STATEMENT`]; returns the ids stored.

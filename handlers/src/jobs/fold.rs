@@ -31,28 +31,39 @@ pub struct Folded<'a> {
     pub own: Vec<notifications::Model>,
 }
 
-/// Folds every keyed match in `matches` whose alert is not a notification's own into
-/// its client's open notification with that key.
-pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
+/// What the stored rows say of a batch's keyed matches: the occurrences to record
+/// (alerts whose key has an open notification), the matches that find none open (in
+/// batch order: the first of each key may open one, the rest fold into it), and the
+/// stored notifications of their alerts (a match whose alert has one is its
+/// redelivery). A match whose alert was counted before (an occurrence, or the resolve
+/// of a notification since closed) is a redelivery too: it opens nothing.
+pub struct Plan<'a> {
+    pub folds: Vec<occurrences::Model>,
+    pub unopened: Vec<&'a AlertMatchedEvent>,
+    pub own: Vec<notifications::Model>,
+}
+
+/// Reads what the keyed matches of `matches` need, in one read transaction.
+pub async fn plan<'a, C: ConnectionTrait + TransactionTrait>(
     db: &C,
     matches: &[&'a AlertMatchedEvent],
     now: DateTime<Utc>,
-) -> Result<Folded<'a>, DbErr> {
+) -> Result<Plan<'a>, DbErr> {
     let keyed: Vec<(&'a AlertMatchedEvent, &'a str)> = matches
         .iter()
         .filter_map(|m| m.alert.dedup_key.as_deref().map(|key| (*m, key)))
         .collect();
     if keyed.is_empty() {
-        return Ok(Folded {
-            occurrences: 0,
+        return Ok(Plan {
+            folds: Vec::new(),
             unopened: Vec::new(),
             own: Vec::new(),
         });
     }
     let reads = db.begin().await?;
     prefer_index_lookups(&reads).await?;
-    // The open notification of each (client, key) of the batch: stored now or before,
-    // whichever won the unique index. By client and key, the index's own order.
+    // The open notification of each (client, key) of the batch. By client and key,
+    // the index's own order.
     let clients: Vec<String> = distinct(keyed.iter().map(|(m, _)| m.client_id.as_str()));
     let keys: Vec<String> = distinct(keyed.iter().map(|(_, key)| *key));
     let open: HashMap<(String, String), Uuid> = all_with_keys(
@@ -65,8 +76,6 @@ pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
     .into_iter()
     .filter_map(|n| Some(((n.client_id, n.open_key?), n.id)))
     .collect();
-    // A match whose alert has a notification of its own is that notification's
-    // redelivery, not an occurrence of another.
     let alert_ids: Vec<String> = distinct(keyed.iter().map(|(m, _)| m.alert.alert_id.as_str()));
     let own_rows = all_with_keys(
         &reads,
@@ -75,23 +84,30 @@ pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
         &alert_ids,
     )
     .await?;
+    let counted = counted(
+        &reads,
+        keyed
+            .iter()
+            .map(|(m, _)| (m.client_id.as_str(), m.alert.alert_id.as_str())),
+    )
+    .await?;
     reads.commit().await?;
     let own: HashSet<(String, String)> = own_rows
         .iter()
         .map(|n| (n.client_id.clone(), n.alert_id.clone()))
         .collect();
-    let mut rows: BTreeMap<(String, String), occurrences::Model> = BTreeMap::new();
+    let mut folds: BTreeMap<(String, String), occurrences::Model> = BTreeMap::new();
     let mut unopened = Vec::new();
     for (matched, key) in keyed {
         let pair = (matched.client_id.clone(), matched.alert.alert_id.clone());
-        if own.contains(&pair) {
+        if own.contains(&pair) || counted.contains(&pair) {
             continue;
         }
         let Some(notification_id) = open.get(&(matched.client_id.clone(), key.to_owned())) else {
             unopened.push(matched);
             continue;
         };
-        rows.entry(pair).or_insert_with(|| occurrences::Model {
+        folds.entry(pair).or_insert_with(|| occurrences::Model {
             client_id: matched.client_id.clone(),
             alert_id: matched.alert.alert_id.clone(),
             notification_id: *notification_id,
@@ -99,31 +115,29 @@ pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
             seen_at: now,
         });
     }
-    let unopened = not_counted(db, unopened).await?;
-    Ok(Folded {
-        occurrences: record(db, rows.into_values().collect(), now).await?,
+    Ok(Plan {
+        folds: folds.into_values().collect(),
         unopened,
         own: own_rows,
     })
 }
 
-/// The matches of `unopened` whose alert is not an occurrence already (see
-/// [`counted`]).
-async fn not_counted<'a, C: ConnectionTrait>(
+/// Folds every keyed match in `matches` whose alert is not a notification's own into
+/// its client's open notification with that key.
+pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    unopened: Vec<&'a AlertMatchedEvent>,
-) -> Result<Vec<&'a AlertMatchedEvent>, DbErr> {
-    let counted = counted(
-        db,
-        unopened
-            .iter()
-            .map(|m| (m.client_id.as_str(), m.alert.alert_id.as_str())),
-    )
-    .await?;
-    Ok(unopened
-        .into_iter()
-        .filter(|m| !counted.contains(&(m.client_id.clone(), m.alert.alert_id.clone())))
-        .collect())
+    matches: &[&'a AlertMatchedEvent],
+    now: DateTime<Utc>,
+) -> Result<Folded<'a>, DbErr> {
+    let plan = plan(db, matches, now).await?;
+    let transaction = db.begin().await?;
+    let occurrences = record(&transaction, plan.folds, now).await?;
+    transaction.commit().await?;
+    Ok(Folded {
+        occurrences,
+        unopened: plan.unopened,
+        own: plan.own,
+    })
 }
 
 /// Which of these (client, alert) pairs are occurrences already. One that is was
@@ -160,15 +174,14 @@ fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
 }
 
 /// Stores the occurrences and moves each notification's count by the new ones.
-async fn record<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+pub async fn record<C: ConnectionTrait>(
+    transaction: &C,
     rows: Vec<occurrences::Model>,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let transaction = db.begin().await?;
     let mut added: BTreeMap<Uuid, i32> = BTreeMap::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let stored = occurrences::Entity::insert_many(
@@ -178,7 +191,7 @@ async fn record<C: ConnectionTrait + TransactionTrait>(
         )
         // Its primary key is (client, alert): a redelivered alert is there already.
         .on_conflict_do_nothing()
-        .exec_with_returning_many(&transaction)
+        .exec_with_returning_many(transaction)
         .await?;
         if let sea_orm::TryInsertResult::Inserted(stored) = stored {
             for row in stored {
@@ -221,9 +234,8 @@ async fn record<C: ConnectionTrait + TransactionTrait>(
                 .into(),
             )
             .filter(notifications::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
-            .exec(&transaction)
+            .exec(transaction)
             .await?;
     }
-    transaction.commit().await?;
     Ok(total)
 }
