@@ -8,5 +8,6 @@ pub mod endpoints;
 pub mod notifications;
 pub mod occurrences;
 pub mod outbox;
+pub mod resolves;
 pub mod rules;
 pub mod silences;

@@ -39,8 +39,7 @@ pub struct Model {
     pub acknowledged_at: Option<DateTimeUtc>,
     pub acknowledged_by: Option<String>,
     /// When it was resolved, and by what: "alert <id>" (a resolved alert with its key),
-    /// "admin" or an API key's name (a person), or "auto" (quiet for its rule's
-    /// `auto_resolve_after`).
+    /// or "admin" or an API key's name (a person).
     pub resolved_at: Option<DateTimeUtc>,
     pub resolved_by: Option<String>,
     /// The resolution's delivery: none until resolved, then PENDING, SENT, PARTIAL,

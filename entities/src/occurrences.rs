@@ -1,7 +1,6 @@
 //! `occurrences`: an alert folded into a client's open notification with the same dedup
-//! key, or the resolved alert that closed it (the one its `resolved_by` names, not
-//! counted in `occurrences`), one row per (client, alert), so a redelivered alert is not
-//! counted, or applied, twice.
+//! key, one row per (client, alert), so a redelivered alert is not counted twice (nor,
+//! once its notification is resolved, opens another).
 
 use sea_orm::entity::prelude::*;
 

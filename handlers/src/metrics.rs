@@ -228,7 +228,7 @@ impl Metrics {
             counter(
                 "alerting_notifications_resolved_total",
                 "NotificationsResolved",
-                "Notifications resolved (by a resolved alert, a person or auto_resolve_after)",
+                "Notifications resolved (by a resolved alert or a person)",
                 &self.notifications_resolved,
             ),
             counter(

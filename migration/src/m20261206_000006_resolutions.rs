@@ -1,10 +1,11 @@
-//! Resolutions: a notification is resolved (by a resolved alert with its dedup key, by
-//! a person, or by itself after quiet), and its resolution is delivered to every
+//! Resolutions: a notification is resolved (by a resolved alert with its dedup key, or
+//! by a person), and its resolution is delivered to every
 //! endpoint that took the firing notification. So a delivery row is per (notification,
 //! endpoint, phase), the phase being `firing` or `resolved`: each has its own attempts,
 //! status and idempotency key. `resolution_status` is the resolution's delivery status
 //! (PENDING until the sender is done), which the redrive watches as it watches
-//! `status`.
+//! `status`. `resolves` records every resolved alert the aggregator has applied (and
+//! what it closed, if anything), so that its redelivery is known and closes nothing.
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::{prelude::*, schema::*};
@@ -19,6 +20,21 @@ enum Notifications {
     ResolvedBy,
     ResolutionStatus,
     UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Resolves {
+    Table,
+    ClientId,
+    AlertId,
+    NotificationId,
+    SeenAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Clients {
+    Table,
+    Id,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -89,7 +105,8 @@ impl MigrationTrait for Migration {
             Notifications::Table,
             [
                 timestamp_with_time_zone_null(Notifications::ResolvedAt),
-                string_len_null(Notifications::ResolvedBy, 255),
+                // "alert <alert_id>": longer than an alert id.
+                text_null(Notifications::ResolvedBy),
                 string_len_null(Notifications::ResolutionStatus, 16),
             ],
         )
@@ -102,6 +119,30 @@ impl MigrationTrait for Migration {
                     .col(Notifications::UpdatedAt)
                     // Partial: only the few resolutions still to deliver.
                     .and_where(Expr::col(Notifications::ResolutionStatus).eq("PENDING"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Resolves::Table)
+                    .col(string_len(Resolves::ClientId, 64))
+                    .col(string_len(Resolves::AlertId, 255))
+                    .col(uuid_null(Resolves::NotificationId))
+                    .col(timestamp_with_time_zone(Resolves::SeenAt))
+                    .primary_key(
+                        Index::create()
+                            .col(Resolves::ClientId)
+                            .col(Resolves::AlertId),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_resolves_client")
+                            .from(Resolves::Table, Resolves::ClientId)
+                            .to(Clients::Table, Clients::Id)
+                            .on_delete(ForeignKeyAction::Cascade)
+                            .on_update(ForeignKeyAction::Cascade),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -137,6 +178,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Resolves::Table).to_owned())
+            .await?;
         if manager.get_database_backend() == DbBackend::Sqlite {
             rebuild_sqlite_deliveries(manager, false).await?;
         } else {

@@ -180,7 +180,36 @@ async fn a_person_resolves_once_and_the_key_is_free_again(app: TestApp) {
     assert_eq!(listed("open").await, ["a2"]);
 }
 
+/// A resolve that found nothing open (a person had resolved it) is recorded all the
+/// same: redelivered after the key opened again, it leaves the new notification open.
+async fn a_resolve_that_closed_nothing_closes_nothing_when_redelivered(app: TestApp) {
+    app.client("acme").await;
+    announced(&app, &[matched("acme", "f1", Some("db1"))]).await;
+    let first = keyed(&app, "acme", "db1").await[0].id;
+    let reply = app
+        .post(&format!("/api/v1/notifications/{first}/resolve"), json!({}))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let late = [
+        resolved("acme", "r1", "db1"),
+        matched("acme", "f2", Some("db1")),
+    ];
+    assert_eq!(
+        announced(&app, &late).await,
+        ["f2"],
+        "r1 closed nothing; f2 opened"
+    );
+    // The batch again: r1 is known, so f2's notification stays open, and is announced
+    // again while undelivered.
+    assert_eq!(announced(&app, &late).await, ["f2"]);
+    let rows = keyed(&app, "acme", "db1").await;
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    assert_eq!(rows[1].open_key.as_deref(), Some("db1"), "{rows:#?}");
+    assert!(rows[1].resolved_at.is_none());
+}
+
 on_both_backends!(
+    a_resolve_that_closed_nothing_closes_nothing_when_redelivered,
     a_resolved_alert_closes_its_keys_notification_in_the_order_sent,
     a_person_resolves_once_and_the_key_is_free_again
 );

@@ -172,23 +172,29 @@ impl Recurrence {
 
 /// "30m", "2h", "1h30m", "90s", "1d": at least a minute, at most [`MAX_WINDOW`].
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut total = Duration::zero();
+    let mut seconds: i64 = 0;
     let mut digits = String::new();
     for c in text.trim().chars() {
         if c.is_ascii_digit() {
             digits.push(c);
             continue;
         }
-        let amount: i64 = digits.parse().ok()?;
+        // Any part over a week in seconds is over the limit anyway: no overflow.
+        let amount: i64 = digits
+            .parse()
+            .ok()
+            .filter(|n| *n <= MAX_WINDOW.num_seconds())?;
         digits.clear();
-        total += match c {
-            'd' => Duration::days(amount),
-            'h' => Duration::hours(amount),
-            'm' => Duration::minutes(amount),
-            's' => Duration::seconds(amount),
+        let unit = match c {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
             _ => return None,
         };
+        seconds = seconds.checked_add(amount.checked_mul(unit)?)?;
     }
+    let total = Duration::try_seconds(seconds)?;
     (digits.is_empty() && total >= Duration::minutes(1) && total <= MAX_WINDOW).then_some(total)
 }
 
@@ -340,6 +346,8 @@ mod tests {
         }
         assert_eq!(parse_duration("1h30m"), Some(Duration::minutes(90)));
         assert_eq!(parse_duration("30s"), None, "under a minute");
+        assert_eq!(parse_duration("99999999999999999999d"), None);
+        assert_eq!(parse_duration("9000000000000000s9000000000000000s"), None);
     }
 
     #[test]

@@ -255,6 +255,13 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    // A keyed match whose alert has a row of its own is that row's redelivery (the
+    // fold read those rows): announced again too, while undelivered.
+    let redelivered: HashSet<(&str, &str)> = stored
+        .iter()
+        .filter(|m| m.alert.dedup_key.is_some())
+        .map(|m| (m.client_id.as_str(), m.alert.alert_id.as_str()))
+        .collect();
     let mut stored = if alert_ids.is_empty() {
         Vec::new()
     } else if db.get_database_backend() == DbBackend::Postgres {
@@ -269,12 +276,14 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         stored_by_alert(db, &alert_ids).await?
     };
     stored.extend(keyed_rows);
-    let mut announced: HashSet<Uuid> = HashSet::new();
+    // What this batch inserted was announced above.
+    let mut announced: HashSet<Uuid> = inserted.clone();
     for row in stored {
         if !announced.insert(row.id) {
             continue;
         }
-        if pairs.contains(&(row.client_id.as_str(), row.alert_id.as_str()))
+        let pair = (row.client_id.as_str(), row.alert_id.as_str());
+        if (pairs.contains(&pair) || redelivered.contains(&pair))
             && row.status == NotificationStatus::Pending.as_str()
         {
             announcements.push(NotificationReadyEvent::message(

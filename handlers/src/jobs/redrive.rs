@@ -23,7 +23,9 @@ use crate::{
 pub enum RedriveError {
     #[error("notification {0} not found")]
     NotFound(Uuid),
-    #[error("notification {id} is {status}; only FAILED or PARTIAL notifications are retried")]
+    #[error(
+        "notification {id} is {status}; only FAILED or PARTIAL notifications still open are retried"
+    )]
     NotRetryable { id: Uuid, status: String },
     #[error(transparent)]
     Database(#[from] DbErr),
@@ -48,6 +50,13 @@ pub async fn retry<C: ConnectionTrait>(
         return Err(RedriveError::NotRetryable {
             id,
             status: row.status,
+        });
+    }
+    // Over already: its endpoints would get the problem after its end.
+    if row.resolved_at.is_some() {
+        return Err(RedriveError::NotRetryable {
+            id,
+            status: format!("{} and resolved", row.status),
         });
     }
     let now = Utc::now();

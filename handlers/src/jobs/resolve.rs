@@ -1,14 +1,14 @@
 //! Resolving: a client's open notification with a dedup key is over. A resolved alert
-//! with the key does it (in the aggregator, in the order the alerts were sent), so
-//! does a person (the API) or a rule's `auto_resolve_after`. Resolving frees the key
+//! with the key does it (in the aggregator, in the order the alerts were sent), and so
+//! does a person (the API). Resolving frees the key
 //! (`open_key` goes, so the next firing alert opens a new notification), records when
 //! and by what, and marks the resolution PENDING: the sender delivers it to every
 //! endpoint that took the firing notification, and the redrive announces it again if
 //! a crash cut its announcement short.
 
-use alerting_entities::{notifications, occurrences};
+use alerting_entities::{notifications, resolves};
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
@@ -17,6 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::index_lookups::all_with_keys;
 use crate::{
     domain::NotificationStatus, events::AlertMatchedEvent, events::NotificationReadyEvent,
     ports::OutgoingMessage,
@@ -86,43 +87,38 @@ pub fn announce(row: &notifications::Model) -> OutgoingMessage {
     NotificationReadyEvent::message(row.id, &row.client_id, &row.alert_id)
 }
 
-/// Resolves what each resolved match names; returns the announcements. A resolve with
-/// nothing open to resolve (never opened, or resolved already) changes nothing. The
-/// resolving alert is recorded as an occurrence of what it resolved, in the same
-/// transaction: so a redelivered resolve, finding its alert recorded, leaves alone the
-/// notification its key has opened since. The resolves of a batch's round (never two
-/// runs of one key) are applied together, a few statements and one commit for all.
+/// Resolves what each resolved match names; returns the announcements. Every resolved
+/// alert applied is recorded in `resolves` (with what it closed, if anything), in the
+/// transaction that applies it: a redelivered one finds its record and changes
+/// nothing, so it never closes a notification its key opened since. A resolve with
+/// nothing open changes nothing else. A round's resolves (never two runs of one key)
+/// are applied together, a few statements and one commit for all.
 pub async fn resolve_matches<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     resolves: &[&AlertMatchedEvent],
     now: DateTime<Utc>,
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
-    let recorded = super::fold::counted(
+    let applied = applied_before(
         db,
         resolves
             .iter()
             .map(|m| (m.client_id.as_str(), m.alert.alert_id.as_str())),
     )
     .await?;
-    // The first resolve of each (client, key) that is not a redelivery: the rest would
-    // find nothing open.
     let mut seen = HashSet::new();
-    let firsts: Vec<&AlertMatchedEvent> = resolves
+    let fresh: Vec<&AlertMatchedEvent> = resolves
         .iter()
         .copied()
         .filter(|m| {
-            let Some(key) = m.alert.dedup_key.as_deref() else {
-                return false;
-            };
-            !recorded.contains(&(m.client_id.clone(), m.alert.alert_id.clone()))
-                && seen.insert((m.client_id.as_str(), key))
+            let pair = (m.client_id.clone(), m.alert.alert_id.clone());
+            m.alert.dedup_key.is_some() && !applied.contains(&pair) && seen.insert(pair)
         })
         .collect();
     let mut announcements = Vec::new();
-    for chunk in firsts.chunks(RESOLVES_PER_STATEMENT) {
+    for chunk in fresh.chunks(RESOLVES_PER_STATEMENT) {
         match resolve_together(db, chunk, now).await? {
             Some(rows) => announcements.extend(rows.iter().map(announce)),
-            // One of them was recorded meanwhile (another aggregator, a redelivery):
+            // One of them was applied meanwhile (another aggregator, a redelivery):
             // one at a time, each on its own.
             None => {
                 for matched in chunk {
@@ -140,19 +136,69 @@ pub async fn resolve_matches<C: ConnectionTrait + TransactionTrait>(
 /// Resolves per statement: each is a few bound values in two conditions.
 const RESOLVES_PER_STATEMENT: usize = 100;
 
-/// Resolves the open notifications `chunk` names, each (client, key) once, and records
-/// each resolving alert; `None` (and nothing changed) if one was recorded already.
+/// Which of these (client, alert) resolves were applied before.
+async fn applied_before<'a, C: ConnectionTrait>(
+    db: &C,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<HashSet<(String, String)>, DbErr> {
+    let pairs: Vec<(&str, &str)> = pairs.collect();
+    if pairs.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let clients: BTreeSet<&str> = pairs.iter().map(|(client, _)| *client).collect();
+    let alert_ids: Vec<String> = pairs
+        .iter()
+        .map(|(_, alert)| (*alert).to_owned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(all_with_keys(
+        db,
+        resolves::Entity::find().filter(resolves::Column::ClientId.is_in(clients)),
+        resolves::Column::AlertId,
+        &alert_ids,
+    )
+    .await?
+    .into_iter()
+    .map(|r| (r.client_id, r.alert_id))
+    .collect())
+}
+
+/// The record of a resolve applied now.
+fn record(
+    matched: &AlertMatchedEvent,
+    closed: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> resolves::ActiveModel {
+    resolves::Model {
+        client_id: matched.client_id.clone(),
+        alert_id: matched.alert.alert_id.clone(),
+        notification_id: closed,
+        seen_at: now,
+    }
+    .into_active_model()
+}
+
+/// Applies the resolves of `chunk` (each a different alert): each key's first closes its
+/// open notification; every one is recorded. `None`, and nothing changed, if one was
+/// recorded already.
 async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     chunk: &[&AlertMatchedEvent],
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<notifications::Model>>, DbErr> {
+    let mut keys = HashSet::new();
+    let firsts: Vec<&AlertMatchedEvent> = chunk
+        .iter()
+        .copied()
+        .filter(|m| keys.insert((m.client_id.as_str(), m.alert.dedup_key.as_deref())))
+        .collect();
     let pair = |m: &AlertMatchedEvent| {
         Condition::all()
             .add(Expr::col(notifications::Column::ClientId).eq(m.client_id.as_str()))
             .add(Expr::col(notifications::Column::OpenKey).eq(m.alert.dedup_key.as_deref()))
     };
-    let (Some(first), rest) = (chunk.first(), chunk.get(1..).unwrap_or_default()) else {
+    let (Some(first), rest) = (firsts.first(), firsts.get(1..).unwrap_or_default()) else {
         return Ok(Some(Vec::new()));
     };
     let resolved_by = rest
@@ -162,7 +208,7 @@ async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
             |case, m| case.case(pair(m), by_alert(&m.alert.alert_id)),
         )
         .finally(Expr::col(notifications::Column::ResolvedBy));
-    let which = chunk
+    let which = firsts
         .iter()
         .fold(Condition::any(), |any, m| any.add(pair(m)));
     let transaction = db.begin().await?;
@@ -178,40 +224,29 @@ async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
         .filter(which)
         .exec_with_returning(&transaction)
         .await?;
-    let by_key: HashMap<(&str, Option<&str>), &AlertMatchedEvent> = chunk
+    let closed: HashMap<(&str, Option<&str>), Uuid> = rows
         .iter()
-        .map(|m| ((m.client_id.as_str(), m.alert.dedup_key.as_deref()), *m))
+        .map(|row| ((row.client_id.as_str(), row.dedup_key.as_deref()), row.id))
         .collect();
-    let occurrences: Vec<occurrences::ActiveModel> = rows
+    let records: Vec<resolves::ActiveModel> = chunk
         .iter()
-        .filter_map(|row| {
-            let matched = by_key.get(&(row.client_id.as_str(), row.dedup_key.as_deref()))?;
-            Some(
-                occurrences::Model {
-                    client_id: row.client_id.clone(),
-                    alert_id: matched.alert.alert_id.clone(),
-                    notification_id: row.id,
-                    event_ts: matched.alert.event_ts,
-                    seen_at: now,
-                }
-                .into_active_model(),
-            )
+        .map(|m| {
+            let first = firsts
+                .iter()
+                .any(|f| f.alert.alert_id == m.alert.alert_id && f.client_id == m.client_id);
+            let key = (m.client_id.as_str(), m.alert.dedup_key.as_deref());
+            record(m, closed.get(&key).copied().filter(|_| first), now)
         })
         .collect();
-    let expected = occurrences.len();
-    let recorded = if occurrences.is_empty() {
-        0
-    } else {
-        match occurrences::Entity::insert_many(occurrences)
-            .on_conflict_do_nothing()
-            .exec_with_returning_many(&transaction)
-            .await?
-        {
-            TryInsertResult::Inserted(stored) => stored.len(),
-            _ => 0,
-        }
+    let recorded = match resolves::Entity::insert_many(records)
+        .on_conflict_do_nothing()
+        .exec_with_returning_many(&transaction)
+        .await?
+    {
+        TryInsertResult::Inserted(stored) => stored.len(),
+        _ => 0,
     };
-    if recorded != expected || expected != rows.len() {
+    if recorded != chunk.len() {
         transaction.rollback().await?;
         return Ok(None);
     }
@@ -219,7 +254,8 @@ async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
     Ok(Some(rows))
 }
 
-/// Resolves what one resolved match names, and records it, in a transaction of its own.
+/// Applies one resolve in a transaction of its own: closes what it names, if open, and
+/// records it; changes nothing if it was recorded already.
 async fn resolve_one<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     matched: &AlertMatchedEvent,
@@ -230,26 +266,14 @@ async fn resolve_one<C: ConnectionTrait + TransactionTrait>(
     };
     let by = by_alert(&matched.alert.alert_id);
     let transaction = db.begin().await?;
-    let Some(row) = resolve_key(&transaction, &matched.client_id, key, &by, now).await? else {
-        transaction.commit().await?;
-        return Ok(None);
-    };
-    let recorded = occurrences::Entity::insert(
-        occurrences::Model {
-            client_id: matched.client_id.clone(),
-            alert_id: matched.alert.alert_id.clone(),
-            notification_id: row.id,
-            event_ts: matched.alert.event_ts,
-            seen_at: now,
-        }
-        .into_active_model(),
-    )
-    .on_conflict_do_nothing()
-    .exec_without_returning(&transaction)
-    .await?;
+    let row = resolve_key(&transaction, &matched.client_id, key, &by, now).await?;
+    let recorded = resolves::Entity::insert(record(matched, row.as_ref().map(|r| r.id), now))
+        .on_conflict_do_nothing()
+        .exec_without_returning(&transaction)
+        .await?;
     if matches!(recorded, TryInsertResult::Inserted(n) if n > 0) {
         transaction.commit().await?;
-        Ok(Some(announce(&row)))
+        Ok(row.as_ref().map(announce))
     } else {
         tracing::debug!(client_id = %matched.client_id, alert_id = %matched.alert.alert_id, "resolve applied before: left alone");
         transaction.rollback().await?;

@@ -11,7 +11,9 @@ use std::{
 
 use alerting_entities::silences;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -66,7 +68,12 @@ pub async fn not_ended<C: ConnectionTrait>(
     if let Some(client_id) = client_id {
         select = select.filter(silences::Column::ClientId.eq(client_id));
     }
-    let rows = select.all(db).await?;
+    // Oldest first: the one a notification's record names, as explain says.
+    let rows = select
+        .order_by_asc(silences::Column::CreatedAt)
+        .order_by_asc(silences::Column::Id)
+        .all(db)
+        .await?;
     Ok(rows
         .iter()
         .filter_map(|row| {

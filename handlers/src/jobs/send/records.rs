@@ -150,8 +150,11 @@ pub async fn write_finished<C: ConnectionTrait + TransactionTrait>(
     )
     .await?;
     for (id, silence) in silenced {
+        // A silenced notification holds no key: the key's next alert is a notification
+        // of its own, silenced again only if a silence still applies to it.
         notifications::Entity::update_many()
             .col_expr(notifications::Column::SilencedBy, Expr::value(*silence))
+            .col_expr(notifications::Column::OpenKey, Expr::value(None::<String>))
             .filter(notifications::Column::Id.eq(*id))
             .exec(&transaction)
             .await?;
