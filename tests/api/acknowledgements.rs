@@ -7,25 +7,14 @@ use serde_json::json;
 
 use crate::{helpers::TestApp, notifications::insert_notification, on_both_backends};
 
-async fn key(app: &TestApp, client_id: &str, name: &str, scopes: &[&str]) -> String {
-    let reply = app
-        .post(
-            &format!("/api/v1/clients/{client_id}/keys"),
-            json!({"name": name, "scopes": scopes}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{reply:?}");
-    reply.str("key")
-}
-
 async fn a_person_acknowledges_once_and_the_record_says_who(app: TestApp) {
     app.client("acme").await;
     app.client("globex").await;
     let first = insert_notification(&app, "acme", "a1", "SENT").await.id;
     let second = insert_notification(&app, "acme", "a2", "SENT").await.id;
-    let oncall = key(&app, "acme", "oncall-alice", &["manage"]).await;
-    let ingest = key(&app, "acme", "collector", &["ingest"]).await;
-    let other = key(&app, "globex", "globex-oncall", &["manage"]).await;
+    let oncall = app.key("acme", "oncall-alice", &["manage"]).await;
+    let ingest = app.key("acme", "collector", &["ingest"]).await;
+    let other = app.key("globex", "globex-oncall", &["manage"]).await;
     let path = |id: uuid::Uuid| format!("/api/v1/notifications/{id}/acknowledge");
 
     let refused = app

@@ -216,6 +216,18 @@ impl TestApp {
         reply.str("client_id")
     }
 
+    /// Makes an API key for a client (named, with these scopes) and returns the key.
+    pub async fn key(&self, client_id: &str, name: &str, scopes: &[&str]) -> String {
+        let reply = self
+            .post(
+                &format!("/api/v1/clients/{client_id}/keys"),
+                serde_json::json!({"name": name, "scopes": scopes}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{reply:?}");
+        reply.str("key")
+    }
+
     /// Creates a rule and returns it.
     pub async fn rule(&self, client_id: &str, severity: &str, source: &str, name: &str) -> Value {
         let reply = self

@@ -114,25 +114,14 @@ async fn a_resolved_alert_closes_its_keys_notification_in_the_order_sent(app: Te
     assert_eq!(keyed(&app, "acme", "disk:db1").await[1].occurrences, 2);
 }
 
-async fn key(app: &TestApp, client_id: &str, name: &str, scopes: &[&str]) -> String {
-    let reply = app
-        .post(
-            &format!("/api/v1/clients/{client_id}/keys"),
-            json!({"name": name, "scopes": scopes}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{reply:?}");
-    reply.str("key")
-}
-
 async fn a_person_resolves_once_and_the_key_is_free_again(app: TestApp) {
     app.client("acme").await;
     app.client("globex").await;
     announced(&app, &[matched("acme", "a1", Some("db1"))]).await;
     let id = keyed(&app, "acme", "db1").await[0].id;
-    let oncall = key(&app, "acme", "oncall-alice", &["manage"]).await;
-    let ingest = key(&app, "acme", "collector", &["ingest"]).await;
-    let other = key(&app, "globex", "globex-oncall", &["manage"]).await;
+    let oncall = app.key("acme", "oncall-alice", &["manage"]).await;
+    let ingest = app.key("acme", "collector", &["ingest"]).await;
+    let other = app.key("globex", "globex-oncall", &["manage"]).await;
     let path = format!("/api/v1/notifications/{id}/resolve");
 
     let refused = app.as_token(Some(&ingest)).post(&path, json!({})).await;

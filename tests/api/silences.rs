@@ -8,17 +8,6 @@ use serde_json::{Value, json};
 
 use crate::{helpers::TestApp, on_both_backends};
 
-async fn key(app: &TestApp, client_id: &str, name: &str, scopes: &[&str]) -> String {
-    let reply = app
-        .post(
-            &format!("/api/v1/clients/{client_id}/keys"),
-            json!({"name": name, "scopes": scopes}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{reply:?}");
-    reply.str("key")
-}
-
 fn in_hours(hours: i64) -> String {
     (Utc::now() + Duration::hours(hours)).to_rfc3339()
 }
@@ -26,9 +15,9 @@ fn in_hours(hours: i64) -> String {
 async fn silences_are_made_listed_and_expired(app: TestApp) {
     app.client("acme").await;
     app.client("globex").await;
-    let oncall = key(&app, "acme", "oncall-alice", &["manage"]).await;
-    let ingest = key(&app, "acme", "collector", &["ingest"]).await;
-    let other = key(&app, "globex", "globex-oncall", &["manage"]).await;
+    let oncall = app.key("acme", "oncall-alice", &["manage"]).await;
+    let ingest = app.key("acme", "collector", &["ingest"]).await;
+    let other = app.key("globex", "globex-oncall", &["manage"]).await;
     let body = json!({
         "client_id": "acme",
         "matchers": {"source": "db", "context": {"region": "eu"}},

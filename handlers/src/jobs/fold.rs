@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     ROWS_PER_STATEMENT,
-    index_lookups::{all_with_keys, prefer_index_lookups},
+    index_lookups::{all_with_keys, prefer_index_lookups, stored_pairs},
 };
 use crate::events::AlertMatchedEvent;
 
@@ -147,22 +147,14 @@ pub async fn counted<'a, C: ConnectionTrait>(
     db: &C,
     pairs: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Result<HashSet<(String, String)>, DbErr> {
-    let pairs: Vec<(&str, &str)> = pairs.collect();
-    if pairs.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let clients: Vec<String> = distinct(pairs.iter().map(|(client, _)| *client));
-    let alert_ids: Vec<String> = distinct(pairs.iter().map(|(_, alert)| *alert));
-    Ok(all_with_keys(
+    stored_pairs::<occurrences::Entity, _>(
         db,
-        occurrences::Entity::find().filter(occurrences::Column::ClientId.is_in(clients)),
+        occurrences::Column::ClientId,
         occurrences::Column::AlertId,
-        &alert_ids,
+        pairs,
+        |o| (o.client_id, o.alert_id),
     )
-    .await?
-    .into_iter()
-    .map(|o| (o.client_id, o.alert_id))
-    .collect())
+    .await
 }
 
 fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {

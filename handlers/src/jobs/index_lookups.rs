@@ -9,11 +9,13 @@
 //! a table that only grows, so an index is always the right plan. SQLite's planner
 //! takes the index without statistics.
 
-use super::ROWS_PER_STATEMENT;
+use std::collections::BTreeSet;
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Select, Value,
 };
+
+use super::ROWS_PER_STATEMENT;
 
 /// The rows of `query` whose `column` is one of `keys`, a statement per
 /// [`ROWS_PER_STATEMENT`] keys.
@@ -39,6 +41,37 @@ where
         );
     }
     Ok(rows)
+}
+
+/// Which of these (client, alert) pairs the table of `E` holds a row for, where its
+/// rows are keyed by (client, alert): the clients' rows with one of the alert ids,
+/// `pair` telling each row's pair.
+pub async fn stored_pairs<'a, E, C>(
+    db: &C,
+    client: E::Column,
+    alert: E::Column,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    pair: impl Fn(E::Model) -> (String, String),
+) -> Result<std::collections::HashSet<(String, String)>, DbErr>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let (clients, alert_ids): (BTreeSet<&str>, BTreeSet<&str>) = pairs.unzip();
+    if clients.is_empty() {
+        return Ok(Default::default());
+    }
+    let alert_ids: Vec<String> = alert_ids.into_iter().map(str::to_owned).collect();
+    Ok(all_with_keys(
+        db,
+        E::find().filter(client.is_in(clients)),
+        alert,
+        &alert_ids,
+    )
+    .await?
+    .into_iter()
+    .map(pair)
+    .collect())
 }
 
 /// Turns sequential scans off for the rest of the transaction (`SET LOCAL`; a no-op

@@ -8,7 +8,7 @@
 
 use alerting_entities::{notifications, resolves};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
@@ -17,7 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::index_lookups::all_with_keys;
+use super::index_lookups::stored_pairs;
 use crate::{
     domain::NotificationStatus, events::AlertMatchedEvent, events::NotificationReadyEvent,
     ports::OutgoingMessage,
@@ -141,27 +141,14 @@ async fn applied_before<'a, C: ConnectionTrait>(
     db: &C,
     pairs: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Result<HashSet<(String, String)>, DbErr> {
-    let pairs: Vec<(&str, &str)> = pairs.collect();
-    if pairs.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let clients: BTreeSet<&str> = pairs.iter().map(|(client, _)| *client).collect();
-    let alert_ids: Vec<String> = pairs
-        .iter()
-        .map(|(_, alert)| (*alert).to_owned())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    Ok(all_with_keys(
+    stored_pairs::<resolves::Entity, _>(
         db,
-        resolves::Entity::find().filter(resolves::Column::ClientId.is_in(clients)),
+        resolves::Column::ClientId,
         resolves::Column::AlertId,
-        &alert_ids,
+        pairs,
+        |r| (r.client_id, r.alert_id),
     )
-    .await?
-    .into_iter()
-    .map(|r| (r.client_id, r.alert_id))
-    .collect())
+    .await
 }
 
 /// The record of a resolve applied now.

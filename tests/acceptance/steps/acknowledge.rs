@@ -17,20 +17,26 @@ impl Alerting {
         let page = self.ok(reqwest::Method::GET, &path, None).await;
         page["items"][0].clone()
     }
+
+    /// A person's action on the client's notification of `alert`: `acknowledge`,
+    /// `resolve`.
+    pub(super) async fn act_on(&mut self, alert: &str, client: &str, action: &str) {
+        let id = self.notification_of(alert, client).await["notification_id"]
+            .as_str()
+            .expect("a notification")
+            .to_owned();
+        self.ok(
+            reqwest::Method::POST,
+            &format!("/api/v1/notifications/{id}/{action}"),
+            Some(json!({})),
+        )
+        .await;
+    }
 }
 
 #[when(expr = "the admin acknowledges the notification of {string} for {string}")]
 async fn acknowledge(w: &mut Alerting, alert: String, client: String) {
-    let id = w.notification_of(&alert, &client).await["notification_id"]
-        .as_str()
-        .expect("a notification")
-        .to_owned();
-    w.ok(
-        reqwest::Method::POST,
-        &format!("/api/v1/notifications/{id}/acknowledge"),
-        Some(json!({})),
-    )
-    .await;
+    w.act_on(&alert, &client, "acknowledge").await;
 }
 
 #[then(expr = "the notification of {string} for {string} is acknowledged by {string}")]

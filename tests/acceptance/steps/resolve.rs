@@ -31,16 +31,7 @@ async fn resolving_alert(
 
 #[when(expr = "the admin resolves the notification of {string} for {string}")]
 async fn resolve(w: &mut Alerting, alert: String, client: String) {
-    let id = w.notification_of(&alert, &client).await["notification_id"]
-        .as_str()
-        .expect("a notification")
-        .to_owned();
-    w.ok(
-        reqwest::Method::POST,
-        &format!("/api/v1/notifications/{id}/resolve"),
-        Some(json!({})),
-    )
-    .await;
+    w.act_on(&alert, &client, "resolve").await;
 }
 
 #[then(expr = "the webhook {string} receives the resolution of {string}")]

@@ -49,6 +49,20 @@ pub async fn retry_notification(
     }
 }
 
+/// The notification as stored now, after a person's action (theirs, or another's that
+/// came first).
+async fn reread(
+    state: &AppState,
+    id: uuid::Uuid,
+    asked: &str,
+) -> Result<Json<Notification>, ApiError> {
+    let stored = notifications::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("notification", asked))?;
+    Ok(Json(stored.into()))
+}
+
 /// Acknowledge a notification: a person has it. Records who ("admin", or the API key's
 /// name) and when; acknowledging it again changes nothing.
 #[utoipa::path(post, path = "/api/v1/notifications/{notification_id}/acknowledge", tag = "notifications",
@@ -76,11 +90,7 @@ pub async fn acknowledge_notification(
         .filter(notifications::Column::AcknowledgedAt.is_null())
         .exec(&state.db)
         .await?;
-    let stored = notifications::Entity::find_by_id(notification.id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("notification", notification_id))?;
-    Ok(Json(stored.into()))
+    reread(&state, notification.id, &notification_id).await
 }
 
 /// Resolve a notification: it is over. It no longer holds its dedup key (the key's next
@@ -114,9 +124,5 @@ pub async fn resolve_notification(
             tracing::warn!(notification_id = %resolved.id, error = %err, "resolution not announced; the redrive will");
         }
     }
-    let stored = notifications::Entity::find_by_id(notification.id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("notification", notification_id))?;
-    Ok(Json(stored.into()))
+    reread(&state, notification.id, &notification_id).await
 }
