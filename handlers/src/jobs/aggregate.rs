@@ -204,7 +204,6 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         super::fold::Folded {
             occurrences: 0,
             unopened: Vec::new(),
-            own: Vec::new(),
         }
     } else {
         super::fold::fold(db, &retry, now).await?
@@ -222,7 +221,6 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         folded = super::fold::Folded {
             occurrences: folded.occurrences + again.occurrences,
             unopened: again.unopened,
-            own: Vec::new(),
         };
     }
     if folded.occurrences > 0 {

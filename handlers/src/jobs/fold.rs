@@ -26,9 +26,6 @@ use crate::events::AlertMatchedEvent;
 pub struct Folded<'a> {
     pub occurrences: u64,
     pub unopened: Vec<&'a AlertMatchedEvent>,
-    /// The stored notifications of the keyed matches' alerts (of any client), read to
-    /// tell a redelivery from an occurrence; the aggregator reuses them.
-    pub own: Vec<notifications::Model>,
 }
 
 /// What the stored rows say of a batch's keyed matches: the occurrences to record
@@ -136,7 +133,6 @@ pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
     Ok(Folded {
         occurrences,
         unopened: plan.unopened,
-        own: plan.own,
     })
 }
 
