@@ -79,6 +79,19 @@ async fn the_document_lists_every_route_and_each_is_served(app: TestApp) {
         }
     }
 
+    // Every reference names a schema the document holds: a generator (and schemathesis)
+    // cannot follow one that does not.
+    let mut references = Vec::new();
+    collect_references(&spec, &mut references);
+    assert!(!references.is_empty(), "the document uses references");
+    for reference in references {
+        let found = reference
+            .strip_prefix("#/")
+            .map(|pointer| format!("/{pointer}"))
+            .and_then(|pointer| spec.pointer(&pointer));
+        assert!(found.is_some(), "{reference} resolves in the document");
+    }
+
     let schemas = spec["components"]["schemas"].as_object().expect("schemas");
     for schema in ["Client", "Rule", "Endpoint", "Notification", "ErrorBody"] {
         assert!(schemas.contains_key(schema), "{schema} is described");
@@ -102,3 +115,21 @@ async fn the_document_lists_every_route_and_each_is_served(app: TestApp) {
 }
 
 crate::on_both_backends!(the_document_lists_every_route_and_each_is_served);
+
+/// Every `$ref` anywhere in `value`.
+fn collect_references(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields {
+                match (name.as_str(), field.as_str()) {
+                    ("$ref", Some(reference)) => into.push(reference.to_owned()),
+                    _ => collect_references(field, into),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|item| collect_references(item, into))
+        }
+        _ => {}
+    }
+}

@@ -294,6 +294,7 @@ pub struct SilenceFilter {
     /// Only this client's silences.
     pub client_id: Option<String>,
     /// pending, active or expired.
+    #[param(inline)]
     pub state: Option<SilenceStateFilter>,
 }
 
