@@ -17,6 +17,7 @@ use alerting_handlers::{
     jobs::{
         aggregate::aggregate,
         send::{DeliveryLimits, SendOutcome, send_notifications},
+        timings::Timings,
     },
 };
 use chrono::Utc;
@@ -127,6 +128,8 @@ async fn client_with_rule(db: &DatabaseConnection, endpoint: Option<&str>) -> Uu
         version: 1,
         created_at: now,
         updated_at: now,
+        repeat_interval_seconds: None,
+        auto_resolve_after_seconds: None,
     };
     let rule_id = rule.id;
     rule.insert_into(db).await;
@@ -183,7 +186,9 @@ fn aggregator_insert(c: &mut Criterion) {
                         .map(|_| matched(next.fetch_add(1, Ordering::Relaxed), rule_id))
                         .collect();
                     let started = Instant::now();
-                    let announced = aggregate(db, &batch).await.expect("stored");
+                    let announced = aggregate(db, &batch, &Timings::default())
+                        .await
+                        .expect("stored");
                     total += started.elapsed();
                     assert_eq!(announced.len(), BATCH);
                 }
@@ -234,7 +239,7 @@ fn sender_loop(c: &mut Criterion) {
                     let batch: Vec<AlertMatchedEvent> = (0..NOTIFICATIONS)
                         .map(|_| matched(next.fetch_add(1, Ordering::Relaxed), rule_id))
                         .collect();
-                    let ids: Vec<Uuid> = aggregate(db, &batch)
+                    let ids: Vec<Uuid> = aggregate(db, &batch, &Timings::default())
                         .await
                         .expect("stored")
                         .iter()

@@ -47,6 +47,16 @@ pub struct Model {
     pub resolution_status: Option<String>,
     /// The silence (or maintenance window) that kept it from being delivered.
     pub silenced_by: Option<Uuid>,
+    /// Its rules' shortest `repeat_interval` and `auto_resolve_after` when it was made.
+    pub repeat_interval_seconds: Option<i32>,
+    pub auto_resolve_after_seconds: Option<i32>,
+    /// When it is delivered again, while it repeats.
+    pub next_repeat_at: Option<DateTimeUtc>,
+    /// Repeats announced so far.
+    pub repeats: i32,
+    /// The latest repeat's delivery: PENDING, SENT, PARTIAL, FAILED, NO_ENDPOINTS or
+    /// SILENCED; none before the first.
+    pub repeat_status: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

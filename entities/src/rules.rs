@@ -19,6 +19,10 @@ pub struct Model {
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Deliver an open, unacknowledged notification of the rule again this often.
+    pub repeat_interval_seconds: Option<i32>,
+    /// Resolve a notification of the rule that has had no occurrence for this long.
+    pub auto_resolve_after_seconds: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

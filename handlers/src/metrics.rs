@@ -117,6 +117,7 @@ pub struct Metrics {
     pub notifications_deduplicated: Counter,
     pub notifications_resolved: Counter,
     pub notifications_silenced: Counter,
+    pub notifications_repeated: Counter,
     pub deliveries_delivered: Counter,
     pub deliveries_failed: Counter,
     pub deliveries_retried: Counter,
@@ -155,6 +156,7 @@ impl Metrics {
             notifications_deduplicated: Counter::new(),
             notifications_resolved: Counter::new(),
             notifications_silenced: Counter::new(),
+            notifications_repeated: Counter::new(),
             deliveries_delivered: Counter::new(),
             deliveries_failed: Counter::new(),
             deliveries_retried: Counter::new(),
@@ -228,7 +230,7 @@ impl Metrics {
             counter(
                 "alerting_notifications_resolved_total",
                 "NotificationsResolved",
-                "Notifications resolved (by a resolved alert or a person)",
+                "Notifications resolved (by a resolved alert, a person, or auto-resolve)",
                 &self.notifications_resolved,
             ),
             counter(
@@ -236,6 +238,12 @@ impl Metrics {
                 "NotificationsSilenced",
                 "Notifications a silence or maintenance window kept from being delivered",
                 &self.notifications_silenced,
+            ),
+            counter(
+                "alerting_notifications_repeated_total",
+                "NotificationsRepeated",
+                "Repeats of open, unacknowledged notifications announced (a rule's repeat_interval)",
+                &self.notifications_repeated,
             ),
             counter(
                 "alerting_deliveries_delivered_total",

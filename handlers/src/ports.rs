@@ -132,6 +132,9 @@ pub struct NotificationPayload {
     /// Set when this delivery is the notification's resolution rather than the
     /// notification itself.
     pub resolution: Option<Resolution>,
+    /// Set when this delivery repeats the notification (its rule's `repeat_interval`):
+    /// which repeat, from 1.
+    pub repeat: Option<i32>,
 }
 
 /// A notification's end, as its resolution delivery tells it.

@@ -11,6 +11,7 @@ mod m20261206_000004_dedup_keys;
 mod m20261206_000005_acknowledgements;
 mod m20261206_000006_resolutions;
 mod m20261206_000007_silences;
+mod m20261206_000008_repeats;
 
 pub use m20261206_000004_dedup_keys::OPEN_KEY_INDEX;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000005_acknowledgements::Migration),
             Box::new(m20261206_000006_resolutions::Migration),
             Box::new(m20261206_000007_silences::Migration),
+            Box::new(m20261206_000008_repeats::Migration),
         ]
     }
 }

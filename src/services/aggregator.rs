@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use alerting_handlers::{
     events::{AlertMatchedEvent, topics},
-    jobs::aggregate::aggregate,
+    jobs::{aggregate::aggregate, timings::RuleTimings},
     ports::{Bus, IncomingMessage},
 };
 use async_trait::async_trait;
@@ -20,6 +20,8 @@ use crate::{
 struct Aggregate {
     db: DatabaseConnection,
     bus: Arc<dyn Bus>,
+    /// The rules' repeat and auto-resolve intervals, read at most once a second.
+    timings: RuleTimings,
 }
 
 #[async_trait]
@@ -36,7 +38,12 @@ impl BatchHandler for Aggregate {
                 }),
             }
         }
-        let announcements = aggregate(&self.db, &matches)
+        let timings = self
+            .timings
+            .current(&self.db)
+            .await
+            .map_err(|err| Retry(format!("reading the rules' intervals: {err}")))?;
+        let announcements = aggregate(&self.db, &matches, &timings)
             .await
             .map_err(|err| Retry(format!("storing notifications: {err}")))?;
         if !announcements.is_empty() {
@@ -62,6 +69,7 @@ pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
     let handler = Aggregate {
         db: cx.db()?,
         bus: cx.bus()?,
+        timings: RuleTimings::default(),
     };
     // One batch at a time: two concurrent batches holding the same match would both
     // announce it.

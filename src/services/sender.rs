@@ -9,6 +9,7 @@ use std::{collections::HashSet, sync::Arc};
 use alerting_handlers::{
     events::{NotificationReadyEvent, topics},
     jobs::{
+        lifecycle,
         redrive::redrive_all_stuck,
         send::{DeliveryLimits, DeliveryPolicy, send_notifications},
         silences::Silencer,
@@ -101,7 +102,46 @@ pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
     // Batches delivered at once, so that one slow endpoint does not hold back the
     // notifications behind it (committed in order).
     let in_flight = delivery.sender_batches_in_flight as usize;
-    cx.consume(topics::NOTIFICATIONS_READY, handler, in_flight)
+    let mut started = cx.consume(topics::NOTIFICATIONS_READY, handler, in_flight)?;
+    let timer = lifecycle_periodically(cx.db()?, cx.bus()?, cx.shutdown.clone());
+    let consuming = started.task;
+    started.task = Box::pin(async move {
+        let (result, ()) = tokio::join!(consuming, timer);
+        result
+    });
+    Ok(started)
+}
+
+/// Every sender's timer for repeats and auto-resolves (`jobs::lifecycle`): once a
+/// second, what is due is changed and announced. Several senders are safe: each change
+/// is conditional on what was read.
+async fn lifecycle_periodically(db: DatabaseConnection, bus: Arc<dyn Bus>, shutdown: Shutdown) {
+    let mut interval = tokio::time::interval(lifecycle::EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.clone().wait() => return,
+            _ = interval.tick() => {}
+        }
+        let now = chrono::Utc::now();
+        let mut announcements = Vec::new();
+        for (what, due) in [
+            ("auto-resolve", lifecycle::auto_resolve_due(&db, now).await),
+            ("repeat", lifecycle::repeat_due(&db, now).await),
+        ] {
+            match due {
+                Ok(due) => announcements.extend(due),
+                Err(err) => tracing::warn!(error = %err, "{what} failed; trying again in a second"),
+            }
+        }
+        if announcements.is_empty() {
+            continue;
+        }
+        // Lost if this fails: the redrive announces what is PENDING again.
+        if let Err(err) = bus.publish(announcements).await {
+            tracing::warn!(error = %err, "repeats and auto-resolves could not be announced; the redrive will");
+        }
+    }
 }
 
 /// `up`'s timer for `job redrive`.

@@ -20,6 +20,8 @@ fn rule(client_id: &str, severity: &str) -> rules::Model {
         version: 1,
         created_at: at,
         updated_at: at,
+        repeat_interval_seconds: None,
+        auto_resolve_after_seconds: None,
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use alerting_entities::{notifications, occurrences};
 use alerting_handlers::{
     events::{AlertMatchedEvent, NotificationReadyEvent},
-    jobs::aggregate::aggregate,
+    jobs::{aggregate::aggregate, timings::Timings},
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
@@ -17,7 +17,7 @@ use crate::helpers::{TestApp, matched};
 
 /// The notifications announced by one run of the handler.
 async fn announced(app: &TestApp, batch: &[AlertMatchedEvent]) -> BTreeSet<String> {
-    aggregate(&app.db, batch)
+    aggregate(&app.db, batch, &Timings::default())
         .await
         .expect("aggregated")
         .iter()
@@ -131,13 +131,16 @@ async fn three_aggregators_at_once_open_one_notification(app: TestApp) {
                     .collect()
             })
             .collect();
-        let runs = batches.iter().map(|batch| aggregate(&app.db, batch));
+        let none = Timings::default();
+        let runs = batches.iter().map(|batch| aggregate(&app.db, batch, &none));
         for result in futures_util::future::join_all(runs).await {
             result.expect("each run stores or folds, none fails on the index");
         }
         // And every batch redelivered (a crash before the commit of its offsets).
         for batch in &batches {
-            aggregate(&app.db, batch).await.expect("redelivered");
+            aggregate(&app.db, batch, &Timings::default())
+                .await
+                .expect("redelivered");
         }
         let open: Vec<notifications::Model> = client_notifications(&app, "acme")
             .await
@@ -168,7 +171,8 @@ async fn without_the_unique_index_a_key_opens_twice(app: TestApp) {
         let batches: Vec<Vec<AlertMatchedEvent>> = (0..3)
             .map(|instance| vec![matched("acme", &format!("r{round}-{instance}"), Some(&key))])
             .collect();
-        let runs = batches.iter().map(|batch| aggregate(&app.db, batch));
+        let none = Timings::default();
+        let runs = batches.iter().map(|batch| aggregate(&app.db, batch, &none));
         for result in futures_util::future::join_all(runs).await {
             result.expect("stored");
         }

@@ -4,7 +4,7 @@
 //! is stored or sent.
 
 use alerting_entities::notifications;
-use alerting_handlers::jobs::aggregate::aggregate;
+use alerting_handlers::jobs::{aggregate::aggregate, timings::Timings};
 use chrono::{Duration, Utc};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
@@ -92,7 +92,9 @@ async fn an_alert_is_explained_without_being_sent(app: TestApp) {
 
     let mut opener = matched("acme", "a1", Some("db1/disk"));
     opener.alert.owner = Some("acme".to_owned());
-    aggregate(&app.db, &[opener]).await.expect("stored");
+    aggregate(&app.db, &[opener], &Timings::default())
+        .await
+        .expect("stored");
     let open = notifications::Entity::find()
         .one(&app.db)
         .await

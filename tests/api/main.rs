@@ -28,6 +28,7 @@ mod protocol;
 mod quotas;
 mod readme;
 mod redaction;
+mod repeats;
 mod resolutions;
 mod rules;
 mod security;

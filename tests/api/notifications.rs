@@ -45,6 +45,11 @@ pub async fn insert_notification(
         resolved_by: None,
         resolution_status: None,
         silenced_by: None,
+        repeat_interval_seconds: None,
+        auto_resolve_after_seconds: None,
+        next_repeat_at: None,
+        repeats: 0,
+        repeat_status: None,
     };
     notifications::Entity::insert(model.clone().into_active_model().reset_all())
         .exec_without_returning(&app.db)
@@ -225,7 +230,10 @@ async fn retrying_needs_a_bus_and_a_failed_notification(app: TestApp) {
 /// A redelivered batch of matches (the aggregator crashed after storing it, before
 /// announcing it) announces again the notifications still undelivered, and only those.
 async fn redelivered_matches_announce_what_is_still_undelivered(app: TestApp) {
-    use alerting_handlers::{events::NotificationReadyEvent, jobs::aggregate::aggregate};
+    use alerting_handlers::{
+        events::NotificationReadyEvent,
+        jobs::{aggregate::aggregate, timings::Timings},
+    };
     use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
 
     app.client("acme").await;
@@ -246,13 +254,21 @@ async fn redelivered_matches_announce_what_is_still_undelivered(app: TestApp) {
         ids
     };
 
-    let first = announced(aggregate(&app.db, &batch).await.expect("first time"));
+    let first = announced(
+        aggregate(&app.db, &batch, &Timings::default())
+            .await
+            .expect("first time"),
+    );
     assert_eq!(first.len(), 3, "{first:?}");
     // Another client's notification of the same alert, undelivered but not in the
     // batch: not the batch's to announce.
     app.client("initech").await;
     insert_notification(&app, "initech", "a1", "PENDING").await;
-    let again = announced(aggregate(&app.db, &batch).await.expect("redelivered"));
+    let again = announced(
+        aggregate(&app.db, &batch, &Timings::default())
+            .await
+            .expect("redelivered"),
+    );
     assert_eq!(again, first, "the same notifications, announced again");
 
     let sent = first[0].2;
@@ -262,7 +278,11 @@ async fn redelivered_matches_announce_what_is_still_undelivered(app: TestApp) {
         .exec(&app.db)
         .await
         .expect("mark one sent");
-    let after = announced(aggregate(&app.db, &batch).await.expect("redelivered"));
+    let after = announced(
+        aggregate(&app.db, &batch, &Timings::default())
+            .await
+            .expect("redelivered"),
+    );
     assert_eq!(after, first[1..].to_vec(), "all but the delivered one");
     assert_eq!(
         notifications::Entity::find()

@@ -9,7 +9,7 @@ use alerting_entities::notifications;
 use alerting_handlers::{
     domain::AlertStatus,
     events::{AlertMatchedEvent, NotificationReadyEvent},
-    jobs::aggregate::aggregate,
+    jobs::{aggregate::aggregate, timings::Timings},
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
@@ -27,7 +27,7 @@ fn resolved(client: &str, alert: &str, key: &str) -> AlertMatchedEvent {
 
 /// The alert ids announced by one run of the handler, in order, once each time.
 async fn announced(app: &TestApp, batch: &[AlertMatchedEvent]) -> Vec<String> {
-    let mut ids: Vec<String> = aggregate(&app.db, batch)
+    let mut ids: Vec<String> = aggregate(&app.db, batch, &Timings::default())
         .await
         .expect("aggregated")
         .iter()

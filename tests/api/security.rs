@@ -56,6 +56,11 @@ async fn notification(app: &TestApp, client_id: &str, rule_id: &str) -> String {
         resolved_by: None,
         resolution_status: None,
         silenced_by: None,
+        repeat_interval_seconds: None,
+        auto_resolve_after_seconds: None,
+        next_repeat_at: None,
+        repeats: 0,
+        repeat_status: None,
     }
     .into_active_model()
     .insert(&app.db)
@@ -488,6 +493,7 @@ fn payload() -> NotificationPayload {
             status: Default::default(),
         },
         rule_ids: vec![uuid::Uuid::new_v4()],
+        repeat: None,
         created_at: chrono::Utc::now(),
         resolution: None,
     }

@@ -7,6 +7,7 @@ mod endpoint;
 mod notification;
 mod rule;
 pub mod silence;
+mod span;
 pub(crate) mod text;
 
 pub use alert::{
@@ -16,6 +17,7 @@ pub use client::{ClientId, ClientName};
 pub use endpoint::{EndpointKind, EndpointSecret, EndpointTarget};
 pub use notification::{DeliveryPhase, DeliveryStatus, NotificationStatus};
 pub use rule::{FieldPattern, RuleAction, Severity, SeverityPattern, WILDCARD};
+pub use span::{Interval, format_span};
 
 /// Why a value was refused. The caller knows which field it came from and says so.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

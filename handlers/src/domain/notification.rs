@@ -61,27 +61,39 @@ impl DeliveryStatus {
     }
 }
 
-/// What a delivery carries: the notification itself, or the news that it is over.
+/// What a delivery carries: the notification itself, one of its repeats (1, 2, …), or
+/// the news that it is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DeliveryPhase {
     Firing,
+    Repeat(i32),
     Resolved,
 }
 
 impl DeliveryPhase {
-    pub fn as_str(self) -> &'static str {
+    const REPEAT: &'static str = "repeat-";
+
+    /// `firing`, `repeat-N` or `resolved`: the stored name, and the idempotency key's
+    /// suffix.
+    pub fn name(self) -> String {
         match self {
-            Self::Firing => "firing",
-            Self::Resolved => "resolved",
+            Self::Firing => "firing".to_owned(),
+            Self::Repeat(n) => format!("{}{n}", Self::REPEAT),
+            Self::Resolved => "resolved".to_owned(),
         }
     }
 
     /// The phase of a stored row; rows from before resolutions are the firing ones.
     pub fn of_row(value: &str) -> Self {
-        if value == Self::Resolved.as_str() {
-            Self::Resolved
-        } else {
-            Self::Firing
+        if value == "resolved" {
+            return Self::Resolved;
+        }
+        match value
+            .strip_prefix(Self::REPEAT)
+            .and_then(|n| n.parse().ok())
+        {
+            Some(n) => Self::Repeat(n),
+            None => Self::Firing,
         }
     }
 }
@@ -89,6 +101,19 @@ impl DeliveryPhase {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phases_round_trip_through_their_stored_names() {
+        for phase in [
+            DeliveryPhase::Firing,
+            DeliveryPhase::Repeat(1),
+            DeliveryPhase::Repeat(12),
+            DeliveryPhase::Resolved,
+        ] {
+            assert_eq!(DeliveryPhase::of_row(&phase.name()), phase);
+        }
+        assert_eq!(DeliveryPhase::Repeat(3).name(), "repeat-3");
+    }
 
     #[test]
     fn statuses_round_trip_in_any_case() {

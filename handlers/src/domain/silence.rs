@@ -172,30 +172,7 @@ impl Recurrence {
 
 /// "30m", "2h", "1h30m", "90s", "1d": at least a minute, at most [`MAX_WINDOW`].
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut seconds: i64 = 0;
-    let mut digits = String::new();
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        // Any part over a week in seconds is over the limit anyway: no overflow.
-        let amount: i64 = digits
-            .parse()
-            .ok()
-            .filter(|n| *n <= MAX_WINDOW.num_seconds())?;
-        digits.clear();
-        let unit = match c {
-            'd' => 86_400,
-            'h' => 3_600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        seconds = seconds.checked_add(amount.checked_mul(unit)?)?;
-    }
-    let total = Duration::try_seconds(seconds)?;
-    (digits.is_empty() && total >= Duration::minutes(1) && total <= MAX_WINDOW).then_some(total)
+    super::span::parse_span(text, Duration::minutes(1), MAX_WINDOW)
 }
 
 /// A silence as the matching needs it.

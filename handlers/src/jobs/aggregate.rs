@@ -22,9 +22,10 @@ use uuid::Uuid;
 use super::{
     ROWS_PER_STATEMENT,
     index_lookups::{all_with_keys, prefer_index_lookups},
+    timings::Timings,
 };
 use crate::{
-    domain::NotificationStatus,
+    domain::{Interval, NotificationStatus},
     events::{AlertMatchedEvent, NotificationReadyEvent},
     ports::OutgoingMessage,
 };
@@ -46,11 +47,12 @@ fn belongs(matched: &AlertMatchedEvent) -> bool {
 pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     matches: &[AlertMatchedEvent],
+    timings: &Timings,
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
     let kept: Vec<&AlertMatchedEvent> = matches.iter().filter(|m| belongs(m)).collect();
     let mut announcements = Vec::new();
     for round in rounds(&kept) {
-        announcements.extend(store(db, &round.firing).await?);
+        announcements.extend(store(db, &round.firing, timings).await?);
         if !round.resolved.is_empty() {
             announcements
                 .extend(super::resolve::resolve_matches(db, &round.resolved, Utc::now()).await?);
@@ -107,6 +109,7 @@ fn rounds<'a>(matches: &[&'a AlertMatchedEvent]) -> Vec<Round<'a>> {
 async fn store<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     kept: &[&AlertMatchedEvent],
+    timings: &Timings,
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
     if kept.is_empty() {
         return Ok(Vec::new());
@@ -146,7 +149,7 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         .filter(|m| m.alert.dedup_key.is_none())
         .chain(plan.unopened.iter().copied())
         .collect();
-    let mut models = rows_of(&candidates, now);
+    let mut models = rows_of(&candidates, now, timings);
     // By client and key: aggregators inserting the same keys at once take the open-key
     // index's entries in one order, and never wait on each other in a circle.
     models.sort_by(|a, b| {
@@ -213,7 +216,7 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         if folded.unopened.is_empty() {
             break;
         }
-        let openers = rows_of(&folded.unopened, now);
+        let openers = rows_of(&folded.unopened, now, timings);
         let opened = insert(db, &openers).await?;
         announcements.extend(announce(&openers, &opened));
         inserted.extend(opened);
@@ -300,7 +303,11 @@ const MAX_OPENING_ROUNDS: usize = 3;
 
 /// A notification row per (client, alert) of `matches`, and per (client, dedup key):
 /// the first alert with a key may open a notification, the rest fold into it.
-fn rows_of(matches: &[&AlertMatchedEvent], now: DateTime<Utc>) -> Vec<notifications::Model> {
+fn rows_of(
+    matches: &[&AlertMatchedEvent],
+    now: DateTime<Utc>,
+    timings: &Timings,
+) -> Vec<notifications::Model> {
     let mut rows: BTreeMap<(String, String), notifications::Model> = BTreeMap::new();
     let mut opening: HashSet<(&str, &str)> = HashSet::new();
     for matched in matches {
@@ -312,32 +319,40 @@ fn rows_of(matches: &[&AlertMatchedEvent], now: DateTime<Utc>) -> Vec<notificati
         {
             continue;
         }
-        rows.entry(key).or_insert_with(|| notifications::Model {
-            // Time-ordered, so each insert lands at the right edge of the id indexes.
-            id: Uuid::now_v7(),
-            client_id: matched.client_id.clone(),
-            alert_id: matched.alert.alert_id.clone(),
-            severity: matched.alert.severity.clone(),
-            source: matched.alert.source.clone(),
-            name: matched.alert.name.clone(),
-            context: serde_json::to_value(&matched.alert.context).unwrap_or_default(),
-            event_ts: matched.alert.event_ts,
-            rule_ids: serde_json::to_value(&matched.rule_ids).unwrap_or_default(),
-            status: NotificationStatus::Pending.as_str().to_owned(),
-            shared: matched.alert.owner.is_none(),
-            created_at: now,
-            updated_at: now,
-            dedup_key: dedup_key.map(str::to_owned),
-            open_key: dedup_key.map(str::to_owned),
-            occurrences: 1,
-            first_seen_at: Some(now),
-            last_seen_at: Some(now),
-            acknowledged_at: None,
-            acknowledged_by: None,
-            resolved_at: None,
-            resolved_by: None,
-            resolution_status: None,
-            silenced_by: None,
+        rows.entry(key).or_insert_with(|| {
+            let timing = timings.of(&matched.rule_ids);
+            notifications::Model {
+                // Time-ordered, so each insert lands at the right edge of the id indexes.
+                id: Uuid::now_v7(),
+                client_id: matched.client_id.clone(),
+                alert_id: matched.alert.alert_id.clone(),
+                severity: matched.alert.severity.clone(),
+                source: matched.alert.source.clone(),
+                name: matched.alert.name.clone(),
+                context: serde_json::to_value(&matched.alert.context).unwrap_or_default(),
+                event_ts: matched.alert.event_ts,
+                rule_ids: serde_json::to_value(&matched.rule_ids).unwrap_or_default(),
+                status: NotificationStatus::Pending.as_str().to_owned(),
+                shared: matched.alert.owner.is_none(),
+                created_at: now,
+                updated_at: now,
+                dedup_key: dedup_key.map(str::to_owned),
+                open_key: dedup_key.map(str::to_owned),
+                occurrences: 1,
+                first_seen_at: Some(now),
+                last_seen_at: Some(now),
+                acknowledged_at: None,
+                acknowledged_by: None,
+                resolved_at: None,
+                resolved_by: None,
+                resolution_status: None,
+                silenced_by: None,
+                repeat_interval_seconds: timing.repeat.map(Interval::seconds),
+                auto_resolve_after_seconds: timing.auto_resolve.map(Interval::seconds),
+                next_repeat_at: timing.repeat.map(|interval| now + interval.duration()),
+                repeats: 0,
+                repeat_status: None,
+            }
         });
     }
     rows.into_values().collect()

@@ -6,12 +6,14 @@ pub mod evaluate;
 pub mod fold;
 pub mod generate;
 pub mod index_lookups;
+pub mod lifecycle;
 pub mod load_jobs;
 pub mod redrive;
 pub mod resolve;
 pub mod send;
 pub mod silences;
 pub mod snapshot;
+pub mod timings;
 
 /// Rows (or keys of an `IN (…)` list) per SQL statement, wherever a job writes or reads
 /// many at once: well inside both backends' limits on bound parameters (SQLite 32,766,

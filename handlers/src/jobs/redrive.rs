@@ -1,7 +1,7 @@
 //! Re-announcing notifications: one on request (FAILED or PARTIAL, only its
 //! undelivered endpoints are tried again), or every notification stuck undelivered
 //! for longer than a threshold (a crash after its insert and before any delivery), or
-//! whose resolution is (a crash after it was resolved and before it was announced).
+//! whose repeat or resolution is (a crash after it was due and before it was announced).
 
 use std::time::Duration;
 
@@ -96,7 +96,7 @@ pub async fn retry<C: ConnectionTrait>(
 /// left.
 pub const BATCH: u64 = 1_000;
 
-/// Announces again every notification PENDING (or whose resolution is) for longer
+/// Announces again every notification PENDING (or whose repeat or resolution is) for longer
 /// than `older_than`, a [`BATCH`] at a time; returns how many.
 pub async fn redrive_all_stuck<C: ConnectionTrait>(
     db: &C,
@@ -113,7 +113,7 @@ pub async fn redrive_all_stuck<C: ConnectionTrait>(
     }
 }
 
-/// Announces again up to `limit` notifications PENDING (or whose resolution is) for
+/// Announces again up to `limit` notifications PENDING (or whose repeat or resolution is) for
 /// longer than `older_than`; returns how many.
 pub async fn redrive_stuck<C: ConnectionTrait>(
     db: &C,
@@ -149,11 +149,12 @@ pub async fn redrive_stuck<C: ConnectionTrait>(
     Ok(stuck.len())
 }
 
-/// A notification with something still to deliver: itself (PENDING), or its
-/// resolution. The second is spelled out, not bound, so that Postgres can use the
-/// partial index of pending resolutions.
+/// A notification with something still to deliver: itself (PENDING), a repeat, or its
+/// resolution. The last two are spelled out, not bound, so that Postgres can use the
+/// partial indexes of pending repeats and resolutions.
 fn undelivered() -> Condition {
     Condition::any()
         .add(notifications::Column::Status.eq(NotificationStatus::Pending.as_str()))
+        .add(Expr::cust(r#""repeat_status" = 'PENDING'"#))
         .add(Expr::cust(r#""resolution_status" = 'PENDING'"#))
 }

@@ -43,6 +43,38 @@ fn resolving(
             Expr::value(NotificationStatus::Pending.as_str()),
         )
         .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            notifications::Column::NextRepeatAt,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(notifications::Column::RepeatStatus, not_repeating())
+}
+
+/// A resolved notification repeats no more: a repeat still to deliver is dropped (the
+/// resolution goes instead), the status of one delivered stays.
+fn not_repeating() -> sea_orm::sea_query::SimpleExpr {
+    Expr::cust(r#"CASE WHEN "repeat_status" = 'PENDING' THEN NULL ELSE "repeat_status" END"#)
+}
+
+/// Resolves the notification `id` if it is open and has had no occurrence since it was
+/// read with `occurrences` (an alert folded into it meanwhile keeps it open); returns it
+/// if this call resolved it.
+pub async fn resolve_quiet<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    occurrences: i32,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<notifications::Model>, DbErr> {
+    let update = notifications::Entity::update_many()
+        .filter(notifications::Column::Id.eq(id))
+        .filter(notifications::Column::ResolvedAt.is_null())
+        .filter(notifications::Column::Occurrences.eq(occurrences));
+    Ok(resolving(update, by, now)
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// Resolves the client's open notification with `key`, if there is one; returns it.
@@ -208,6 +240,11 @@ async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
             Expr::value(NotificationStatus::Pending.as_str()),
         )
         .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            notifications::Column::NextRepeatAt,
+            Expr::value(None::<DateTime<Utc>>),
+        )
+        .col_expr(notifications::Column::RepeatStatus, not_repeating())
         .filter(which)
         .exec_with_returning(&transaction)
         .await?;

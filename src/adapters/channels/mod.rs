@@ -100,16 +100,19 @@ impl Channels {
     }
 }
 
-/// The subject line: the alert, and for a resolution, that it is over and how long
-/// it lasted.
+/// The subject line: the alert; for a resolution, that it is over and how long it
+/// lasted; for a repeat, that it is still firing.
 fn headline(payload: &NotificationPayload) -> String {
     let alert = format!(
         "[{}] {}: {}",
         payload.alert.severity, payload.alert.source, payload.alert.name
     );
-    match &payload.resolution {
-        None => alert,
-        Some(resolution) => format!("Resolved: {alert}, after {}", resolution.lasted_text()),
+    match (&payload.resolution, payload.repeat) {
+        (Some(resolution), _) => {
+            format!("Resolved: {alert}, after {}", resolution.lasted_text())
+        }
+        (None, Some(repeat)) => format!("Still firing (repeat {repeat}): {alert}"),
+        (None, None) => alert,
     }
 }
 
@@ -184,6 +187,7 @@ mod tests {
             rule_ids: Vec::new(),
             created_at: chrono::Utc::now(),
             resolution: None,
+            repeat: None,
         };
         let target = Target {
             endpoint_id: uuid::Uuid::now_v7(),

@@ -31,6 +31,10 @@ struct WebhookBody<'a> {
     resolved_at: Option<chrono::DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_seconds: Option<u64>,
+    /// A repeat of a notification still firing (its rule's `repeat_interval`): which
+    /// one, from 1, each with its own idempotency key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeat: Option<i32>,
 }
 
 pub(super) async fn deliver(
@@ -51,6 +55,7 @@ pub(super) async fn deliver(
         status: payload.alert.status,
         resolved_at: payload.resolution.as_ref().map(|r| r.resolved_at),
         duration_seconds: payload.resolution.as_ref().map(|r| r.lasted.as_secs()),
+        repeat: payload.repeat,
     };
     let body = match serde_json::to_vec(&body) {
         Ok(body) => body,

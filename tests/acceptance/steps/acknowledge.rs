@@ -37,6 +37,8 @@ impl Alerting {
 #[when(expr = "the admin acknowledges the notification of {string} for {string}")]
 async fn acknowledge(w: &mut Alerting, alert: String, client: String) {
     w.act_on(&alert, &client, "acknowledge").await;
+    let repeats = w.notification_of(&alert, &client).await["repeats"].clone();
+    w.repeats_at_acknowledgement.insert(alert, repeats);
 }
 
 #[then(expr = "the notification of {string} for {string} is acknowledged by {string}")]

@@ -19,6 +19,7 @@ mod explain;
 mod load_generation;
 mod managing_rules;
 mod matching;
+mod repeat;
 mod resolve;
 mod retries;
 mod rule_changes;
@@ -62,6 +63,8 @@ pub struct Alerting {
     keys: HashMap<String, (String, String, String)>,
     /// The silence (or window) the scenario made last.
     last_silence: Option<String>,
+    /// An acknowledged notification's repeats when it was acknowledged, by alert.
+    repeats_at_acknowledgement: HashMap<String, Value>,
 }
 
 impl std::fmt::Debug for Alerting {
@@ -92,6 +95,7 @@ impl Alerting {
             clients: Vec::new(),
             keys: HashMap::new(),
             last_silence: None,
+            repeats_at_acknowledgement: HashMap::new(),
         }
     }
 

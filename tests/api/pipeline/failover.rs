@@ -134,6 +134,8 @@ pub(super) async fn insert_rule_directly(
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
+        repeat_interval_seconds: Set(None),
+        auto_resolve_after_seconds: Set(None),
     }
     .insert(db)
     .await

@@ -803,9 +803,10 @@ async fn poison_on_every_topic_lands_in_dead_letters_and_the_rest_flows() {
     // notifications.ready: notifications stored but not yet announced, to be sent.
     let stored = [200, 201]
         .map(|n| AlertMatchedEvent::decode(&matched(n).payload).expect("a match of our own"));
-    let announcements = alerting_handlers::jobs::aggregate::aggregate(&db, &stored)
-        .await
-        .expect("stored");
+    let announcements =
+        alerting_handlers::jobs::aggregate::aggregate(&db, &stored, &Default::default())
+            .await
+            .expect("stored");
     let [first_ready, second_ready]: [OutgoingMessage; 2] =
         announcements.try_into().expect("two announcements");
     messages.push(first_ready);

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{AppState, owned::find_owned};
 use crate::{
-    domain::NotificationStatus,
+    domain::{Interval, NotificationStatus},
     http::{
         ApiError,
         auth::{Principal, Scope, Visible},
@@ -76,6 +76,18 @@ pub struct Notification {
     /// The silence or maintenance window that kept it from being delivered (its status
     /// is SILENCED).
     pub silenced_by: Option<Uuid>,
+    /// Its rules' shortest `repeat_interval` when it was made: it is delivered again this
+    /// often while open and unacknowledged.
+    pub repeat_interval: Option<String>,
+    /// Its rules' shortest `auto_resolve_after` when it was made: it resolves itself after
+    /// that long without an occurrence.
+    pub auto_resolve_after: Option<String>,
+    /// Repeats so far, and when the next one is due (none once it stops repeating).
+    pub repeats: i32,
+    pub next_repeat_at: Option<DateTime<Utc>>,
+    /// The latest repeat's delivery: PENDING, SENT, PARTIAL, FAILED, NO_ENDPOINTS or
+    /// SILENCED; none before the first.
+    pub repeat_status: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -112,6 +124,11 @@ impl From<notifications::Model> for Notification {
             resolved_by: model.resolved_by,
             resolution_status: model.resolution_status,
             silenced_by: model.silenced_by,
+            repeat_interval: Interval::stored_text(model.repeat_interval_seconds),
+            auto_resolve_after: Interval::stored_text(model.auto_resolve_after_seconds),
+            repeats: model.repeats,
+            next_repeat_at: model.next_repeat_at,
+            repeat_status: model.repeat_status,
             created_at: model.created_at,
             updated_at: model.updated_at,
         }

@@ -24,7 +24,7 @@ use super::{
     AppState, is_foreign_key_violation, is_unique_violation, now, owned::find_owned, quotas,
 };
 use crate::{
-    domain::{ClientId, FieldPattern, RuleAction, SeverityPattern},
+    domain::{ClientId, FieldPattern, Interval, RuleAction, SeverityPattern},
     http::{
         ApiError,
         answers::json_answer,
@@ -49,6 +49,12 @@ pub struct Rule {
     /// An exact alert name or `*`.
     pub name: String,
     pub enabled: bool,
+    /// How often an open, unacknowledged notification of the rule is delivered again
+    /// ("4h"); none: once.
+    pub repeat_interval: Option<String>,
+    /// How long a notification of the rule may go without an occurrence before it
+    /// resolves itself ("30m"); none: only a resolved alert or a person resolves it.
+    pub auto_resolve_after: Option<String>,
     /// Send it back with every write; a stale one gets 409.
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -64,6 +70,8 @@ impl From<rules::Model> for Rule {
             source: model.source,
             name: model.name,
             enabled: model.enabled,
+            repeat_interval: Interval::stored_text(model.repeat_interval_seconds),
+            auto_resolve_after: Interval::stored_text(model.auto_resolve_after_seconds),
             version: model.version,
             created_at: model.created_at,
             updated_at: model.updated_at,
@@ -83,6 +91,12 @@ pub struct CreateRule {
     pub name: String,
     /// Default true.
     pub enabled: Option<bool>,
+    /// Deliver an open, unacknowledged notification again this often: "30s", "15m",
+    /// "4h", "1h30m" (1s–30d). Default none: once.
+    pub repeat_interval: Option<String>,
+    /// Resolve a notification that has had no occurrence for this long (1s–30d).
+    /// Default none.
+    pub auto_resolve_after: Option<String>,
 }
 
 /// A whole rule, replacing the current one.
@@ -96,6 +110,10 @@ pub struct ReplaceRule {
     pub name: String,
     /// Default true.
     pub enabled: Option<bool>,
+    /// Default none.
+    pub repeat_interval: Option<String>,
+    /// Default none.
+    pub auto_resolve_after: Option<String>,
     /// May be sent back as read; a rule cannot move to another client.
     pub client_id: Option<String>,
 }
@@ -110,6 +128,54 @@ pub struct UpdateRule {
     pub source: Option<String>,
     pub name: Option<String>,
     pub enabled: Option<bool>,
+    /// A new interval, or null for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub repeat_interval: Option<Option<String>>,
+    /// A new interval, or null for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub auto_resolve_after: Option<Option<String>>,
+}
+
+/// A field that was sent, null or not: `Some`; one that was not stays `None`.
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// A rule's repeat and auto-resolve intervals, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Timing {
+    repeat: Option<Interval>,
+    auto_resolve: Option<Interval>,
+}
+
+impl Timing {
+    fn parse(repeat: Option<&str>, auto_resolve: Option<&str>) -> Result<Self, ApiError> {
+        Ok(Self {
+            repeat: repeat
+                .map(Interval::parse)
+                .transpose()
+                .field("repeat_interval")?,
+            auto_resolve: auto_resolve
+                .map(Interval::parse)
+                .transpose()
+                .field("auto_resolve_after")?,
+        })
+    }
+
+    fn of(rule: &rules::Model) -> Self {
+        Self {
+            repeat: rule
+                .repeat_interval_seconds
+                .and_then(Interval::from_seconds),
+            auto_resolve: rule
+                .auto_resolve_after_seconds
+                .and_then(Interval::from_seconds),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -194,6 +260,10 @@ pub async fn create_rule(
         return Err(ApiError::not_found("client", client_id.as_str()));
     }
     let matching = Matching::parse(&input.severity, &input.source, &input.name)?;
+    let timing = Timing::parse(
+        input.repeat_interval.as_deref(),
+        input.auto_resolve_after.as_deref(),
+    )?;
     let at = now();
     let rule = rules::Model {
         id: Uuid::new_v4(),
@@ -205,6 +275,8 @@ pub async fn create_rule(
         version: 1,
         created_at: at,
         updated_at: at,
+        repeat_interval_seconds: timing.repeat.map(Interval::seconds),
+        auto_resolve_after_seconds: timing.auto_resolve.map(Interval::seconds),
     };
     let txn = state.db.begin().await?;
     if !quotas::lock_client(&txn, &rule.client_id).await? {
@@ -320,8 +392,12 @@ pub async fn replace_rule(
         ));
     }
     let enabled = input.enabled.unwrap_or(true);
+    let timing = Timing::parse(
+        input.repeat_interval.as_deref(),
+        input.auto_resolve_after.as_deref(),
+    )?;
     Ok(Json(
-        write_rule(&state, existing, version, matching, enabled)
+        write_rule(&state, existing, version, matching, enabled, timing)
             .await?
             .into(),
     ))
@@ -345,8 +421,23 @@ pub async fn update_rule(
         input.name.as_deref().unwrap_or(&existing.name),
     )?;
     let enabled = input.enabled.unwrap_or(existing.enabled);
+    let current = Timing::of(&existing);
+    let given = Timing::parse(
+        input.repeat_interval.as_ref().and_then(Option::as_deref),
+        input.auto_resolve_after.as_ref().and_then(Option::as_deref),
+    )?;
+    let timing = Timing {
+        repeat: match input.repeat_interval {
+            Some(_) => given.repeat,
+            None => current.repeat,
+        },
+        auto_resolve: match input.auto_resolve_after {
+            Some(_) => given.auto_resolve,
+            None => current.auto_resolve,
+        },
+    };
     Ok(Json(
-        write_rule(&state, existing, version, matching, enabled)
+        write_rule(&state, existing, version, matching, enabled, timing)
             .await?
             .into(),
     ))
@@ -360,6 +451,7 @@ async fn write_rule(
     given_version: i32,
     matching: Matching,
     enabled: bool,
+    timing: Timing,
 ) -> Result<rules::Model, ApiError> {
     if given_version != existing.version {
         return Err(stale(&existing, given_version));
@@ -373,6 +465,8 @@ async fn write_rule(
         enabled,
         version: existing.version + 1,
         updated_at: at,
+        repeat_interval_seconds: timing.repeat.map(Interval::seconds),
+        auto_resolve_after_seconds: timing.auto_resolve.map(Interval::seconds),
         ..existing.clone()
     };
     let txn = state.db.begin().await?;
@@ -381,6 +475,14 @@ async fn write_rule(
         .col_expr(rules::Column::Source, Expr::value(rule.source.clone()))
         .col_expr(rules::Column::Name, Expr::value(rule.name.clone()))
         .col_expr(rules::Column::Enabled, Expr::value(rule.enabled))
+        .col_expr(
+            rules::Column::RepeatIntervalSeconds,
+            Expr::value(rule.repeat_interval_seconds),
+        )
+        .col_expr(
+            rules::Column::AutoResolveAfterSeconds,
+            Expr::value(rule.auto_resolve_after_seconds),
+        )
         .col_expr(rules::Column::Version, Expr::value(rule.version))
         .col_expr(rules::Column::UpdatedAt, Expr::value(at))
         .filter(rules::Column::Id.eq(rule.id))

@@ -69,11 +69,12 @@ pub enum SendOutcome {
 }
 
 /// The idempotency key of a notification's delivery to one endpoint: the same on every
-/// attempt, redelivery and redrive; its resolution has a key of its own.
+/// attempt, redelivery and redrive; each repeat and its resolution have keys of their
+/// own (`…:repeat-2`, `…:resolved`).
 pub fn idempotency_key(notification_id: Uuid, endpoint_id: Uuid, phase: DeliveryPhase) -> String {
     match phase {
         DeliveryPhase::Firing => format!("{notification_id}:{endpoint_id}"),
-        DeliveryPhase::Resolved => format!("{notification_id}:{endpoint_id}:resolved"),
+        other => format!("{notification_id}:{endpoint_id}:{}", other.name()),
     }
 }
 
@@ -86,6 +87,8 @@ struct Job {
     payload: NotificationPayload,
     /// Whether the notification itself is still to deliver (it is PENDING).
     firing: bool,
+    /// Its repeat still to deliver, if any, and whether a silence holds it back.
+    repeat: Option<(i32, bool)>,
     /// Its resolution, if that is still to deliver.
     resolution: Option<Resolution>,
     targets: Vec<Target>,
@@ -102,6 +105,7 @@ struct Job {
 struct Done {
     id: Uuid,
     firing: Option<SendOutcome>,
+    repeat: Option<SendOutcome>,
     resolution: Option<SendOutcome>,
     records: Vec<Record>,
     claim: Claim,
@@ -211,12 +215,16 @@ async fn deliver_to(
             Attempt::Delivered { .. } => {
                 let metrics = metrics();
                 metrics.deliveries_delivered.inc();
-                let since = payload
-                    .resolution
-                    .as_ref()
-                    .map_or(payload.created_at, |r| r.resolved_at);
-                let waited = (Utc::now() - since).to_std().unwrap_or_default();
-                metrics.delivery_latency.observe(waited);
+                // From what it tells: the alert, or its end. A repeat is on a timer.
+                let since = match (&payload.resolution, payload.repeat) {
+                    (Some(resolution), _) => Some(resolution.resolved_at),
+                    (None, Some(_)) => None,
+                    (None, None) => Some(payload.created_at),
+                };
+                if let Some(since) = since {
+                    let waited = (Utc::now() - since).to_std().unwrap_or_default();
+                    metrics.delivery_latency.observe(waited);
+                }
                 tracing::debug!(notification_id = %payload.notification_id, alert_id = %payload.alert.alert_id, client_id = %payload.client_id, endpoint_id = %target.endpoint_id, attempts, "delivered");
                 return Ok(record(attempts, outcome, false));
             }
@@ -226,13 +234,23 @@ async fn deliver_to(
 }
 
 /// A notification's deliveries of this round: the notification itself if it is still
-/// to deliver, then its resolution if it has one; and their outcomes once they are done.
+/// to deliver, then its repeat, then its resolution; and their outcomes once they are
+/// done.
 async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
     let mut records = Vec::new();
     let firing = if job.firing {
-        Some(deliver_firing(&job, &mut records).await?)
+        Some(deliver_round(&job, &job.payload, DeliveryPhase::Firing, &mut records).await?)
     } else {
         None
+    };
+    let repeat = match job.repeat {
+        Some((_, true)) => Some(SendOutcome::Finished(NotificationStatus::Silenced)),
+        Some((n, false)) => {
+            let mut payload = job.payload.clone();
+            payload.repeat = Some(n);
+            Some(deliver_round(&job, &payload, DeliveryPhase::Repeat(n), &mut records).await?)
+        }
+        None => None,
     };
     let resolution = match &job.resolution {
         Some(resolution) => {
@@ -244,6 +262,7 @@ async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
     Ok(Done {
         id: payload.notification_id,
         firing,
+        repeat,
         resolution,
         records,
         claim,
@@ -266,14 +285,17 @@ fn outcome_of(records: &[Record], delivered: usize, told: usize) -> SendOutcome 
     }
 }
 
-/// The notification's own deliveries. The addresses past the delivery cap are recorded
-/// as failed, never tried.
-async fn deliver_firing(job: &Job, all: &mut Vec<Record>) -> Result<SendOutcome, DbErr> {
+/// The notification's deliveries to every endpoint of its rules, as itself or as one of
+/// its repeats (`payload` and `phase` say which). The addresses past the delivery cap
+/// are recorded as failed, never tried.
+async fn deliver_round(
+    job: &Job,
+    payload: &NotificationPayload,
+    phase: DeliveryPhase,
+    all: &mut Vec<Record>,
+) -> Result<SendOutcome, DbErr> {
     let targets = &job.targets;
-    let earlier = |target: &Target| {
-        job.earlier
-            .get(&(target.endpoint_id, DeliveryPhase::Firing))
-    };
+    let earlier = |target: &Target| job.earlier.get(&(target.endpoint_id, phase));
     let delivered_before = |target: &Target| earlier(target).is_some_and(|e| e.delivered);
     let cap = match job.policy.max_deliveries {
         0 => targets.len(),
@@ -284,9 +306,9 @@ async fn deliver_firing(job: &Job, all: &mut Vec<Record>) -> Result<SendOutcome,
         .iter()
         .filter(|target| !delivered_before(target))
         .map(|target| Record {
-            notification_id: job.payload.notification_id,
+            notification_id: payload.notification_id,
             target: target.clone(),
-            phase: DeliveryPhase::Firing,
+            phase,
             attempts: 0,
             attempt: Attempt::Permanent {
                 error: format!(
@@ -308,8 +330,8 @@ async fn deliver_firing(job: &Job, all: &mut Vec<Record>) -> Result<SendOutcome,
             Some(earlier) if earlier.delivered => delivered += 1,
             earlier => pending.push(deliver_to(
                 job,
-                &job.payload,
-                DeliveryPhase::Firing,
+                payload,
+                phase,
                 target,
                 receiver,
                 earlier.map_or(0, |e| e.attempts),
@@ -410,8 +432,9 @@ fn silenced(
 #[derive(Default)]
 struct Finished {
     records: Vec<Record>,
-    /// The notifications' own outcomes, and their resolutions'.
+    /// The notifications' own outcomes, their repeats' and their resolutions'.
     outcomes: Vec<(Uuid, SendOutcome)>,
+    repeats: Vec<(Uuid, SendOutcome)>,
     resolutions: Vec<(Uuid, SendOutcome)>,
     /// Notifications a silence kept back, and the silence.
     silenced: Vec<(Uuid, Uuid)>,
@@ -423,6 +446,8 @@ impl Finished {
         self.records.append(&mut done.records);
         self.outcomes
             .extend(done.firing.map(|outcome| (done.id, outcome)));
+        self.repeats
+            .extend(done.repeat.map(|outcome| (done.id, outcome)));
         self.resolutions
             .extend(done.resolution.map(|outcome| (done.id, outcome)));
         self.silenced
@@ -437,11 +462,13 @@ impl Finished {
             db,
             &self.records,
             &self.outcomes,
+            &self.repeats,
             &self.resolutions,
             &self.silenced,
         )
         .await?;
         self.records.clear();
+        self.repeats.clear();
         self.resolutions.clear();
         self.silenced.clear();
         self.claims.clear();
@@ -600,13 +627,17 @@ pub async fn send_notifications(
     for Due {
         payload,
         firing,
+        repeat,
         resolution,
     } in due
     {
         let Some(claim) = claims.remove(&payload.notification_id) else {
             continue;
         };
-        let silenced_by = firing.then(|| silenced(&silences, &payload, now)).flatten();
+        let silence = (firing || repeat.is_some())
+            .then(|| silenced(&silences, &payload, now))
+            .flatten();
+        let silenced_by = silence.filter(|_| firing);
         let targets = endpoints.for_rules(&payload.rule_ids);
         if targets.is_empty() || silenced_by.is_some() {
             let nobody = SendOutcome::Finished(NotificationStatus::NoEndpoints);
@@ -616,7 +647,8 @@ pub async fn send_notifications(
             };
             finished.add(Done {
                 id: payload.notification_id,
-                firing: firing.then_some(outcome),
+                firing: firing.then_some(outcome.clone()),
+                repeat: repeat.map(|_| outcome),
                 resolution: resolution.map(|_| nobody),
                 records: Vec::new(),
                 claim,
@@ -637,6 +669,7 @@ pub async fn send_notifications(
             earlier: earlier.remove(&payload.notification_id).unwrap_or_default(),
             payload,
             firing,
+            repeat: repeat.map(|n| (n, silence.is_some())),
             resolution,
             targets,
             receivers,

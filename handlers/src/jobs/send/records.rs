@@ -62,7 +62,7 @@ impl Record {
             delivered_at: Set(matches!(self.attempt, Attempt::Delivered { .. }).then_some(now)),
             created_at: Set(now),
             updated_at: Set(now),
-            phase: Set(self.phase.as_str().to_owned()),
+            phase: Set(self.phase.name()),
         }
     }
 }
@@ -96,8 +96,8 @@ pub async fn record_attempts<C: ConnectionTrait>(db: &C, records: &[Record]) -> 
     Ok(())
 }
 
-/// Writes each notification's outcome into `column`: `status` (the firing delivery's)
-/// or `resolution_status`.
+/// Writes each notification's outcome into `column`: `status` (the firing delivery's),
+/// `repeat_status` or `resolution_status`.
 async fn set_statuses<C: ConnectionTrait>(
     db: &C,
     outcomes: &[(Uuid, SendOutcome)],
@@ -133,16 +133,18 @@ pub async fn write_finished<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     records: &[Record],
     finished: &[(Uuid, SendOutcome)],
+    repeats: &[(Uuid, SendOutcome)],
     resolutions: &[(Uuid, SendOutcome)],
     silenced: &[(Uuid, Uuid)],
 ) -> Result<(), DbErr> {
-    if records.is_empty() && finished.is_empty() && resolutions.is_empty() {
+    if records.is_empty() && finished.is_empty() && repeats.is_empty() && resolutions.is_empty() {
         return Ok(());
     }
     let transaction = db.begin().await?;
     prefer_index_lookups(&transaction).await?;
     record_attempts(&transaction, records).await?;
     set_statuses(&transaction, finished, notifications::Column::Status).await?;
+    set_statuses(&transaction, repeats, notifications::Column::RepeatStatus).await?;
     set_statuses(
         &transaction,
         resolutions,
@@ -235,6 +237,7 @@ fn payload(row: &notifications::Model) -> NotificationPayload {
         rule_ids: serde_json::from_value(row.rule_ids.clone()).unwrap_or_default(),
         created_at: row.created_at,
         resolution: None,
+        repeat: None,
     }
 }
 
@@ -252,10 +255,13 @@ fn resolution(row: &notifications::Model) -> Option<Resolution> {
 }
 
 /// A notification with something to deliver: the notification itself (its status is
-/// PENDING), its resolution (its resolution status is), or both.
+/// PENDING), a repeat (its repeat status is), its resolution (its resolution status
+/// is), or more than one.
 pub struct Due {
     pub payload: NotificationPayload,
     pub firing: bool,
+    /// Which repeat, if one is to deliver.
+    pub repeat: Option<i32>,
     pub resolution: Option<Resolution>,
 }
 
@@ -287,7 +293,9 @@ pub async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Batc
     );
     let pending = NotificationStatus::Pending.as_str();
     let (rows, already_final): (Vec<_>, Vec<_>) = rows.into_iter().partition(|row| {
-        row.status == pending || row.resolution_status.as_deref() == Some(pending)
+        row.status == pending
+            || row.resolution_status.as_deref() == Some(pending)
+            || row.repeat_status.as_deref() == Some(pending)
     });
     outcomes.extend(
         already_final
@@ -299,6 +307,7 @@ pub async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Batc
         .map(|row| Due {
             payload: payload(row),
             firing: row.status == pending,
+            repeat: (row.repeat_status.as_deref() == Some(pending)).then_some(row.repeats),
             resolution: resolution(row),
         })
         .collect();
