@@ -25,11 +25,13 @@ enum Notifications {
     Repeats,
     RepeatStatus,
     ResolvedAt,
+    LastSeenAt,
 }
 
 /// The repeat job's lookup: the few notifications due to repeat, by when.
 const NEXT_REPEATS: &str = "ix_notifications_next_repeat";
-/// The auto-resolve job's: the open notifications that may resolve themselves.
+/// The auto-resolve job's: the open notifications that may resolve themselves, by how
+/// long they have been quiet.
 const AUTO_RESOLVING: &str = "ix_notifications_auto_resolving";
 /// The redrive's: repeats still to deliver.
 const PENDING_REPEATS: &str = "ix_notifications_repeat_pending";
@@ -75,7 +77,7 @@ impl MigrationTrait for Migration {
                 Index::create()
                     .name(AUTO_RESOLVING)
                     .table(Notifications::Table)
-                    .col(Notifications::AutoResolveAfterSeconds)
+                    .col(Notifications::LastSeenAt)
                     .and_where(Expr::col(Notifications::AutoResolveAfterSeconds).is_not_null())
                     .and_where(Expr::col(Notifications::ResolvedAt).is_null())
                     .to_owned(),

@@ -13,6 +13,7 @@ use alerting_handlers::{
         redrive::redrive_all_stuck,
         send::{DeliveryLimits, DeliveryPolicy, send_notifications},
         silences::Silencer,
+        timings::RuleTimings,
     },
     ports::{Bus, Channel, IncomingMessage},
 };
@@ -104,10 +105,14 @@ pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
     let in_flight = delivery.sender_batches_in_flight as usize;
     let mut started = cx.consume(topics::NOTIFICATIONS_READY, handler, in_flight)?;
     let timer = lifecycle_periodically(cx.db()?, cx.bus()?, cx.shutdown.clone());
-    let consuming = started.task;
+    let mut consuming = started.task;
+    // The consumer's end is the service's: a consumer that fails stops it at once. The
+    // timer ends only on shutdown, and then the consumer finishes what it has.
     started.task = Box::pin(async move {
-        let (result, ()) = tokio::join!(consuming, timer);
-        result
+        tokio::select! {
+            result = &mut consuming => result,
+            () = timer => consuming.await,
+        }
     });
     Ok(started)
 }
@@ -118,16 +123,27 @@ pub fn start(cx: Context<'_>) -> Result<Started, StartError> {
 async fn lifecycle_periodically(db: DatabaseConnection, bus: Arc<dyn Bus>, shutdown: Shutdown) {
     let mut interval = tokio::time::interval(lifecycle::EVERY);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let rules = RuleTimings::default();
     loop {
         tokio::select! {
             () = shutdown.clone().wait() => return,
             _ = interval.tick() => {}
         }
+        let timings = match rules.current(&db).await {
+            Ok(timings) => timings,
+            Err(err) => {
+                tracing::warn!(error = %err, "the rules' intervals could not be read; trying again in a second");
+                continue;
+            }
+        };
         let now = chrono::Utc::now();
         let mut announcements = Vec::new();
         for (what, due) in [
-            ("auto-resolve", lifecycle::auto_resolve_due(&db, now).await),
-            ("repeat", lifecycle::repeat_due(&db, now).await),
+            (
+                "auto-resolve",
+                lifecycle::auto_resolve_due(&db, &timings, now).await,
+            ),
+            ("repeat", lifecycle::repeat_due(&db, &timings, now).await),
         ] {
             match due {
                 Ok(due) => announcements.extend(due),

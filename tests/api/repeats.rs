@@ -2,8 +2,9 @@
 //! stamped by the aggregator on the notifications it makes, and the sender's timer
 //! (`jobs::lifecycle`) run at chosen moments on the database. What repeats is open,
 //! unacknowledged and delivered; three runners at once announce one repeat; an
-//! acknowledged, resolved or silenced notification stops; one still being delivered
-//! waits. Auto-resolve closes only what has had no occurrence for its interval.
+//! acknowledged, resolved or silenced notification stops (a repeat announced and not yet
+//! delivered is dropped), and so does one whose rule no longer repeats; one still being
+//! delivered waits. Auto-resolve closes only what has had no occurrence for its interval.
 
 use alerting_entities::notifications;
 use alerting_handlers::{
@@ -78,6 +79,14 @@ async fn store(app: &TestApp, rule: Uuid, alert: &str, key: Option<&str>) -> not
         .expect("the notification")
 }
 
+/// The rules' intervals as a sender's timer reads them now.
+async fn current(app: &TestApp) -> std::sync::Arc<alerting_handlers::jobs::timings::Timings> {
+    RuleTimings::default()
+        .current(&app.db)
+        .await
+        .expect("timings")
+}
+
 async fn reread(app: &TestApp, id: Uuid) -> notifications::Model {
     notifications::Entity::find_by_id(id)
         .one(&app.db)
@@ -138,9 +147,19 @@ async fn an_open_notification_repeats_once_per_interval_until_acknowledged(app: 
     let now = Utc::now();
 
     // Not due yet; then due, but its own delivery is still going: it waits.
-    assert!(repeat_due(&app.db, now).await.expect("run").is_empty());
+    assert!(
+        repeat_due(&app.db, &*current(&app).await, now)
+            .await
+            .expect("run")
+            .is_empty()
+    );
     let later = first_due + Duration::seconds(1);
-    assert!(repeat_due(&app.db, later).await.expect("run").is_empty());
+    assert!(
+        repeat_due(&app.db, &*current(&app).await, later)
+            .await
+            .expect("run")
+            .is_empty()
+    );
     let waited = reread(&app, row.id).await;
     assert_eq!(waited.repeats, 0);
     assert!(waited.next_repeat_at.expect("still scheduled") > first_due);
@@ -148,7 +167,9 @@ async fn an_open_notification_repeats_once_per_interval_until_acknowledged(app: 
     // Delivered: the next run repeats it, once, however many runners run at once.
     delivered(&app, waited.clone()).await;
     let due = waited.next_repeat_at.expect("scheduled") + Duration::seconds(1);
-    let runs = futures_util::future::join_all((0..3).map(|_| repeat_due(&app.db, due))).await;
+    let timings = current(&app).await;
+    let runs =
+        futures_util::future::join_all((0..3).map(|_| repeat_due(&app.db, &timings, due))).await;
     let announced: Vec<String> = runs
         .iter()
         .flat_map(|run| alerts(run.as_ref().expect("run")))
@@ -173,6 +194,12 @@ async fn an_open_notification_repeats_once_per_interval_until_acknowledged(app: 
     assert_eq!(acked.status, 200, "{acked:?}");
     assert_eq!(acked.body["repeats"], 1);
     assert_eq!(
+        acked.body["repeat_status"],
+        json!(null),
+        "the repeat announced is not delivered: {:#}",
+        acked.body
+    );
+    assert_eq!(
         acked.body["next_repeat_at"],
         json!(null),
         "{:#}",
@@ -180,7 +207,7 @@ async fn an_open_notification_repeats_once_per_interval_until_acknowledged(app: 
     );
     let much_later = due + Duration::days(1);
     assert!(
-        repeat_due(&app.db, much_later)
+        repeat_due(&app.db, &*current(&app).await, much_later)
             .await
             .expect("run")
             .is_empty()
@@ -197,9 +224,25 @@ async fn resolved_and_silenced_notifications_stop_repeating(app: TestApp) {
     // A rule without intervals: its notification never repeats.
     let quiet = store(&app, untimed, "net-1", None).await;
     assert_eq!(quiet.next_repeat_at, None, "no interval, no repeat");
-    for row in [&resolved, &silenced] {
+    let dropped = timed_rule(&app, "cache", json!("1m"), json!(null)).await;
+    let unruled = store(&app, dropped, "evict-1", None).await;
+    for row in [&resolved, &silenced, &unruled] {
         delivered(&app, row.clone()).await;
     }
+    // A repeat announced and not delivered yet when it is resolved: dropped.
+    let mut active = reread(&app, resolved.id).await.into_active_model();
+    active.repeats = Set(1);
+    active.repeat_status = Set(Some("PENDING".to_owned()));
+    active.update(&app.db).await.expect("repeating");
+    // Its rule repeats no more.
+    let rule_now = app.get(&format!("/api/v1/rules/{dropped}")).await.body;
+    let patched = app
+        .patch(
+            &format!("/api/v1/rules/{dropped}"),
+            json!({"version": rule_now["version"], "repeat_interval": null}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
     let reply = app
         .post(
             &format!("/api/v1/notifications/{}/resolve", resolved.id),
@@ -207,15 +250,21 @@ async fn resolved_and_silenced_notifications_stop_repeating(app: TestApp) {
         )
         .await;
     assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["repeat_status"], json!(null), "{:#}", reply.body);
     let mut active = reread(&app, silenced.id).await.into_active_model();
     active.status = Set("SILENCED".to_owned());
     active.update(&app.db).await.expect("silenced");
 
     let due = Utc::now() + Duration::hours(1);
-    assert!(repeat_due(&app.db, due).await.expect("run").is_empty());
-    for row in [&resolved, &silenced] {
+    assert!(
+        repeat_due(&app.db, &*current(&app).await, due)
+            .await
+            .expect("run")
+            .is_empty()
+    );
+    for (row, repeats) in [(&resolved, 1), (&silenced, 0), (&unruled, 0)] {
         let after = reread(&app, row.id).await;
-        assert_eq!(after.repeats, 0, "{after:?}");
+        assert_eq!(after.repeats, repeats, "{after:?}");
         assert_eq!(after.next_repeat_at, None, "{after:?}");
     }
 }
@@ -233,12 +282,12 @@ async fn auto_resolve_closes_what_had_no_occurrence_for_its_interval(app: TestAp
     active.update(&app.db).await.expect("seen");
 
     assert!(
-        auto_resolve_due(&app.db, now + Duration::minutes(29))
+        auto_resolve_due(&app.db, &*current(&app).await, now + Duration::minutes(29))
             .await
             .expect("run")
             .is_empty()
     );
-    let resolved = auto_resolve_due(&app.db, now + Duration::minutes(31))
+    let resolved = auto_resolve_due(&app.db, &*current(&app).await, now + Duration::minutes(31))
         .await
         .expect("run");
     assert_eq!(alerts(&resolved), ["disk-1"], "only the quiet one");
@@ -252,12 +301,12 @@ async fn auto_resolve_closes_what_had_no_occurrence_for_its_interval(app: TestAp
     assert_eq!(reread(&app, fresh.id).await.resolved_at, None);
     // Run again: nothing more to do.
     assert!(
-        auto_resolve_due(&app.db, now + Duration::minutes(31))
+        auto_resolve_due(&app.db, &*current(&app).await, now + Duration::minutes(31))
             .await
             .expect("run")
             .is_empty()
     );
-    let later = auto_resolve_due(&app.db, now + Duration::minutes(51))
+    let later = auto_resolve_due(&app.db, &*current(&app).await, now + Duration::minutes(51))
         .await
         .expect("run");
     assert_eq!(alerts(&later), ["cpu-1"]);

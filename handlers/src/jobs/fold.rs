@@ -204,7 +204,7 @@ pub async fn record<C: ConnectionTrait>(
                 |case, (id, count)| case.case(Expr::col(notifications::Column::Id).eq(*id), *count),
             )
             .finally(0);
-        notifications::Entity::update_many()
+        let counted = notifications::Entity::update_many()
             .col_expr(
                 notifications::Column::Occurrences,
                 Expr::col(notifications::Column::Occurrences).add(by),
@@ -222,8 +222,16 @@ pub async fn record<C: ConnectionTrait>(
                 .into(),
             )
             .filter(notifications::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
+            .filter(notifications::Column::ResolvedAt.is_null())
             .exec(transaction)
             .await?;
+        // Resolved since the plan read it open (a person, auto-resolve): these alerts
+        // belong to no notification yet. The batch is tried again, and then opens one.
+        if counted.rows_affected < chunk.len() as u64 {
+            return Err(DbErr::Custom(
+                "a notification was resolved while alerts folded into it; the batch is applied again".to_owned(),
+            ));
+        }
     }
     Ok(total)
 }

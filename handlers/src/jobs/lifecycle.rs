@@ -1,15 +1,17 @@
 //! The lifecycle's timed work, run by every sender once a second (one more sender is
 //! one more runner, never a second repeat: each change is conditional on what was read).
 //!
-//! - **Repeat**: an open, unacknowledged, unsilenced notification whose rule set
-//!   `repeat_interval` is delivered again once per interval, as Alertmanager's
-//!   `repeat_interval` does: the repeat count goes up, `repeat_status` is PENDING and the
-//!   notification is announced; the sender delivers repeat N to every endpoint of its
-//!   rules (phase `repeat-N`, an idempotency key of its own). A notification whose own
-//!   delivery or previous repeat is still going waits an interval more.
-//! - **Auto-resolve**: an open notification whose rule set `auto_resolve_after` and that
-//!   has had no occurrence for that long is resolved (`resolved_by` says so), and its
-//!   resolution delivered like any other.
+//! - **Repeat**: an open, unacknowledged notification whose rule set `repeat_interval`
+//!   is delivered again once per interval, as Alertmanager's `repeat_interval` does: the
+//!   repeat count goes up, `repeat_status` is PENDING and the notification is announced;
+//!   the sender delivers repeat N to every endpoint of its rules (phase `repeat-N`, an
+//!   idempotency key of its own), or records it SILENCED while a silence applies. A
+//!   notification whose own delivery or previous repeat is still going waits an interval
+//!   more. The interval is its rules' current one: a rule changed, disabled or deleted
+//!   since changes or stops its notifications' repeats.
+//! - **Auto-resolve**: an open notification whose rules set `auto_resolve_after` and
+//!   that has had no occurrence for that long is resolved (`resolved_by` says so), and
+//!   its resolution delivered like any other.
 
 use alerting_entities::notifications;
 use chrono::{DateTime, Utc};
@@ -18,7 +20,12 @@ use sea_orm::{
     sea_query::Expr,
 };
 
-use super::resolve::{announce, resolve_quiet};
+use uuid::Uuid;
+
+use super::{
+    resolve::{announce, resolve_quiet},
+    timings::Timings,
+};
 use crate::{
     domain::{Interval, NotificationStatus},
     events::NotificationReadyEvent,
@@ -37,9 +44,16 @@ pub fn by_auto_resolve(after: Interval) -> String {
     format!("auto-resolve: no occurrence for {}", after.text())
 }
 
-/// Announces the repeats due at `now`; returns the announcements.
+/// The rules a notification matched.
+fn rule_ids(row: &notifications::Model) -> Vec<Uuid> {
+    serde_json::from_value(row.rule_ids.clone()).unwrap_or_default()
+}
+
+/// Announces the repeats due at `now`, at the rules' current intervals (`timings`);
+/// returns the announcements.
 pub async fn repeat_due<C: ConnectionTrait>(
     db: &C,
+    timings: &Timings,
     now: DateTime<Utc>,
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
     let mut announcements = Vec::new();
@@ -51,7 +65,7 @@ pub async fn repeat_due<C: ConnectionTrait>(
             .all(db)
             .await?;
         for row in &due {
-            if let Some(announcement) = repeat_one(db, row, now).await? {
+            if let Some(announcement) = repeat_one(db, timings, row, now).await? {
                 announcements.push(announcement);
             }
         }
@@ -70,6 +84,7 @@ pub async fn repeat_due<C: ConnectionTrait>(
 /// change of the same row makes this one change nothing.
 async fn repeat_one<C: ConnectionTrait>(
     db: &C,
+    timings: &Timings,
     row: &notifications::Model,
     now: DateTime<Utc>,
 ) -> Result<Option<OutgoingMessage>, DbErr> {
@@ -77,7 +92,7 @@ async fn repeat_one<C: ConnectionTrait>(
     let same = notifications::Entity::update_many()
         .filter(notifications::Column::Id.eq(row.id))
         .filter(notifications::Column::Repeats.eq(row.repeats));
-    let interval = row.repeat_interval_seconds.and_then(Interval::from_seconds);
+    let interval = timings.of(&rule_ids(row)).repeat;
     let over = row.resolved_at.is_some()
         || row.acknowledged_at.is_some()
         || row.silenced_by.is_some()
@@ -119,18 +134,24 @@ async fn repeat_one<C: ConnectionTrait>(
     )))
 }
 
-/// Resolves the open notifications that have had no occurrence for their rule's
-/// `auto_resolve_after` by `now`; returns the announcements of their resolutions.
+/// Resolves the open notifications that have had no occurrence for their rules'
+/// current `auto_resolve_after` (`timings`) by `now`; returns the announcements of their
+/// resolutions. Only those quiet for the shortest interval of any rule are read.
 pub async fn auto_resolve_due<C: ConnectionTrait>(
     db: &C,
+    timings: &Timings,
     now: DateTime<Utc>,
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
     let mut announcements = Vec::new();
+    let Some(shortest) = timings.shortest_auto_resolve() else {
+        return Ok(announcements);
+    };
     let mut after = None;
     loop {
         let mut select = notifications::Entity::find()
             .filter(notifications::Column::AutoResolveAfterSeconds.is_not_null())
             .filter(notifications::Column::ResolvedAt.is_null())
+            .filter(notifications::Column::LastSeenAt.lte(now - shortest.duration()))
             .order_by_asc(notifications::Column::Id)
             .limit(PAGE);
         if let Some(after) = after {
@@ -138,10 +159,7 @@ pub async fn auto_resolve_due<C: ConnectionTrait>(
         }
         let open = select.all(db).await?;
         for row in &open {
-            let Some(quiet) = row
-                .auto_resolve_after_seconds
-                .and_then(Interval::from_seconds)
-            else {
+            let Some(quiet) = timings.of(&rule_ids(row)).auto_resolve else {
                 continue;
             };
             let last = row.last_seen_at.unwrap_or(row.created_at);

@@ -52,7 +52,7 @@ fn resolving(
 
 /// A resolved notification repeats no more: a repeat still to deliver is dropped (the
 /// resolution goes instead), the status of one delivered stays.
-fn not_repeating() -> sea_orm::sea_query::SimpleExpr {
+pub(crate) fn not_repeating() -> sea_orm::sea_query::SimpleExpr {
     Expr::cust(r#"CASE WHEN "repeat_status" = 'PENDING' THEN NULL ELSE "repeat_status" END"#)
 }
 

@@ -1,7 +1,7 @@
 //! The rules' repeat and auto-resolve intervals, as the aggregator stamps them on the
-//! notifications it makes: read from the database at most once a second (a rule's new
-//! interval applies to the notifications made from then on), only the rules that set
-//! one (most set none: nothing to hold).
+//! notifications it makes and the senders' timer applies them: read from the database at
+//! most once a second, only the enabled rules that set one (most set none: nothing to
+//! hold).
 
 use std::{
     collections::HashMap,
@@ -34,6 +34,11 @@ pub struct Timings {
 impl Timings {
     pub fn new(by_rule: HashMap<Uuid, Timing>) -> Self {
         Self { by_rule }
+    }
+
+    /// The shortest `auto_resolve_after` of any rule: nothing quiet for less can be due.
+    pub fn shortest_auto_resolve(&self) -> Option<Interval> {
+        self.by_rule.values().filter_map(|t| t.auto_resolve).min()
     }
 
     /// A notification's, from the rules it matched: the shortest of each (the most

@@ -85,10 +85,14 @@ pub async fn acknowledge_notification(
     notifications::Entity::update_many()
         .col_expr(notifications::Column::AcknowledgedAt, Expr::value(now))
         .col_expr(notifications::Column::AcknowledgedBy, Expr::value(who))
-        // Someone is on it: no more repeats.
+        // Someone is on it: no more repeats, not even one announced already.
         .col_expr(
             notifications::Column::NextRepeatAt,
             Expr::value(None::<chrono::DateTime<Utc>>),
+        )
+        .col_expr(
+            notifications::Column::RepeatStatus,
+            crate::jobs::resolve::not_repeating(),
         )
         .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
         .filter(notifications::Column::Id.eq(notification.id))

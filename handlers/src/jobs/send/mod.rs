@@ -105,7 +105,8 @@ struct Job {
 struct Done {
     id: Uuid,
     firing: Option<SendOutcome>,
-    repeat: Option<SendOutcome>,
+    /// Which repeat, and its outcome.
+    repeat: Option<(i32, SendOutcome)>,
     resolution: Option<SendOutcome>,
     records: Vec<Record>,
     claim: Claim,
@@ -244,11 +245,13 @@ async fn deliver_notification(job: Job) -> Result<Done, DbErr> {
         None
     };
     let repeat = match job.repeat {
-        Some((_, true)) => Some(SendOutcome::Finished(NotificationStatus::Silenced)),
+        Some((n, true)) => Some((n, SendOutcome::Finished(NotificationStatus::Silenced))),
         Some((n, false)) => {
             let mut payload = job.payload.clone();
             payload.repeat = Some(n);
-            Some(deliver_round(&job, &payload, DeliveryPhase::Repeat(n), &mut records).await?)
+            let outcome =
+                deliver_round(&job, &payload, DeliveryPhase::Repeat(n), &mut records).await?;
+            Some((n, outcome))
         }
         None => None,
     };
@@ -367,12 +370,15 @@ async fn deliver_resolution(
         .filter(|r| matches!(r.attempt, Attempt::Delivered { .. }))
         .map(|r| r.target.endpoint_id)
         .collect();
+    // The notification itself, or one of its repeats (an endpoint added since it
+    // fired, or that refused it then).
     let took = |target: &Target| {
         took_now.contains(&target.endpoint_id)
-            || job
-                .earlier
-                .get(&(target.endpoint_id, DeliveryPhase::Firing))
-                .is_some_and(|e| e.delivered)
+            || job.earlier.iter().any(|((endpoint, phase), e)| {
+                *endpoint == target.endpoint_id
+                    && e.delivered
+                    && matches!(phase, DeliveryPhase::Firing | DeliveryPhase::Repeat(_))
+            })
     };
     let mut payload = job.payload.clone();
     payload.alert.status = AlertStatus::Resolved;
@@ -432,9 +438,10 @@ fn silenced(
 #[derive(Default)]
 struct Finished {
     records: Vec<Record>,
-    /// The notifications' own outcomes, their repeats' and their resolutions'.
+    /// The notifications' own outcomes, their repeats' (with which repeat) and their
+    /// resolutions'.
     outcomes: Vec<(Uuid, SendOutcome)>,
-    repeats: Vec<(Uuid, SendOutcome)>,
+    repeats: Vec<(Uuid, i32, SendOutcome)>,
     resolutions: Vec<(Uuid, SendOutcome)>,
     /// Notifications a silence kept back, and the silence.
     silenced: Vec<(Uuid, Uuid)>,
@@ -447,7 +454,7 @@ impl Finished {
         self.outcomes
             .extend(done.firing.map(|outcome| (done.id, outcome)));
         self.repeats
-            .extend(done.repeat.map(|outcome| (done.id, outcome)));
+            .extend(done.repeat.map(|(n, outcome)| (done.id, n, outcome)));
         self.resolutions
             .extend(done.resolution.map(|outcome| (done.id, outcome)));
         self.silenced
@@ -648,7 +655,7 @@ pub async fn send_notifications(
             finished.add(Done {
                 id: payload.notification_id,
                 firing: firing.then_some(outcome.clone()),
-                repeat: repeat.map(|_| outcome),
+                repeat: repeat.map(|n| (n, outcome)),
                 resolution: resolution.map(|_| nobody),
                 records: Vec::new(),
                 claim,

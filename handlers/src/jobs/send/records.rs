@@ -127,13 +127,43 @@ async fn set_statuses<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Writes each repeat's outcome into `repeat_status`, only while that repeat is the
+/// notification's latest and still PENDING: a job that outlived its repeat (a later one
+/// is due, or the notification was resolved or acknowledged meanwhile) changes nothing.
+async fn set_repeat_statuses<C: ConnectionTrait>(
+    db: &C,
+    repeats: &[(Uuid, i32, SendOutcome)],
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let pending = NotificationStatus::Pending.as_str();
+    for (id, n, outcome) in repeats {
+        let status = match outcome {
+            SendOutcome::Skipped | SendOutcome::Continuing => continue,
+            SendOutcome::Finished(status) => *status,
+            SendOutcome::Deferred => NotificationStatus::Pending,
+        };
+        notifications::Entity::update_many()
+            .col_expr(
+                notifications::Column::RepeatStatus,
+                Expr::value(status.as_str()),
+            )
+            .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
+            .filter(notifications::Column::Id.eq(*id))
+            .filter(notifications::Column::Repeats.eq(*n))
+            .filter(notifications::Column::RepeatStatus.eq(pending))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The attempts and statuses finished since the last write, in one transaction: one
 /// commit (one WAL flush in Postgres) where there were two.
 pub async fn write_finished<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     records: &[Record],
     finished: &[(Uuid, SendOutcome)],
-    repeats: &[(Uuid, SendOutcome)],
+    repeats: &[(Uuid, i32, SendOutcome)],
     resolutions: &[(Uuid, SendOutcome)],
     silenced: &[(Uuid, Uuid)],
 ) -> Result<(), DbErr> {
@@ -144,7 +174,7 @@ pub async fn write_finished<C: ConnectionTrait + TransactionTrait>(
     prefer_index_lookups(&transaction).await?;
     record_attempts(&transaction, records).await?;
     set_statuses(&transaction, finished, notifications::Column::Status).await?;
-    set_statuses(&transaction, repeats, notifications::Column::RepeatStatus).await?;
+    set_repeat_statuses(&transaction, repeats).await?;
     set_statuses(
         &transaction,
         resolutions,
@@ -307,7 +337,11 @@ pub async fn read_batch<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Batc
         .map(|row| Due {
             payload: payload(row),
             firing: row.status == pending,
-            repeat: (row.repeat_status.as_deref() == Some(pending)).then_some(row.repeats),
+            // Not once someone has it, or it is over.
+            repeat: (row.repeat_status.as_deref() == Some(pending)
+                && row.resolved_at.is_none()
+                && row.acknowledged_at.is_none())
+            .then_some(row.repeats),
             resolution: resolution(row),
         })
         .collect();
