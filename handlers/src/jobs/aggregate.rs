@@ -5,8 +5,8 @@
 //! are, and so is a row whose first announcement a crash cut short (found by a second
 //! query, only when the batch held rows stored before): nothing strands. Resolved
 //! alerts resolve their key's open notification (`resolve`), in the order they came:
-//! a batch is applied in rounds, each key's n-th run of firing or resolved alerts in
-//! round n.
+//! a batch is applied in rounds, each key's n-th run of firing alerts and the resolved
+//! ones after it in round n, stored and then resolved in one write transaction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -50,19 +50,25 @@ pub async fn aggregate<C: ConnectionTrait + TransactionTrait>(
     timings: &Timings,
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
     let kept: Vec<&AlertMatchedEvent> = matches.iter().filter(|m| belongs(m)).collect();
+    let existing = existing_clients(db, &kept).await?;
     let mut announcements = Vec::new();
     for round in rounds(&kept) {
-        announcements.extend(store(db, &round.firing, timings).await?);
-        if !round.resolved.is_empty() {
-            announcements
-                .extend(super::resolve::resolve_matches(db, &round.resolved, Utc::now()).await?);
+        if round.firing.is_empty() {
+            if !round.resolved.is_empty() {
+                announcements.extend(
+                    super::resolve::resolve_matches(db, &round.resolved, Utc::now()).await?,
+                );
+            }
+            continue;
         }
+        announcements.extend(store(db, &round, timings, &existing).await?);
     }
     Ok(announcements)
 }
 
-/// A round of a batch: firing alerts stored together, then resolves applied. No
-/// (client, dedup key) is both firing and resolved in one round.
+/// A round of a batch: firing alerts stored together, then resolves applied, in one
+/// write transaction. A (client, dedup key) has one run of firing alerts in a round at
+/// most, and its resolves in the round come after it.
 #[derive(Default)]
 struct Round<'a> {
     firing: Vec<&'a AlertMatchedEvent>,
@@ -71,11 +77,13 @@ struct Round<'a> {
 
 /// Splits `matches` into rounds so that each key's alerts apply in order: a key's
 /// alerts, in batch order, form runs of firing and of resolved ones; round `n` takes
-/// every key's `n`-th run (and round 0 the alerts without a key). A key that fires
-/// and then resolves in one batch is stored in round 0 and resolved in round 1; most
-/// batches are one or two rounds, whatever their size.
+/// every key's `n`-th firing run with the resolved run that follows it (and round 0
+/// the alerts without a key, and a key's resolves before its first firing alert). A key
+/// that fires, resolves and fires again in one batch takes two rounds; most batches
+/// are one or two, whatever their size.
 fn rounds<'a>(matches: &[&'a AlertMatchedEvent]) -> Vec<Round<'a>> {
     let mut rounds: Vec<Round<'a>> = vec![Round::default()];
+    // Each key's round so far, and whether its latest alert was a resolve.
     let mut runs: HashMap<(&str, &str), (usize, bool)> = HashMap::new();
     for matched in matches {
         let resolved = !matched.alert.status.is_firing();
@@ -86,10 +94,12 @@ fn rounds<'a>(matches: &[&'a AlertMatchedEvent]) -> Vec<Round<'a>> {
             Some(key) => {
                 let run = runs
                     .entry((matched.client_id.as_str(), key))
-                    .or_insert((0, resolved));
-                if run.1 != resolved {
-                    *run = (run.0 + 1, resolved);
+                    .or_insert((0, false));
+                // Firing again after a resolve: the next round.
+                if run.1 && !resolved {
+                    run.0 += 1;
                 }
+                run.1 = resolved;
                 run.0
             }
         };
@@ -105,18 +115,17 @@ fn rounds<'a>(matches: &[&'a AlertMatchedEvent]) -> Vec<Round<'a>> {
     rounds
 }
 
-/// Stores the notifications of firing `matches`; returns the announcements to publish.
-async fn store<C: ConnectionTrait + TransactionTrait>(
+/// The clients of `matches` that still exist: a client deleted since the match has
+/// nobody left to notify. Read once per batch.
+async fn existing_clients<C: ConnectionTrait>(
     db: &C,
-    kept: &[&AlertMatchedEvent],
-    timings: &Timings,
-) -> Result<Vec<OutgoingMessage>, DbErr> {
-    if kept.is_empty() {
-        return Ok(Vec::new());
+    matches: &[&AlertMatchedEvent],
+) -> Result<HashSet<String>, DbErr> {
+    let wanted: BTreeSet<&str> = matches.iter().map(|m| m.client_id.as_str()).collect();
+    if wanted.is_empty() {
+        return Ok(HashSet::new());
     }
-    // A client deleted since the match has nobody left to notify.
-    let wanted: BTreeSet<&str> = kept.iter().map(|m| m.client_id.as_str()).collect();
-    let existing: HashSet<String> = clients::Entity::find()
+    Ok(clients::Entity::find()
         .select_only()
         .column(clients::Column::Id)
         .filter(clients::Column::Id.is_in(wanted.iter().copied()))
@@ -124,8 +133,19 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         .all(db)
         .await?
         .into_iter()
-        .collect();
+        .collect())
+}
 
+/// Stores the notifications of a round's firing matches, and applies its resolves in
+/// the same write transaction (they are of other keys: a key's runs are in rounds of
+/// their own); returns the announcements to publish.
+async fn store<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    round: &Round<'_>,
+    timings: &Timings,
+    existing: &HashSet<String>,
+) -> Result<Vec<OutgoingMessage>, DbErr> {
+    let kept = &round.firing;
     let now = Utc::now();
     let stored: Vec<&AlertMatchedEvent> = kept
         .iter()
@@ -140,9 +160,10 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         .collect();
     // What is stored decides for keyed matches: redeliveries, folds into what is open,
     // and the ones that find nothing open (the first of each key opens a notification,
-    // the rest of the batch's fold into it). Then one write transaction: the new rows,
-    // and the occurrences with their counts.
-    let plan = super::fold::plan(db, &stored, now).await?;
+    // the rest of the batch's fold into it). Read, then written, in one transaction:
+    // the new rows, the occurrences with their counts, and the round's resolves.
+    let keyed = stored.iter().any(|m| m.alert.dedup_key.is_some());
+    let (transaction, plan) = super::fold::begin_with_plan(db, &stored, keyed, now).await?;
     let candidates: Vec<&AlertMatchedEvent> = stored
         .iter()
         .copied()
@@ -167,7 +188,6 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         .iter()
         .map(|m| (m.client_id.as_str(), m.alert_id.as_str()))
         .collect();
-    let transaction = db.begin().await?;
     // The ids of the rows this batch inserted; a row it did not insert existed already.
     let mut inserted = insert(&transaction, &models).await?;
     let mut folds = plan.folds;
@@ -200,8 +220,22 @@ async fn store<C: ConnectionTrait + TransactionTrait>(
         }
     }
     let counted = super::fold::record(&transaction, folds, now).await?;
+    let resolutions = if round.resolved.is_empty() {
+        Vec::new()
+    } else if !retry.is_empty() {
+        // An opener refused (another aggregator opened its key meanwhile): its alerts
+        // fold only after this commit, and a resolve of the key would overtake them.
+        // Rare (a rebalance); the batch is applied again, and then they fold first.
+        return Err(DbErr::Custom(
+            "a dedup key was opened by another aggregator meanwhile; the batch is applied again"
+                .to_owned(),
+        ));
+    } else {
+        super::resolve::resolve_within(&transaction, &round.resolved, now).await?
+    };
     transaction.commit().await?;
     let mut announcements: Vec<OutgoingMessage> = announce(&models, &inserted);
+    announcements.extend(resolutions);
     let keyed_rows = plan.own;
     let mut folded = if retry.is_empty() {
         super::fold::Folded {
@@ -407,4 +441,67 @@ async fn stored_by_alert<C: ConnectionTrait>(
         alert_ids,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{domain::AlertStatus, events::AlertBody};
+
+    fn alert(id: &str, key: Option<&str>, status: AlertStatus) -> AlertMatchedEvent {
+        AlertMatchedEvent {
+            schema_version: 1,
+            alert: AlertBody {
+                owner: None,
+                alert_id: id.to_owned(),
+                event_ts: Utc::now(),
+                severity: "HIGH".to_owned(),
+                source: "db".to_owned(),
+                name: "down".to_owned(),
+                context: Default::default(),
+                dedup_key: key.map(str::to_owned),
+                status,
+            },
+            client_id: "acme".to_owned(),
+            rule_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_round_holds_a_firing_run_of_a_key_and_the_resolves_after_it() {
+        use AlertStatus::{Firing as F, Resolved as R};
+        let batch = [
+            alert("r0", Some("b"), R),
+            alert("a1", Some("a"), F),
+            alert("a2", Some("a"), F),
+            alert("ar1", Some("a"), R),
+            alert("n1", None, F),
+            alert("a3", Some("a"), F),
+            alert("ar2", Some("a"), R),
+            alert("ar3", Some("a"), R),
+            alert("b1", Some("b"), F),
+        ];
+        let matches: Vec<&AlertMatchedEvent> = batch.iter().collect();
+        let ids = |list: &[&AlertMatchedEvent]| -> Vec<String> {
+            list.iter().map(|m| m.alert.alert_id.clone()).collect()
+        };
+        let rounds = rounds(&matches);
+        let seen: Vec<(Vec<String>, Vec<String>)> = rounds
+            .iter()
+            .map(|round| (ids(&round.firing), ids(&round.resolved)))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    vec!["a1".to_owned(), "a2".into(), "n1".into()],
+                    vec!["r0".to_owned(), "ar1".into()]
+                ),
+                (
+                    vec!["a3".to_owned(), "b1".into()],
+                    vec!["ar2".to_owned(), "ar3".into()]
+                ),
+            ]
+        );
+    }
 }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use alerting_entities::{notifications, occurrences};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionSession,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    TransactionSession, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -40,9 +40,10 @@ pub struct Plan<'a> {
     pub own: Vec<notifications::Model>,
 }
 
-/// Reads what the keyed matches of `matches` need, in one read transaction.
-pub async fn plan<'a, C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+/// Reads what the keyed matches of `matches` need, on `reads`: the transaction that
+/// then writes what they do (on Postgres, preferring index lookups).
+pub async fn plan<'a, C: ConnectionTrait>(
+    reads: &C,
     matches: &[&'a AlertMatchedEvent],
     now: DateTime<Utc>,
 ) -> Result<Plan<'a>, DbErr> {
@@ -57,14 +58,12 @@ pub async fn plan<'a, C: ConnectionTrait + TransactionTrait>(
             own: Vec::new(),
         });
     }
-    let reads = db.begin().await?;
-    prefer_index_lookups(&reads).await?;
     // The open notification of each (client, key) of the batch. By client and key,
     // the index's own order.
     let clients: Vec<String> = distinct(keyed.iter().map(|(m, _)| m.client_id.as_str()));
     let keys: Vec<String> = distinct(keyed.iter().map(|(_, key)| *key));
     let open: HashMap<(String, String), Uuid> = all_with_keys(
-        &reads,
+        reads,
         notifications::Entity::find().filter(notifications::Column::ClientId.is_in(clients)),
         notifications::Column::OpenKey,
         &keys,
@@ -75,24 +74,30 @@ pub async fn plan<'a, C: ConnectionTrait + TransactionTrait>(
     .collect();
     let alert_ids: Vec<String> = distinct(keyed.iter().map(|(m, _)| m.alert.alert_id.as_str()));
     let own_rows = all_with_keys(
-        &reads,
+        reads,
         notifications::Entity::find(),
         notifications::Column::AlertId,
         &alert_ids,
     )
     .await?;
-    let counted = counted(
-        &reads,
-        keyed
-            .iter()
-            .map(|(m, _)| (m.client_id.as_str(), m.alert.alert_id.as_str())),
-    )
-    .await?;
-    reads.commit().await?;
     let own: HashSet<(String, String)> = own_rows
         .iter()
         .map(|n| (n.client_id.clone(), n.alert_id.clone()))
         .collect();
+    // Only an alert that would open a notification is asked whether it was counted
+    // before (a redelivery must not open another); one that folds is kept from
+    // counting twice by its occurrence's key. Most batches fold: no query.
+    let counted = counted(
+        reads,
+        keyed
+            .iter()
+            .filter(|(m, key)| {
+                !open.contains_key(&(m.client_id.clone(), (*key).to_owned()))
+                    && !own.contains(&(m.client_id.clone(), m.alert.alert_id.clone()))
+            })
+            .map(|(m, _)| (m.client_id.as_str(), m.alert.alert_id.as_str())),
+    )
+    .await?;
     let mut folds: BTreeMap<(String, String), occurrences::Model> = BTreeMap::new();
     let mut unopened = Vec::new();
     for (matched, key) in keyed {
@@ -119,6 +124,30 @@ pub async fn plan<'a, C: ConnectionTrait + TransactionTrait>(
     })
 }
 
+/// The write transaction of `matches`, and their plan. On Postgres the plan is read in
+/// the transaction (preferring index lookups when `keyed`): no transaction of its own
+/// to begin and commit. SQLite reads it first: a transaction that reads before it
+/// writes cannot take the write lock while another writer holds it (it fails at once,
+/// where one that writes first waits its turn).
+pub async fn begin_with_plan<'a, C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    matches: &[&'a AlertMatchedEvent],
+    keyed: bool,
+    now: DateTime<Utc>,
+) -> Result<(C::Transaction, Plan<'a>), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let transaction = db.begin().await?;
+        if keyed {
+            prefer_index_lookups(&transaction).await?;
+        }
+        let plan = plan(&transaction, matches, now).await?;
+        Ok((transaction, plan))
+    } else {
+        let plan = plan(db, matches, now).await?;
+        Ok((db.begin().await?, plan))
+    }
+}
+
 /// Folds every keyed match in `matches` whose alert is not a notification's own into
 /// its client's open notification with that key.
 pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
@@ -126,8 +155,7 @@ pub async fn fold<'a, C: ConnectionTrait + TransactionTrait>(
     matches: &[&'a AlertMatchedEvent],
     now: DateTime<Utc>,
 ) -> Result<Folded<'a>, DbErr> {
-    let plan = plan(db, matches, now).await?;
-    let transaction = db.begin().await?;
+    let (transaction, plan) = begin_with_plan(db, matches, true, now).await?;
     let occurrences = record(&transaction, plan.folds, now).await?;
     transaction.commit().await?;
     Ok(Folded {

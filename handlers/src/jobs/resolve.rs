@@ -130,22 +130,7 @@ pub async fn resolve_matches<C: ConnectionTrait + TransactionTrait>(
     resolves: &[&AlertMatchedEvent],
     now: DateTime<Utc>,
 ) -> Result<Vec<OutgoingMessage>, DbErr> {
-    let applied = applied_before(
-        db,
-        resolves
-            .iter()
-            .map(|m| (m.client_id.as_str(), m.alert.alert_id.as_str())),
-    )
-    .await?;
-    let mut seen = HashSet::new();
-    let fresh: Vec<&AlertMatchedEvent> = resolves
-        .iter()
-        .copied()
-        .filter(|m| {
-            let pair = (m.client_id.clone(), m.alert.alert_id.clone());
-            m.alert.dedup_key.is_some() && !applied.contains(&pair) && seen.insert(pair)
-        })
-        .collect();
+    let fresh = fresh(db, resolves).await?;
     let mut announcements = Vec::new();
     for chunk in fresh.chunks(RESOLVES_PER_STATEMENT) {
         match resolve_together(db, chunk, now).await? {
@@ -163,6 +148,55 @@ pub async fn resolve_matches<C: ConnectionTrait + TransactionTrait>(
         .notifications_resolved
         .add(announcements.len() as u64);
     Ok(announcements)
+}
+
+/// Resolves what each resolved match names, in `transaction`, the one that also stores
+/// the round's firing alerts (one commit for both); returns the announcements. One
+/// applied meanwhile by another aggregator (a rebalance) fails the batch, to be applied
+/// again: then it is found applied, and skipped.
+pub async fn resolve_within<C: ConnectionTrait>(
+    transaction: &C,
+    resolves: &[&AlertMatchedEvent],
+    now: DateTime<Utc>,
+) -> Result<Vec<OutgoingMessage>, DbErr> {
+    let fresh = fresh(transaction, resolves).await?;
+    let mut announcements = Vec::new();
+    for chunk in fresh.chunks(RESOLVES_PER_STATEMENT) {
+        let Some(rows) = apply_together(transaction, chunk, now).await? else {
+            return Err(DbErr::Custom(
+                "a resolve was applied by another aggregator meanwhile; the batch is applied again"
+                    .to_owned(),
+            ));
+        };
+        announcements.extend(rows.iter().map(announce));
+    }
+    crate::metrics::metrics()
+        .notifications_resolved
+        .add(announcements.len() as u64);
+    Ok(announcements)
+}
+
+/// The resolves of `resolves` not applied before, each once.
+async fn fresh<'a, C: ConnectionTrait>(
+    db: &C,
+    resolves: &[&'a AlertMatchedEvent],
+) -> Result<Vec<&'a AlertMatchedEvent>, DbErr> {
+    let applied = applied_before(
+        db,
+        resolves
+            .iter()
+            .map(|m| (m.client_id.as_str(), m.alert.alert_id.as_str())),
+    )
+    .await?;
+    let mut seen = HashSet::new();
+    Ok(resolves
+        .iter()
+        .copied()
+        .filter(|m| {
+            let pair = (m.client_id.clone(), m.alert.alert_id.clone());
+            m.alert.dedup_key.is_some() && !applied.contains(&pair) && seen.insert(pair)
+        })
+        .collect())
 }
 
 /// Resolves per statement: each is a few bound values in two conditions.
@@ -198,11 +232,32 @@ fn record(
     .into_active_model()
 }
 
-/// Applies the resolves of `chunk` (each a different alert): each key's first closes its
-/// open notification; every one is recorded. `None`, and nothing changed, if one was
-/// recorded already.
+/// Applies the resolves of `chunk` (each a different alert) in a transaction of their
+/// own: each key's first closes its open notification; every one is recorded. `None`,
+/// and nothing changed, if one was recorded already.
 async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
     db: &C,
+    chunk: &[&AlertMatchedEvent],
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<notifications::Model>>, DbErr> {
+    let transaction = db.begin().await?;
+    match apply_together(&transaction, chunk, now).await? {
+        Some(rows) => {
+            transaction.commit().await?;
+            Ok(Some(rows))
+        }
+        None => {
+            transaction.rollback().await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Applies the resolves of `chunk` in `transaction`: each key's first closes its open
+/// notification; every one is recorded. `None` if one was recorded already (the caller
+/// rolls back).
+async fn apply_together<C: ConnectionTrait>(
+    transaction: &C,
     chunk: &[&AlertMatchedEvent],
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<notifications::Model>>, DbErr> {
@@ -230,7 +285,6 @@ async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
     let which = firsts
         .iter()
         .fold(Condition::any(), |any, m| any.add(pair(m)));
-    let transaction = db.begin().await?;
     let rows = notifications::Entity::update_many()
         .col_expr(notifications::Column::OpenKey, Expr::value(None::<String>))
         .col_expr(notifications::Column::ResolvedAt, Expr::value(now))
@@ -246,7 +300,7 @@ async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
         )
         .col_expr(notifications::Column::RepeatStatus, not_repeating())
         .filter(which)
-        .exec_with_returning(&transaction)
+        .exec_with_returning(transaction)
         .await?;
     let closed: HashMap<(&str, Option<&str>), Uuid> = rows
         .iter()
@@ -264,18 +318,13 @@ async fn resolve_together<C: ConnectionTrait + TransactionTrait>(
         .collect();
     let recorded = match resolves::Entity::insert_many(records)
         .on_conflict_do_nothing()
-        .exec_with_returning_many(&transaction)
+        .exec_with_returning_many(transaction)
         .await?
     {
         TryInsertResult::Inserted(stored) => stored.len(),
         _ => 0,
     };
-    if recorded != chunk.len() {
-        transaction.rollback().await?;
-        return Ok(None);
-    }
-    transaction.commit().await?;
-    Ok(Some(rows))
+    Ok((recorded == chunk.len()).then_some(rows))
 }
 
 /// Applies one resolve in a transaction of its own: closes what it names, if open, and
