@@ -58,6 +58,21 @@ impl Pipeline {
         self.api(Method::GET, &format!("/api/v1/notifications/{id}"), None)
             .await
     }
+
+    /// Notification `id` once `ready` holds for it.
+    pub async fn notification_when(&self, id: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                let detail = self.notification(id).await;
+                if ready(&detail) {
+                    return detail;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("notification {id} never got there"))
+    }
 }
 
 fn ids(notifications: &[Value]) -> BTreeMap<String, String> {

@@ -24,21 +24,6 @@ impl Pipeline {
         let rule = self.api(Method::POST, "/api/v1/rules", Some(body)).await;
         rule["rule_id"].as_str().expect("rule_id").to_owned()
     }
-
-    /// Notification `id` once `ready` holds for it.
-    async fn notification_when(&self, id: &str, ready: impl Fn(&Value) -> bool) -> Value {
-        tokio::time::timeout(PATIENCE, async {
-            loop {
-                let detail = self.notification(id).await;
-                if ready(&detail) {
-                    return detail;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("notification {id} never got there"))
-    }
 }
 
 async fn an_open_notification_repeats_until_someone_acknowledges_it(mode: Mode) {
@@ -136,16 +121,21 @@ async fn an_open_notification_repeats_until_someone_acknowledges_it(mode: Mode) 
     assert!(phases.contains(&"repeat-1"), "{phases:?}");
 }
 
-async fn a_quiet_notification_resolves_itself_and_the_endpoints_are_told(mode: Mode) {
+/// A pipeline where the client acme has one rule, of every alert, with `intervals`,
+/// sending to the webhook "hook"; and the rule.
+async fn one_timed_rule(mode: Mode, intervals: Value) -> (HttpSink, Pipeline, String) {
     let sink = HttpSink::start().await;
     let p = Pipeline::start_with(mode, fast_delivery(None)).await;
     p.client("acme").await;
-    let rule = p
-        .timed_rule("acme", "*", json!({"auto_resolve_after": "2s"}))
-        .await;
+    let rule = p.timed_rule("acme", "*", intervals).await;
     p.endpoint(&rule, json!({"type": "webhook", "value": sink.url("hook")}))
         .await;
     p.wait_for_rules(1).await;
+    (sink, p, rule)
+}
+
+async fn a_quiet_notification_resolves_itself_and_the_endpoints_are_told(mode: Mode) {
+    let (sink, p, _) = one_timed_rule(mode, json!({"auto_resolve_after": "2s"})).await;
     p.send(json!({"alert_id": "disk-1", "severity": "HIGH", "source": "db", "name": "disk full", "dedup_key": "db1/disk"}))
         .await;
     let notified = p.settled_notifications("acme", 1).await;
@@ -153,11 +143,7 @@ async fn a_quiet_notification_resolves_itself_and_the_endpoints_are_told(mode: M
         .as_str()
         .expect("id")
         .to_owned();
-    let detail = p
-        .notification_when(&id, |d| {
-            !d["resolution_status"].is_null() && d["resolution_status"] != "PENDING"
-        })
-        .await;
+    let detail = p.resolution_settled(&id).await;
     assert_eq!(
         detail["resolved_by"], "auto-resolve: no occurrence for 2s",
         "{detail:#}"
@@ -175,15 +161,7 @@ async fn a_quiet_notification_resolves_itself_and_the_endpoints_are_told(mode: M
 /// An endpoint added after the notification fired takes its repeats: it is told of the
 /// resolution too, and no repeat follows the resolution.
 async fn an_endpoint_that_took_only_repeats_hears_the_resolution(mode: Mode) {
-    let sink = HttpSink::start().await;
-    let p = Pipeline::start_with(mode, fast_delivery(None)).await;
-    p.client("acme").await;
-    let rule = p
-        .timed_rule("acme", "*", json!({"repeat_interval": "1s"}))
-        .await;
-    p.endpoint(&rule, json!({"type": "webhook", "value": sink.url("hook")}))
-        .await;
-    p.wait_for_rules(1).await;
+    let (sink, p, rule) = one_timed_rule(mode, json!({"repeat_interval": "1s"})).await;
     let alert = json!({"alert_id": "disk-1", "severity": "HIGH", "source": "db", "name": "disk full", "dedup_key": "db1/disk"});
     p.send(alert.clone()).await;
     p.settled_notifications("acme", 1).await;

@@ -12,25 +12,18 @@ use alerting_test_support::sinks::{Answer, HttpSink, SmtpSink};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Mode, PATIENCE, Pipeline, fast_delivery};
+use super::{Mode, Pipeline, fast_delivery};
 
 const SECRET: &str = "acme-s3cret-0123456789";
 
 impl Pipeline {
     /// Notification `id` once its resolution's delivery is no longer PENDING.
-    async fn resolution_settled(&self, id: &str) -> Value {
-        tokio::time::timeout(PATIENCE, async {
-            loop {
-                let detail = self.notification(id).await;
-                let status = &detail["resolution_status"];
-                if !status.is_null() && status != "PENDING" {
-                    return detail;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+    pub async fn resolution_settled(&self, id: &str) -> Value {
+        self.notification_when(id, |detail| {
+            let status = &detail["resolution_status"];
+            !status.is_null() && status != "PENDING"
         })
         .await
-        .unwrap_or_else(|_| panic!("{id}'s resolution never settled"))
     }
 }
 
