@@ -25,6 +25,20 @@ pub struct Timing {
     pub auto_resolve: Option<Interval>,
 }
 
+impl Timing {
+    /// A stored rule's.
+    pub fn of(rule: &rules::Model) -> Self {
+        Self {
+            repeat: rule
+                .repeat_interval_seconds
+                .and_then(Interval::from_seconds),
+            auto_resolve: rule
+                .auto_resolve_after_seconds
+                .and_then(Interval::from_seconds),
+        }
+    }
+}
+
 /// The intervals of the rules that set any, by rule.
 #[derive(Debug, Default)]
 pub struct Timings {
@@ -81,18 +95,7 @@ impl RuleTimings {
             )
             .all(db)
             .await?;
-        let by_rule = rows
-            .into_iter()
-            .map(|row| {
-                let timing = Timing {
-                    repeat: row.repeat_interval_seconds.and_then(Interval::from_seconds),
-                    auto_resolve: row
-                        .auto_resolve_after_seconds
-                        .and_then(Interval::from_seconds),
-                };
-                (row.id, timing)
-            })
-            .collect();
+        let by_rule = rows.iter().map(|row| (row.id, Timing::of(row))).collect();
         let current = Arc::new(Timings { by_rule });
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((Instant::now(), current.clone()));

@@ -33,6 +33,7 @@ use crate::{
         extract::{ApiJson, ApiQuery},
         pagination::{Page, Paged},
     },
+    jobs::timings::Timing,
     outbox::record as outbox,
 };
 
@@ -145,37 +146,19 @@ fn present<'de, D: serde::Deserializer<'de>>(
     Option::<String>::deserialize(deserializer).map(Some)
 }
 
-/// A rule's repeat and auto-resolve intervals, parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Timing {
-    repeat: Option<Interval>,
-    auto_resolve: Option<Interval>,
-}
-
-impl Timing {
-    fn parse(repeat: Option<&str>, auto_resolve: Option<&str>) -> Result<Self, ApiError> {
-        Ok(Self {
-            repeat: repeat
-                .map(Interval::parse)
-                .transpose()
-                .field("repeat_interval")?,
-            auto_resolve: auto_resolve
-                .map(Interval::parse)
-                .transpose()
-                .field("auto_resolve_after")?,
-        })
-    }
-
-    fn of(rule: &rules::Model) -> Self {
-        Self {
-            repeat: rule
-                .repeat_interval_seconds
-                .and_then(Interval::from_seconds),
-            auto_resolve: rule
-                .auto_resolve_after_seconds
-                .and_then(Interval::from_seconds),
-        }
-    }
+/// A rule's repeat and auto-resolve intervals as the API gives them, each error naming
+/// its field.
+fn parse_timing(repeat: Option<&str>, auto_resolve: Option<&str>) -> Result<Timing, ApiError> {
+    Ok(Timing {
+        repeat: repeat
+            .map(Interval::parse)
+            .transpose()
+            .field("repeat_interval")?,
+        auto_resolve: auto_resolve
+            .map(Interval::parse)
+            .transpose()
+            .field("auto_resolve_after")?,
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -260,7 +243,7 @@ pub async fn create_rule(
         return Err(ApiError::not_found("client", client_id.as_str()));
     }
     let matching = Matching::parse(&input.severity, &input.source, &input.name)?;
-    let timing = Timing::parse(
+    let timing = parse_timing(
         input.repeat_interval.as_deref(),
         input.auto_resolve_after.as_deref(),
     )?;
@@ -392,7 +375,7 @@ pub async fn replace_rule(
         ));
     }
     let enabled = input.enabled.unwrap_or(true);
-    let timing = Timing::parse(
+    let timing = parse_timing(
         input.repeat_interval.as_deref(),
         input.auto_resolve_after.as_deref(),
     )?;
@@ -422,7 +405,7 @@ pub async fn update_rule(
     )?;
     let enabled = input.enabled.unwrap_or(existing.enabled);
     let current = Timing::of(&existing);
-    let given = Timing::parse(
+    let given = parse_timing(
         input.repeat_interval.as_ref().and_then(Option::as_deref),
         input.auto_resolve_after.as_ref().and_then(Option::as_deref),
     )?;
