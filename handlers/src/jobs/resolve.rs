@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
     TransactionSession, TransactionTrait, TryInsertResult,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 use uuid::Uuid;
 
@@ -31,13 +31,13 @@ pub fn by_alert(alert_id: &str) -> String {
 /// The column values that resolve a notification.
 fn resolving(
     update: sea_orm::UpdateMany<notifications::Entity>,
-    by: &str,
+    by: impl Into<SimpleExpr>,
     now: DateTime<Utc>,
 ) -> sea_orm::UpdateMany<notifications::Entity> {
     update
         .col_expr(notifications::Column::OpenKey, Expr::value(None::<String>))
         .col_expr(notifications::Column::ResolvedAt, Expr::value(now))
-        .col_expr(notifications::Column::ResolvedBy, Expr::value(by))
+        .col_expr(notifications::Column::ResolvedBy, by.into())
         .col_expr(
             notifications::Column::ResolutionStatus,
             Expr::value(NotificationStatus::Pending.as_str()),
@@ -52,7 +52,7 @@ fn resolving(
 
 /// A resolved notification repeats no more: a repeat still to deliver is dropped (the
 /// resolution goes instead), the status of one delivered stays.
-pub(crate) fn not_repeating() -> sea_orm::sea_query::SimpleExpr {
+pub(crate) fn not_repeating() -> SimpleExpr {
     Expr::cust(r#"CASE WHEN "repeat_status" = 'PENDING' THEN NULL ELSE "repeat_status" END"#)
 }
 
@@ -70,7 +70,7 @@ pub async fn resolve_quiet<C: ConnectionTrait>(
         .filter(notifications::Column::Id.eq(id))
         .filter(notifications::Column::ResolvedAt.is_null())
         .filter(notifications::Column::Occurrences.eq(occurrences));
-    Ok(resolving(update, by, now)
+    Ok(resolving(update, Expr::value(by), now)
         .exec_with_returning(db)
         .await?
         .into_iter()
@@ -88,7 +88,7 @@ pub async fn resolve_key<C: ConnectionTrait>(
     let update = notifications::Entity::update_many()
         .filter(notifications::Column::ClientId.eq(client_id))
         .filter(notifications::Column::OpenKey.eq(key));
-    Ok(resolving(update, by, now)
+    Ok(resolving(update, Expr::value(by), now)
         .exec_with_returning(db)
         .await?
         .into_iter()
@@ -106,7 +106,7 @@ pub async fn resolve_id<C: ConnectionTrait>(
     let update = notifications::Entity::update_many()
         .filter(notifications::Column::Id.eq(id))
         .filter(notifications::Column::ResolvedAt.is_null());
-    Ok(resolving(update, by, now)
+    Ok(resolving(update, Expr::value(by), now)
         .exec_with_returning(db)
         .await?
         .into_iter()
@@ -285,21 +285,8 @@ async fn apply_together<C: ConnectionTrait>(
     let which = firsts
         .iter()
         .fold(Condition::any(), |any, m| any.add(pair(m)));
-    let rows = notifications::Entity::update_many()
-        .col_expr(notifications::Column::OpenKey, Expr::value(None::<String>))
-        .col_expr(notifications::Column::ResolvedAt, Expr::value(now))
-        .col_expr(notifications::Column::ResolvedBy, resolved_by.into())
-        .col_expr(
-            notifications::Column::ResolutionStatus,
-            Expr::value(NotificationStatus::Pending.as_str()),
-        )
-        .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
-        .col_expr(
-            notifications::Column::NextRepeatAt,
-            Expr::value(None::<DateTime<Utc>>),
-        )
-        .col_expr(notifications::Column::RepeatStatus, not_repeating())
-        .filter(which)
+    let update = notifications::Entity::update_many().filter(which);
+    let rows = resolving(update, resolved_by, now)
         .exec_with_returning(transaction)
         .await?;
     let closed: HashMap<(&str, Option<&str>), Uuid> = rows
