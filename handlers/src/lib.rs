@@ -10,6 +10,8 @@
 //!   the metrics sink.
 //! - `http`: the rule-service's and the alert-producer's routers, authentication,
 //!   errors, extractors and rate limits.
+//! - `integrations`: the payloads of Prometheus and the other tools that already send
+//!   alerts, turned into ours.
 //! - `jobs`: evaluate, aggregate, send, snapshot, redrive, load generation.
 //! - `outbox`: both halves of `rule.changed`'s outbox: record and relay.
 //! - `matching`, `snapshot_format`: the rule index and the snapshot's binary form.
@@ -20,6 +22,7 @@
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod integrations;
 pub mod jobs;
 pub mod matching;
 pub mod metrics;

@@ -37,6 +37,7 @@ mod faults;
 mod matching;
 mod metrics;
 mod produce;
+mod prometheus;
 mod repeats;
 mod resolutions;
 mod silences;

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::AlertProducerState;
 use crate::{
-    domain::{Alert, AlertParts},
+    domain::{Alert, AlertParts, ClientId},
     events::AlertEvent,
     http::{
         ApiError,
@@ -157,15 +157,38 @@ pub async fn ingest(
     principal: Principal,
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let (owner, body) = admit(&state, &principal, request).await?;
+    let alerts = parse_alerts(&body, Utc::now())?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(publish(&state, owner, alerts).await?),
+    ))
+}
+
+/// What every ingest route checks first: a key with `ingest`, under its rate limit, and
+/// a JSON body within the size limit; the owner of what it posts, and the body.
+pub(super) async fn admit(
+    state: &AlertProducerState,
+    principal: &Principal,
+    request: Request,
+) -> Result<(Option<ClientId>, axum::body::Bytes), ApiError> {
     principal.require(Scope::Ingest)?;
     let owner = principal.alert_owner()?;
     state.limiter.check(&principal.identity())?;
-    let body = json_body(request, &state).await?;
-    let alerts: Vec<Alert> = parse_alerts(&body, Utc::now())?
+    Ok((owner, json_body(request, state).await?))
+}
+
+/// Publishes `alerts`, posted with a key of `owner` (or to the shared feed), and
+/// answers once the bus has acknowledged every one.
+pub(super) async fn publish(
+    state: &AlertProducerState,
+    owner: Option<ClientId>,
+    alerts: Vec<Alert>,
+) -> Result<Accepted, ApiError> {
+    let alerts: Vec<Alert> = alerts
         .into_iter()
         .map(|alert| alert.owned_by(owner.clone()))
         .collect();
-    let shared = owner.is_none();
     let messages = alerts.iter().map(AlertEvent::message).collect();
     state
         .bus
@@ -180,12 +203,9 @@ pub async fn ingest(
             tracing::debug!(alert_id = %alert.alert_id, "alert accepted");
         }
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Accepted {
-            accepted: alerts.len(),
-            alert_ids: alerts.into_iter().map(|alert| alert.alert_id).collect(),
-            shared,
-        }),
-    ))
+    Ok(Accepted {
+        accepted: alerts.len(),
+        alert_ids: alerts.into_iter().map(|alert| alert.alert_id).collect(),
+        shared: owner.is_none(),
+    })
 }

@@ -1,7 +1,8 @@
 //! alert-producer: alert ingestion (`POST /api/v1/alerts`) and load-generation jobs.
 //! It answers 202 only once the bus has acknowledged every alert.
 //!
-//! Layout: `ingest` takes alerts; `load_generation` starts and follows jobs (run by
+//! Layout: `ingest` takes alerts; `integrations` takes other tools' payloads
+//! (Prometheus's); `load_generation` starts and follows jobs (run by
 //! `jobs::load_jobs`); this module holds the state, the router and the health check.
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use super::{auth::Authenticator, rate_limit::RateLimiter};
 use crate::{jobs::load_jobs::LoadJobs, ports::Bus};
 
 mod ingest;
+mod integrations;
 mod load_generation;
 
 pub use ingest::{Accepted, AlertInput, MAX_BATCH, ingest, parse_alerts};
@@ -68,6 +70,7 @@ struct ApiDoc;
 fn api_router() -> OpenApiRouter<AlertProducerState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(ingest::ingest))
+        .routes(routes!(integrations::prometheus_alerts))
         .routes(routes!(load_generation::start_job))
         .routes(routes!(
             load_generation::job_status,

@@ -1,0 +1,12 @@
+//! Payloads other tools already send, turned into our alerts at the edge: one module
+//! per tool, each a pure function of the request body (the alert-producer's routes
+//! authenticate, limit and publish them like any alert).
+//!
+//! Layout:
+//! - `labels`: what Prometheus-style label sets share: the severity a `severity` label
+//!   names, the label set's fingerprint (the dedup key), the context they make.
+//! - `prometheus`: Alertmanager's v2 ingest API (`POST /api/v2/alerts`), as Prometheus
+//!   posts to an Alertmanager.
+
+pub mod labels;
+pub mod prometheus;

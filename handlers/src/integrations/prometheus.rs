@@ -1,0 +1,245 @@
+//! Alertmanager's v2 ingest API (`POST /api/v2/alerts`), the one Prometheus posts its
+//! alerts to: an array of `{labels, annotations, startsAt, endsAt, generatorURL}`.
+//!
+//! Prometheus sends every active alert again each minute (`--rules.alert.resend-delay`)
+//! with an `endsAt` a few minutes ahead, and a resolved one (an `endsAt` now past) for
+//! 15 minutes after. So: the label set's fingerprint is the dedup key (its resends
+//! fold into one notification); the fingerprint and `startsAt` name the alert (a
+//! resend is the same alert, counted once; the next time it fires is another); an
+//! `endsAt` at or before now resolves it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::labels;
+use crate::{
+    domain::{Alert, AlertParts},
+    http::{ApiError, error::ItemError},
+};
+
+/// An alert as Prometheus posts it to an Alertmanager.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PostableAlert {
+    /// Must hold `alertname`; `severity` sets the severity (critical, warning, info, …;
+    /// HIGH when absent) and `job` (or `source`) the source.
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// RFC 3339.
+    #[serde(rename = "startsAt")]
+    pub starts_at: Option<String>,
+    /// RFC 3339; at or before now: the alert is resolved.
+    #[serde(rename = "endsAt")]
+    pub ends_at: Option<String>,
+    #[serde(rename = "generatorURL", default)]
+    pub generator_url: Option<String>,
+}
+
+/// Our alerts from a Prometheus batch, every invalid item reported by its index.
+pub fn parse(items: Vec<serde_json::Value>, now: DateTime<Utc>) -> Result<Vec<Alert>, ApiError> {
+    let total = items.len();
+    let mut alerts = Vec::with_capacity(total);
+    let mut errors = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let mut fail = |field: &str, message: String| {
+            errors.push(ItemError {
+                index,
+                field: field.to_owned(),
+                message,
+            });
+        };
+        let input: PostableAlert = match serde_path_to_error::deserialize(item) {
+            Ok(input) => input,
+            Err(err) => {
+                let path = err.path().to_string();
+                fail(&path, err.into_inner().to_string());
+                continue;
+            }
+        };
+        let Some(name) = input.labels.get("alertname").filter(|n| !n.is_empty()) else {
+            fail(
+                "labels.alertname",
+                "is required: it names the alert".to_owned(),
+            );
+            continue;
+        };
+        let Some(severity) = labels::severity(input.labels.get("severity").map(String::as_str))
+        else {
+            fail(
+                "labels.severity",
+                format!("must be one of {}", labels::SEVERITY_WORDS),
+            );
+            continue;
+        };
+        let source = ["job", "source"]
+            .iter()
+            .find_map(|label| input.labels.get(*label).filter(|s| !s.is_empty()))
+            .map_or("prometheus", String::as_str);
+        let (starts_at, ends_at) = match (time(input.starts_at), time(input.ends_at)) {
+            (Ok(starts), Ok(ends)) => (starts, ends),
+            (Err(err), _) => {
+                fail("startsAt", err);
+                continue;
+            }
+            (_, Err(err)) => {
+                fail("endsAt", err);
+                continue;
+            }
+        };
+        let resolved = ends_at.is_some_and(|ends| ends <= now);
+        let fingerprint = labels::fingerprint(&input.labels);
+        let started = starts_at.unwrap_or(now);
+        let alert_id = if resolved {
+            format!("{fingerprint}:{}:resolved", started.timestamp_millis())
+        } else {
+            format!("{fingerprint}:{}", started.timestamp_millis())
+        };
+        let event_ts = if resolved { ends_at } else { starts_at }
+            .unwrap_or(now)
+            .to_rfc3339();
+        let context = labels::context(
+            &input.labels,
+            &input.annotations,
+            [("generator_url", input.generator_url.unwrap_or_default())],
+        );
+        let parts = AlertParts {
+            alert_id: Some(&alert_id),
+            event_ts: Some(&event_ts),
+            severity: severity.as_str(),
+            source,
+            name,
+            context: Some(&context),
+            dedup_key: Some(&fingerprint),
+            status: Some(if resolved { "resolved" } else { "firing" }),
+        };
+        match Alert::parse(parts, now) {
+            Ok(alert) => alerts.push(alert),
+            Err(fields) => {
+                for field in fields {
+                    // Our names for what came from labels: say which label it was.
+                    let label = match field.field {
+                        "source" => "labels.job",
+                        "name" => "labels.alertname",
+                        "context" => "labels",
+                        other => other,
+                    };
+                    fail(label, field.message);
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        let mut indexes: Vec<usize> = errors.iter().map(|e| e.index).collect();
+        indexes.dedup();
+        return Err(ApiError::InvalidBatch {
+            invalid: indexes.len(),
+            total,
+            items: errors,
+        });
+    }
+    Ok(alerts)
+}
+
+/// An RFC 3339 time, absent when missing or Go's zero time (year 1).
+fn time(value: Option<String>) -> Result<Option<DateTime<Utc>>, String> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = DateTime::parse_from_rfc3339(&value)
+        .map_err(|err| format!("must be an RFC 3339 timestamp ({err})"))?
+        .with_timezone(&Utc);
+    Ok((parsed.year() > 1).then_some(parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::AlertStatus;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn posted(ends_at: &str) -> serde_json::Value {
+        json!({
+            "labels": {"alertname": "DiskFull", "job": "node", "severity": "critical", "instance": "db1:9100"},
+            "annotations": {"summary": "disk 95 % full"},
+            "startsAt": "2026-12-07T09:58:00.123456789Z",
+            "endsAt": ends_at,
+            "generatorURL": "http://prometheus:9090/graph?g0.expr=disk"
+        })
+    }
+
+    #[test]
+    fn a_firing_alert_is_keyed_by_its_label_set() {
+        let alerts = parse(vec![posted("2026-12-07T10:04:00Z")], now()).expect("parsed");
+        let alert = &alerts[0];
+        assert_eq!(alert.status, AlertStatus::Firing);
+        assert_eq!(alert.dedup_key.as_deref(), Some("1751650d45bf7d6b"));
+        assert_eq!(alert.alert_id, "1751650d45bf7d6b:1796637480123");
+        assert_eq!(alert.name, "DiskFull");
+        assert_eq!(alert.source, "node");
+        assert_eq!(alert.severity.as_str(), "CRITICAL");
+        assert_eq!(alert.context["instance"], "db1:9100");
+        assert_eq!(alert.context["annotations.summary"], "disk 95 % full");
+        assert_eq!(
+            alert.context["generator_url"],
+            "http://prometheus:9090/graph?g0.expr=disk"
+        );
+    }
+
+    #[test]
+    fn an_end_in_the_past_resolves_and_a_resend_is_the_same_alert() {
+        let resolved = parse(vec![posted("2026-12-07T09:59:30Z")], now()).expect("parsed");
+        assert_eq!(resolved[0].status, AlertStatus::Resolved);
+        assert_eq!(resolved[0].dedup_key.as_deref(), Some("1751650d45bf7d6b"));
+        assert_eq!(
+            resolved[0].alert_id,
+            "1751650d45bf7d6b:1796637480123:resolved"
+        );
+        let again = parse(vec![posted("2026-12-07T10:05:00Z")], now()).expect("parsed");
+        let first = parse(vec![posted("2026-12-07T10:04:00Z")], now()).expect("parsed");
+        assert_eq!(again[0].alert_id, first[0].alert_id);
+        // Go's zero time is no end.
+        let zero = parse(vec![posted("0001-01-01T00:00:00Z")], now()).expect("parsed");
+        assert_eq!(zero[0].status, AlertStatus::Firing);
+    }
+
+    #[test]
+    fn each_bad_item_is_named_by_index_and_field() {
+        let items = vec![
+            posted("2026-12-07T10:04:00Z"),
+            json!({"labels": {"job": "node"}}),
+            json!({"labels": {"alertname": "X", "severity": "purple"}}),
+            json!({"labels": {"alertname": "X"}, "startsAt": "yesterday"}),
+            json!({"labels": "nope"}),
+        ];
+        let Err(ApiError::InvalidBatch {
+            invalid,
+            total,
+            items,
+        }) = parse(items, now())
+        else {
+            panic!("refused");
+        };
+        assert_eq!((invalid, total), (4, 5));
+        let fields: Vec<(usize, &str)> =
+            items.iter().map(|e| (e.index, e.field.as_str())).collect();
+        assert_eq!(
+            fields,
+            [
+                (1, "labels.alertname"),
+                (2, "labels.severity"),
+                (3, "startsAt"),
+                (4, "labels")
+            ]
+        );
+    }
+}
