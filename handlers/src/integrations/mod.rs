@@ -5,8 +5,14 @@
 //! Layout:
 //! - `labels`: what Prometheus-style label sets share: the severity a `severity` label
 //!   names, the label set's fingerprint (the dedup key), the context they make.
+//! - `alertmanager`: Alertmanager's webhook (payload version 4), and Grafana's, which
+//!   has the same shape.
+//! - `labeled`: an alert as labels, annotations, start and end, made ours; each
+//!   integration below fills one in from its payload.
 //! - `prometheus`: Alertmanager's v2 ingest API (`POST /api/v2/alerts`), as Prometheus
 //!   posts to an Alertmanager.
 
+pub mod alertmanager;
+pub mod labeled;
 pub mod labels;
 pub mod prometheus;

@@ -3,22 +3,16 @@
 //!
 //! Prometheus sends every active alert again each minute (`--rules.alert.resend-delay`)
 //! with an `endsAt` a few minutes ahead, and a resolved one (an `endsAt` now past) for
-//! 15 minutes after. So: the label set's fingerprint is the dedup key (its resends
-//! fold into one notification); the fingerprint and `startsAt` name the alert (a
-//! resend is the same alert, counted once; the next time it fires is another); an
-//! `endsAt` at or before now resolves it.
+//! 15 minutes after: an `endsAt` at or before now resolves (`labeled` says the rest).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::labels;
-use crate::{
-    domain::{Alert, AlertParts},
-    http::{ApiError, error::ItemError},
-};
+use super::labeled::{Labeled, parse_items};
+use crate::{domain::Alert, http::ApiError};
 
 /// An alert as Prometheus posts it to an Alertmanager.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -40,118 +34,16 @@ pub struct PostableAlert {
 
 /// Our alerts from a Prometheus batch, every invalid item reported by its index.
 pub fn parse(items: Vec<serde_json::Value>, now: DateTime<Utc>) -> Result<Vec<Alert>, ApiError> {
-    let total = items.len();
-    let mut alerts = Vec::with_capacity(total);
-    let mut errors = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let mut fail = |field: &str, message: String| {
-            errors.push(ItemError {
-                index,
-                field: field.to_owned(),
-                message,
-            });
-        };
-        let input: PostableAlert = match serde_path_to_error::deserialize(item) {
-            Ok(input) => input,
-            Err(err) => {
-                let path = err.path().to_string();
-                fail(&path, err.into_inner().to_string());
-                continue;
-            }
-        };
-        let Some(name) = input.labels.get("alertname").filter(|n| !n.is_empty()) else {
-            fail(
-                "labels.alertname",
-                "is required: it names the alert".to_owned(),
-            );
-            continue;
-        };
-        let Some(severity) = labels::severity(input.labels.get("severity").map(String::as_str))
-        else {
-            fail(
-                "labels.severity",
-                format!("must be one of {}", labels::SEVERITY_WORDS),
-            );
-            continue;
-        };
-        let source = ["job", "source"]
-            .iter()
-            .find_map(|label| input.labels.get(*label).filter(|s| !s.is_empty()))
-            .map_or("prometheus", String::as_str);
-        let (starts_at, ends_at) = match (time(input.starts_at), time(input.ends_at)) {
-            (Ok(starts), Ok(ends)) => (starts, ends),
-            (Err(err), _) => {
-                fail("startsAt", err);
-                continue;
-            }
-            (_, Err(err)) => {
-                fail("endsAt", err);
-                continue;
-            }
-        };
-        let resolved = ends_at.is_some_and(|ends| ends <= now);
-        let fingerprint = labels::fingerprint(&input.labels);
-        let started = starts_at.unwrap_or(now);
-        let alert_id = if resolved {
-            format!("{fingerprint}:{}:resolved", started.timestamp_millis())
-        } else {
-            format!("{fingerprint}:{}", started.timestamp_millis())
-        };
-        let event_ts = if resolved { ends_at } else { starts_at }
-            .unwrap_or(now)
-            .to_rfc3339();
-        let context = labels::context(
-            &input.labels,
-            &input.annotations,
-            [("generator_url", input.generator_url.unwrap_or_default())],
-        );
-        let parts = AlertParts {
-            alert_id: Some(&alert_id),
-            event_ts: Some(&event_ts),
-            severity: severity.as_str(),
-            source,
-            name,
-            context: Some(&context),
-            dedup_key: Some(&fingerprint),
-            status: Some(if resolved { "resolved" } else { "firing" }),
-        };
-        match Alert::parse(parts, now) {
-            Ok(alert) => alerts.push(alert),
-            Err(fields) => {
-                for field in fields {
-                    // Our names for what came from labels: say which label it was.
-                    let label = match field.field {
-                        "source" => "labels.job",
-                        "name" => "labels.alertname",
-                        "context" => "labels",
-                        other => other,
-                    };
-                    fail(label, field.message);
-                }
-            }
-        }
-    }
-    if !errors.is_empty() {
-        let mut indexes: Vec<usize> = errors.iter().map(|e| e.index).collect();
-        indexes.dedup();
-        return Err(ApiError::InvalidBatch {
-            invalid: indexes.len(),
-            total,
-            items: errors,
-        });
-    }
-    Ok(alerts)
-}
-
-/// An RFC 3339 time, absent when missing or Go's zero time (year 1).
-fn time(value: Option<String>) -> Result<Option<DateTime<Utc>>, String> {
-    let Some(value) = value.filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    let parsed = DateTime::parse_from_rfc3339(&value)
-        .map_err(|err| format!("must be an RFC 3339 timestamp ({err})"))?
-        .with_timezone(&Utc);
-    Ok((parsed.year() > 1).then_some(parsed))
+    parse_items(items, "", now, |alert: PostableAlert| Labeled {
+        labels: alert.labels,
+        annotations: alert.annotations,
+        starts_at: alert.starts_at,
+        ends_at: alert.ends_at,
+        resolved: None,
+        fingerprint: None,
+        default_source: "prometheus",
+        extra: vec![("generator_url", alert.generator_url.unwrap_or_default())],
+    })
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ macro_rules! on_both_modes {
 }
 
 mod alert_producer;
+mod alertmanager;
 mod broker;
 mod dedup_race;
 mod delivery;
@@ -42,6 +43,7 @@ mod repeats;
 mod resolutions;
 mod silences;
 mod tenancy;
+mod tools;
 mod transports;
 
 use std::{collections::BTreeSet, time::Duration};

@@ -4,8 +4,6 @@
 //! metric goes back, the rule stops firing and the webhook gets the resolution.
 
 use std::{
-    net::TcpListener as StdListener,
-    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicU8, Ordering},
@@ -16,9 +14,9 @@ use std::{
 use alerting_test_support::sinks::HttpSink;
 use axum::{Router, extract::State, routing::get};
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, process::Command};
+use tokio::net::TcpListener;
 
-use super::{Mode, PATIENCE, Pipeline, tenancy::tenant};
+use super::{Mode, PATIENCE, Pipeline, tenancy::tenant, tools::Tool};
 
 /// A scrape target serving `disk_full <value>`.
 async fn exporter(value: Arc<AtomicU8>) -> String {
@@ -41,24 +39,12 @@ async fn exporter(value: Arc<AtomicU8>) -> String {
     address.to_string()
 }
 
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// Prometheus, evaluating every second, sending to `alertmanager` (host:port) with
 /// `key`, and sending a firing alert again every second.
-struct Prometheus {
-    child: tokio::process::Child,
-    address: String,
-    _dir: tempfile::TempDir,
-}
+struct Prometheus(Tool);
 
 impl Prometheus {
-    async fn start(alertmanager: &str, key: &str, target: &str) -> Self {
-        let dir = tempfile::tempdir().expect("dir");
+    fn start(alertmanager: &str, key: &str, target: &str) -> Self {
         let config = format!(
             r#"global:
   scrape_interval: 1s
@@ -88,52 +74,32 @@ scrape_configs:
         annotations:
           summary: "disk of {{ $labels.instance }} full"
 "#;
-        std::fs::write(dir.path().join("prometheus.yml"), config).expect("config");
-        std::fs::write(dir.path().join("rules.yml"), rules).expect("rules");
-        let address = format!("127.0.0.1:{}", free_port());
-        let child = Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={address}"))
-            .arg("--rules.alert.resend-delay=1s")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("Debian's prometheus package (scripts/dev-services installs it)");
-        Self {
-            child,
-            address,
-            _dir: dir,
-        }
+        Self(Tool::start(
+            "prometheus",
+            &[("prometheus.yml", &config), ("rules.yml", rules)],
+            |dir, address| {
+                vec![
+                    format!("--config.file={}", dir.join("prometheus.yml").display()),
+                    format!("--storage.tsdb.path={}", dir.join("data").display()),
+                    format!("--web.listen-address={address}"),
+                    "--rules.alert.resend-delay=1s".to_owned(),
+                ]
+            },
+        ))
     }
 
     /// How many alerts Prometheus has sent to its Alertmanagers, from its own metrics.
     async fn sent(&self) -> u64 {
-        let Ok(response) = reqwest::get(format!("http://{}/metrics", self.address)).await else {
-            return 0;
-        };
-        let text = response.text().await.unwrap_or_default();
-        text.lines()
-            .filter(|line| line.starts_with("prometheus_notifications_sent_total"))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .map(|n| n as u64)
-            .sum()
+        self.0
+            .counter("prometheus_notifications_sent_total", "")
+            .await
     }
 
     /// Waits until Prometheus has sent at least `count` alerts.
     async fn await_sent(&mut self, count: u64) {
         tokio::time::timeout(PATIENCE, async {
             while self.sent().await < count {
-                if let Ok(Some(status)) = self.child.try_wait() {
-                    panic!("prometheus exited: {status}");
-                }
+                self.0.assert_running();
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         })
@@ -157,7 +123,7 @@ async fn a_prometheus_rule_fires_once_and_resolves(mode: Mode) {
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_owned();
-    let mut prometheus = Prometheus::start(&producer, &key, &target).await;
+    let mut prometheus = Prometheus::start(&producer, &key, &target);
 
     let notified = p.settled_notifications("acme", 1).await;
     let id = notified[0]["notification_id"]

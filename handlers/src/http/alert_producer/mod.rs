@@ -2,7 +2,7 @@
 //! It answers 202 only once the bus has acknowledged every alert.
 //!
 //! Layout: `ingest` takes alerts; `integrations` takes other tools' payloads
-//! (Prometheus's); `load_generation` starts and follows jobs (run by
+//! (Prometheus's, Alertmanager's, Grafana's); `load_generation` starts and follows jobs (run by
 //! `jobs::load_jobs`); this module holds the state, the router and the health check.
 
 use std::sync::Arc;
@@ -71,6 +71,8 @@ fn api_router() -> OpenApiRouter<AlertProducerState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(ingest::ingest))
         .routes(routes!(integrations::prometheus_alerts))
+        .routes(routes!(integrations::alertmanager_webhook))
+        .routes(routes!(integrations::grafana_webhook))
         .routes(routes!(load_generation::start_job))
         .routes(routes!(
             load_generation::job_status,
