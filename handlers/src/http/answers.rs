@@ -11,7 +11,7 @@ use utoipa::openapi::{
 
 use super::error::{ErrorBody, MAX_BODY_BYTES};
 
-/// Adds to every `/api/v1` operation the bearer requirement, the answers of
+/// Adds to every `/api/v1` and `/api/v2` operation the bearer requirement, the answers of
 /// authentication (401, 403, and 429 on writes), and those of its extractors: a JSON
 /// body can be malformed (400), too large (413) or invalid (422); a path parameter can
 /// name nothing the caller may see (404); query parameters can be invalid (422).
@@ -24,7 +24,9 @@ pub fn document(api: &mut OpenApi) {
         .entry("ErrorBody".to_owned())
         .or_insert_with(<ErrorBody as utoipa::PartialSchema>::schema);
     for (path, item) in api.paths.paths.iter_mut() {
-        if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
+        // `/api/v2` is Alertmanager's ingest API, which Prometheus calls like ours.
+        let ours = path.starts_with("/api/v1/") || path.starts_with("/api/v2/");
+        if !ours || path == "/api/v1/openapi.json" {
             continue;
         }
         for (writes, operation) in [

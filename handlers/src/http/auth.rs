@@ -295,6 +295,26 @@ where
     }
 }
 
+/// Who did something, as records say it: "admin", or the API key's name (its prefix
+/// when it has none).
+pub async fn who(db: &DatabaseConnection, principal: &Principal) -> Result<String, ApiError> {
+    use alerting_entities::api_keys;
+    use sea_orm::EntityTrait;
+    Ok(match principal {
+        Principal::Admin => "admin".to_owned(),
+        Principal::Client { key_id, .. } => api_keys::Entity::find_by_id(*key_id)
+            .one(db)
+            .await?
+            .map_or_else(
+                || format!("key {key_id}"),
+                |key| {
+                    key.name
+                        .unwrap_or_else(|| format!("key {}", key.key_prefix))
+                },
+            ),
+    })
+}
+
 /// Describes the bearer authentication scheme in an OpenAPI document; `answers`
 /// requires it on every `/api/v1` operation.
 pub fn document(api: &mut utoipa::openapi::OpenApi) {

@@ -9,10 +9,13 @@
 //!   has the same shape.
 //! - `labeled`: an alert as labels, annotations, start and end, made ours; each
 //!   integration below fills one in from its payload.
+//! - `pagerduty`: PagerDuty's Events API v2 (`POST /v2/enqueue`): trigger, acknowledge,
+//!   resolve.
 //! - `prometheus`: Alertmanager's v2 ingest API (`POST /api/v2/alerts`), as Prometheus
 //!   posts to an Alertmanager.
 
 pub mod alertmanager;
 pub mod labeled;
 pub mod labels;
+pub mod pagerduty;
 pub mod prometheus;

@@ -1,6 +1,7 @@
 //! Event and scheduled handlers: plain functions of their input and the ports they
 //! need. Runners (consumer loops, timers, one-shot commands) decide when they run.
 
+pub mod acknowledge;
 pub mod aggregate;
 pub mod evaluate;
 pub mod fold;

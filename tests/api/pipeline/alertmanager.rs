@@ -6,8 +6,10 @@
 
 use std::time::Duration;
 
-use super::{Mode, PATIENCE, Pipeline, tenancy::tenant, tools::Tool};
-use alerting_test_support::sinks::HttpSink;
+use super::{
+    Mode, PATIENCE,
+    tools::{Tool, hooked},
+};
 use serde_json::{Value, json};
 
 /// Alertmanager, grouping by `alertname`, flushing a group every second, sending it to
@@ -103,17 +105,7 @@ fn disk_full(instance: &str, starts_at: &str, ends_at: Option<&str>) -> Value {
 }
 
 async fn alertmanager_groups_fire_once_per_alert_and_resolve(mode: Mode) {
-    let sink = HttpSink::start().await;
-    let p = Pipeline::start(mode).await;
-    let (rule, key) = tenant(&p, "acme", false).await;
-    p.endpoint(&rule, json!({"type": "webhook", "value": sink.url("hook")}))
-        .await;
-    p.wait_for_rules(1).await;
-    let producer = p
-        .alert_producer
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let (p, sink, key, producer) = hooked(mode).await;
     let mut alertmanager = Alertmanager::start(&producer, &key).await;
 
     let started = chrono::Utc::now().to_rfc3339();

@@ -37,6 +37,7 @@ mod fairness;
 mod faults;
 mod matching;
 mod metrics;
+mod pagerduty;
 mod produce;
 mod prometheus;
 mod repeats;

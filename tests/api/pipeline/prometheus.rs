@@ -11,12 +11,15 @@ use std::{
     time::Duration,
 };
 
-use alerting_test_support::sinks::HttpSink;
 use axum::{Router, extract::State, routing::get};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use super::{Mode, PATIENCE, Pipeline, tenancy::tenant, tools::Tool};
+use super::{
+    Mode, PATIENCE, Pipeline,
+    tenancy::tenant,
+    tools::{Tool, hooked},
+};
 
 /// A scrape target serving `disk_full <value>`.
 async fn exporter(value: Arc<AtomicU8>) -> String {
@@ -109,20 +112,10 @@ scrape_configs:
 }
 
 async fn a_prometheus_rule_fires_once_and_resolves(mode: Mode) {
-    let sink = HttpSink::start().await;
-    let p = Pipeline::start(mode).await;
-    let (rule, key) = tenant(&p, "acme", false).await;
-    p.endpoint(&rule, json!({"type": "webhook", "value": sink.url("hook")}))
-        .await;
-    p.wait_for_rules(1).await;
+    let (p, sink, key, producer) = hooked(mode).await;
 
     let value = Arc::new(AtomicU8::new(1));
     let target = exporter(value.clone()).await;
-    let producer = p
-        .alert_producer
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
     let mut prometheus = Prometheus::start(&producer, &key, &target);
 
     let notified = p.settled_notifications("acme", 1).await;

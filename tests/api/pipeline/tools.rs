@@ -1,10 +1,32 @@
-//! Real tools other people wrote (Prometheus, Alertmanager), run by the tests: each
-//! started on a free loopback port with its files in a folder of its own, stopped when
-//! dropped, and read through its own metrics.
+//! What the integrations' tests share: the platform with one client whose catch-all
+//! rule delivers to a webhook sink, and real tools other people wrote (Prometheus,
+//! Alertmanager), each started on a free loopback port with its files in a folder of
+//! its own, stopped when dropped, and read through its own metrics.
 
 use std::{net::TcpListener, path::Path, process::Stdio};
 
+use alerting_test_support::sinks::HttpSink;
+use serde_json::json;
 use tokio::process::{Child, Command};
+
+use super::{Mode, Pipeline, tenancy::tenant};
+
+/// The platform in `mode` with client "acme", whose catch-all rule delivers to the
+/// sink's "hook"; the client's ingest key, and the alert-producer's host:port.
+pub async fn hooked(mode: Mode) -> (Pipeline, HttpSink, String, String) {
+    let sink = HttpSink::start().await;
+    let p = Pipeline::start(mode).await;
+    let (rule, key) = tenant(&p, "acme", false).await;
+    p.endpoint(&rule, json!({"type": "webhook", "value": sink.url("hook")}))
+        .await;
+    p.wait_for_rules(1).await;
+    let producer = p
+        .alert_producer
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    (p, sink, key, producer)
+}
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

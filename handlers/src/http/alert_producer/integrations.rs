@@ -1,10 +1,12 @@
 //! The integrations' routes: each takes a tool's own payload (`crate::integrations`
 //! turns it into our alerts) with the same key, scopes, rate limit, size limit and
-//! validation as `POST /api/v1/alerts`, and publishes it the same way.
+//! validation as `POST /api/v1/alerts`, and publishes it the same way. PagerDuty's
+//! carries its key in the body and answers in PagerDuty's shape.
 
 use axum::{
     Json,
     extract::{Request, State},
+    http::StatusCode,
 };
 use chrono::Utc;
 
@@ -13,11 +15,19 @@ use super::{
     ingest::{Accepted, admit, publish},
 };
 use crate::{
-    http::{ApiError, auth::Principal, error::ErrorBody, extract::decode_json_value},
+    domain::ClientId,
+    http::{
+        ApiError,
+        auth::{Principal, Scope, who},
+        error::ErrorBody,
+        extract::decode_json_value,
+    },
     integrations::{
         alertmanager::{self, WebhookMessage},
+        pagerduty::{self, Action, Event, EventAnswer},
         prometheus::{self, PostableAlert},
     },
+    jobs::acknowledge::acknowledge_key,
 };
 
 /// What every integration's route answers.
@@ -105,4 +115,133 @@ async fn webhook(
     let (owner, body) = admit(&state, &principal, request).await?;
     let alerts = alertmanager::parse(decode_json_value(&body)?, default_source, Utc::now())?;
     Ok(Json(publish(&state, owner, alerts).await?))
+}
+
+/// PagerDuty's Events API v2: tools and client libraries that send PagerDuty events
+/// point their events URL here. `routing_key` is an ingest key; `trigger` fires,
+/// `resolve` resolves and `acknowledge` acknowledges the key's notification (one
+/// already stored: an acknowledge that overtakes its trigger finds nothing). Answers
+/// in PagerDuty's shape.
+#[utoipa::path(post, path = "/v2/enqueue", tag = "integrations",
+    request_body(content = Event, description = "A PagerDuty Events API v2 event"),
+    responses(
+        (status = 202, body = EventAnswer, description = "Processed: `dedup_key` names the alert's problem (made for a trigger without one)"),
+        (status = 400, body = EventAnswer, description = "Invalid event, or a routing key that is not an ingest key: `errors` says why"),
+        (status = 413, body = EventAnswer, description = "A body over the size limit"),
+        (status = 415, body = EventAnswer, description = "A body that is not JSON"),
+        (status = 429, body = EventAnswer, description = "Over INGEST_RATE_LIMIT requests per second for this key"),
+        (status = 503, body = EventAnswer, description = "The bus did not acknowledge, or no database to acknowledge in: retry")
+    ))]
+pub async fn pagerduty_event(
+    State(state): State<AlertProducerState>,
+    request: Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match enqueue(&state, request).await {
+        Ok(answer) => (StatusCode::ACCEPTED, Json(answer)).into_response(),
+        Err((status, answer)) => (status, Json(answer)).into_response(),
+    }
+}
+
+/// An answer other than success.
+type Refused = (StatusCode, EventAnswer);
+
+fn invalid(errors: Vec<String>) -> Refused {
+    (
+        StatusCode::BAD_REQUEST,
+        EventAnswer {
+            status: "invalid event".to_owned(),
+            message: "Event object is invalid".to_owned(),
+            dedup_key: None,
+            errors,
+        },
+    )
+}
+
+/// Our error in PagerDuty's shape, its status kept (PagerDuty's clients retry 429
+/// and 5xx, and drop the rest).
+fn refused(err: ApiError) -> Refused {
+    let status = err.status();
+    let word = match status {
+        StatusCode::TOO_MANY_REQUESTS => "throttle event",
+        status if status.is_server_error() => "unavailable",
+        _ => "invalid event",
+    };
+    (
+        status,
+        EventAnswer {
+            status: word.to_owned(),
+            message: err.to_string(),
+            dedup_key: None,
+            errors: Vec::new(),
+        },
+    )
+}
+
+async fn enqueue(state: &AlertProducerState, request: Request) -> Result<EventAnswer, Refused> {
+    let body = crate::http::extract::json_body(request, state)
+        .await
+        .map_err(refused)?;
+    let value = decode_json_value(&body).map_err(refused)?;
+    let event: Event = serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        // A routing key of the wrong type is still a secret: never echoed.
+        let message = if path == "routing_key" {
+            "must be a string".to_owned()
+        } else {
+            err.into_inner().to_string()
+        };
+        invalid(vec![format!("'{path}' {message}")])
+    })?;
+    let principal = state
+        .auth
+        .authenticate(&event.routing_key)
+        .await
+        .map_err(|err| match err {
+            ApiError::Unauthorized(_) => invalid(vec![
+                "'routing_key' is not an ingest key of this platform".to_owned(),
+            ]),
+            other => refused(other),
+        })?;
+    principal.require(Scope::Ingest).map_err(|_| {
+        invalid(vec![
+            "'routing_key' is a key without the ingest scope".to_owned(),
+        ])
+    })?;
+    let owner = principal.alert_owner().map_err(refused)?;
+    state
+        .limiter
+        .check(&principal.identity())
+        .map_err(refused)?;
+    let now = Utc::now();
+    let (action, dedup_key) = pagerduty::parse(event, now).map_err(invalid)?;
+    match action {
+        Action::Publish(alert) => {
+            publish(state, owner, vec![alert]).await.map_err(refused)?;
+        }
+        Action::Acknowledge { dedup_key } => {
+            let Some(db) = &state.db else {
+                return Err(refused(ApiError::BusUnavailable(
+                    "this alert-producer has no database (DATABASE_URL) to acknowledge in"
+                        .to_owned(),
+                )));
+            };
+            let who = who(db, &principal).await.map_err(refused)?;
+            acknowledge_key(
+                db,
+                owner.as_ref().map(ClientId::as_str),
+                &dedup_key,
+                &format!("{who} (PagerDuty event)"),
+                now,
+            )
+            .await
+            .map_err(|err| refused(err.into()))?;
+        }
+    }
+    Ok(EventAnswer {
+        status: "success".to_owned(),
+        message: "Event processed".to_owned(),
+        dedup_key: Some(dedup_key),
+        errors: Vec::new(),
+    })
 }

@@ -2,7 +2,7 @@
 //! It answers 202 only once the bus has acknowledged every alert.
 //!
 //! Layout: `ingest` takes alerts; `integrations` takes other tools' payloads
-//! (Prometheus's, Alertmanager's, Grafana's); `load_generation` starts and follows jobs (run by
+//! (Prometheus's, Alertmanager's, Grafana's, PagerDuty's events); `load_generation` starts and follows jobs (run by
 //! `jobs::load_jobs`); this module holds the state, the router and the health check.
 
 use std::sync::Arc;
@@ -27,6 +27,8 @@ pub struct AlertProducerState {
     jobs: Arc<LoadJobs>,
     auth: Authenticator,
     limiter: Arc<RateLimiter>,
+    /// Where client keys are checked, and PagerDuty's acknowledgements applied.
+    db: Option<sea_orm::DatabaseConnection>,
 }
 
 impl FromRef<AlertProducerState> for Authenticator {
@@ -51,6 +53,7 @@ impl AlertProducerState {
         Self {
             bus,
             jobs: Arc::default(),
+            db: settings.keys.clone(),
             auth: Authenticator::new(&settings.admin_token, settings.keys),
             limiter: Arc::new(RateLimiter::new(
                 "INGEST_RATE_LIMIT",
@@ -73,6 +76,7 @@ fn api_router() -> OpenApiRouter<AlertProducerState> {
         .routes(routes!(integrations::prometheus_alerts))
         .routes(routes!(integrations::alertmanager_webhook))
         .routes(routes!(integrations::grafana_webhook))
+        .routes(routes!(integrations::pagerduty_event))
         .routes(routes!(load_generation::start_job))
         .routes(routes!(
             load_generation::job_status,

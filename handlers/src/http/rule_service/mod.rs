@@ -192,28 +192,6 @@ pub(crate) fn is_foreign_key_violation(err: &DbErr) -> bool {
 
 /// Ids in paths that cannot be ids are simply not found: `/rules/xyz` is a 404 like
 /// any other unknown rule.
-/// Who did something, as records say it: "admin", or the API key's name.
-pub(crate) async fn who(
-    state: &AppState,
-    principal: &super::auth::Principal,
-) -> Result<String, ApiError> {
-    use alerting_entities::api_keys;
-    use sea_orm::EntityTrait;
-    Ok(match principal {
-        super::auth::Principal::Admin => "admin".to_owned(),
-        super::auth::Principal::Client { key_id, .. } => api_keys::Entity::find_by_id(*key_id)
-            .one(&state.db)
-            .await?
-            .map_or_else(
-                || format!("key {key_id}"),
-                |key| {
-                    key.name
-                        .unwrap_or_else(|| format!("key {}", key.key_prefix))
-                },
-            ),
-    })
-}
-
 pub(crate) fn parse_uuid(resource: &'static str, id: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(id).map_err(|_| ApiError::not_found(resource, id))
 }

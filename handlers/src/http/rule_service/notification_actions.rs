@@ -8,12 +8,12 @@ use axum::{
     extract::{Path, State},
 };
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::{AppState, notifications::Notification, owned::find_owned, who};
+use super::{AppState, notifications::Notification, owned::find_owned};
 use crate::http::{
     ApiError,
-    auth::{Principal, Scope},
+    auth::{Principal, Scope, who},
     error::ErrorBody,
 };
 
@@ -79,26 +79,15 @@ pub async fn acknowledge_notification(
     if notification.acknowledged_at.is_some() {
         return Ok(Json(notification.into()));
     }
-    let who = who(&state, &principal).await?;
-    let now = Utc::now();
+    let who = who(&state.db, &principal).await?;
     // Only if nobody acknowledged it meanwhile: the first person keeps it.
-    notifications::Entity::update_many()
-        .col_expr(notifications::Column::AcknowledgedAt, Expr::value(now))
-        .col_expr(notifications::Column::AcknowledgedBy, Expr::value(who))
-        // Someone is on it: no more repeats, not even one announced already.
-        .col_expr(
-            notifications::Column::NextRepeatAt,
-            Expr::value(None::<chrono::DateTime<Utc>>),
-        )
-        .col_expr(
-            notifications::Column::RepeatStatus,
-            crate::jobs::resolve::not_repeating(),
-        )
-        .col_expr(notifications::Column::UpdatedAt, Expr::value(now))
-        .filter(notifications::Column::Id.eq(notification.id))
-        .filter(notifications::Column::AcknowledgedAt.is_null())
-        .exec(&state.db)
-        .await?;
+    crate::jobs::acknowledge::acknowledge(
+        &state.db,
+        notifications::Entity::update_many().filter(notifications::Column::Id.eq(notification.id)),
+        &who,
+        Utc::now(),
+    )
+    .await?;
     reread(&state, notification.id, &notification_id).await
 }
 
@@ -121,7 +110,7 @@ pub async fn resolve_notification(
     if notification.resolved_at.is_some() {
         return Ok(Json(notification.into()));
     }
-    let who = who(&state, &principal).await?;
+    let who = who(&state.db, &principal).await?;
     // Only if nobody resolved it meanwhile: the first resolution stands.
     if let Some(resolved) = resolve_id(&state.db, notification.id, &who, Utc::now()).await? {
         crate::metrics::metrics().notifications_resolved.inc();

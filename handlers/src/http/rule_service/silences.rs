@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{AppState, now, owned::find_owned, who};
+use super::{AppState, now, owned::find_owned};
 use crate::{
     domain::{
         ClientId, FieldPattern, SeverityPattern,
@@ -28,7 +28,7 @@ use crate::{
     },
     http::{
         ApiError,
-        auth::{Principal, Scope, Visible},
+        auth::{Principal, Scope, Visible, who},
         error::FieldContext,
         extract::{ApiJson, ApiQuery},
         pagination::{Page, Paged},
@@ -237,7 +237,7 @@ pub async fn create_silence(
     let comment = check_text("comment", input.comment, 1_000)?;
     let created_by = match check_text("created_by", input.created_by, 255)? {
         Some(created_by) => created_by,
-        None => who(&state, &principal).await?,
+        None => who(&state.db, &principal).await?,
     };
     let row = silences::Model {
         id: Uuid::now_v7(),
