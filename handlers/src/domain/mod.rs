@@ -12,6 +12,7 @@ pub(crate) mod text;
 
 pub use alert::{
     Alert, AlertFieldError, AlertParts, AlertStatus, MAX_CONTEXT_BYTES, MAX_CONTEXT_KEYS,
+    MAX_DEDUP_KEY_CHARS, MAX_FIELD_CHARS,
 };
 pub use client::{ClientId, ClientName};
 pub use endpoint::{EndpointKind, EndpointSecret, EndpointTarget};

@@ -50,13 +50,7 @@ impl Labeled {
                 "is required: it names the alert".to_owned(),
             ));
         };
-        let Some(severity) = labels::severity(self.labels.get("severity").map(String::as_str))
-        else {
-            return Err(one(
-                "labels.severity",
-                format!("must be one of {}", labels::SEVERITY_WORDS),
-            ));
-        };
+        let severity = labels::severity_of(&self.labels);
         let source = ["job", "source"]
             .iter()
             .find_map(|label| self.labels.get(*label).filter(|s| !s.is_empty()))
@@ -98,7 +92,7 @@ impl Labeled {
                     let label = match field.field {
                         "source" => "labels.job",
                         "name" => "labels.alertname",
-                        "context" => "labels",
+                        "context" => "labels, annotations and links together",
                         "dedup_key" => "fingerprint",
                         other => other,
                     };

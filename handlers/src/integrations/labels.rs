@@ -7,29 +7,33 @@ use std::collections::BTreeMap;
 use crate::domain::Severity;
 
 /// The severity a label value names, any case: the usual words (`critical`, `warning`,
-/// `info`), PagerDuty's and syslog's, and P1–P5 / SEV1–SEV5. A missing label is HIGH:
-/// somebody wrote a rule for it. `None` for a value nobody would mean as one of ours.
-pub fn severity(value: Option<&str>) -> Option<Severity> {
-    let Some(value) = value else {
-        return Some(Severity::High);
-    };
+/// `info`), PagerDuty's and syslog's, and P0–P5 / SEV0–SEV5. `None` for any other
+/// value.
+pub fn severity(value: &str) -> Option<Severity> {
     let severity = match value.trim().to_ascii_lowercase().as_str() {
-        "critical" | "crit" | "page" | "fatal" | "emergency" | "emerg" | "alert" | "p1"
-        | "sev1" | "sev-1" | "disaster" => Severity::Critical,
+        "critical" | "crit" | "page" | "fatal" | "emergency" | "emerg" | "alert" | "p0" | "p1"
+        | "sev0" | "sev1" | "sev-0" | "sev-1" | "disaster" => Severity::Critical,
         "high" | "error" | "err" | "major" | "p2" | "sev2" | "sev-2" => Severity::High,
         "medium" | "warning" | "warn" | "minor" | "average" | "p3" | "sev3" | "sev-3" => {
             Severity::Medium
         }
-        "low" | "info" | "informational" | "notice" | "debug" | "none" | "ok" | "p4" | "p5"
-        | "sev4" | "sev5" | "sev-4" | "sev-5" => Severity::Low,
+        "low" | "info" | "informational" | "notice" | "debug" | "none" | "ok" | "ticket" | "p4"
+        | "p5" | "sev4" | "sev5" | "sev-4" | "sev-5" => Severity::Low,
         _ => return None,
     };
     Some(severity)
 }
 
-/// What [`severity`] takes, for an error message.
-pub const SEVERITY_WORDS: &str =
-    "critical, high, error, warning, medium, low, info (or P1–P5, SEV1–SEV5), any case";
+/// A label set's severity: its `severity` label's, or HIGH when it has none or one of
+/// no meaning to us (the label itself stays in the context). Somebody wrote a rule for
+/// the alert; refusing it would drop every alert sent with it, and the sender does not
+/// send them again.
+pub fn severity_of(labels: &BTreeMap<String, String>) -> Severity {
+    labels
+        .get("severity")
+        .and_then(|value| severity(value))
+        .unwrap_or(Severity::High)
+}
 
 /// The label set's fingerprint, as Prometheus computes it (`model.LabelSet.Fingerprint`):
 /// FNV-1a over the names in order, each name and value followed by the byte 255, in 16
@@ -94,12 +98,20 @@ mod tests {
     }
 
     #[test]
-    fn severity_words_map_to_ours_and_nonsense_does_not() {
-        assert_eq!(severity(Some("critical")), Some(Severity::Critical));
-        assert_eq!(severity(Some("Warning")), Some(Severity::Medium));
-        assert_eq!(severity(Some("P2")), Some(Severity::High));
-        assert_eq!(severity(Some("info")), Some(Severity::Low));
-        assert_eq!(severity(None), Some(Severity::High));
-        assert_eq!(severity(Some("purple")), None);
+    fn severity_words_map_to_ours_and_anything_else_is_high() {
+        let of = |value: Option<&str>| {
+            let labels: BTreeMap<String, String> = value
+                .map(|v| ("severity".to_owned(), v.to_owned()))
+                .into_iter()
+                .collect();
+            severity_of(&labels)
+        };
+        assert_eq!(of(Some("critical")), Severity::Critical);
+        assert_eq!(of(Some("Warning")), Severity::Medium);
+        assert_eq!(of(Some("P2")), Severity::High);
+        assert_eq!(of(Some("info")), Severity::Low);
+        assert_eq!(of(None), Severity::High);
+        assert_eq!(of(Some("purple")), Severity::High);
+        assert_eq!(severity("purple"), None);
     }
 }

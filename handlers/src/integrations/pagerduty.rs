@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::labels;
-use crate::domain::{Alert, AlertParts};
+use crate::domain::{Alert, AlertParts, MAX_DEDUP_KEY_CHARS, MAX_FIELD_CHARS, text::check_text};
 
 /// An event as PagerDuty's Events API v2 takes it.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -93,6 +93,9 @@ pub fn parse(event: Event, now: DateTime<Utc>) -> Result<(Action, String), Vec<S
         }
         "acknowledge" => {
             let key = dedup_key.unwrap_or_default();
+            if let Err(err) = check_text(&key, MAX_DEDUP_KEY_CHARS) {
+                return Err(vec![format!("'dedup_key' {}", err.0)]);
+            }
             return Ok((
                 Action::Acknowledge {
                     dedup_key: key.clone(),
@@ -106,9 +109,10 @@ pub fn parse(event: Event, now: DateTime<Utc>) -> Result<(Action, String), Vec<S
         )),
     }
     let resolving = event.event_action == "resolve";
+    // Only a trigger reads its payload: PagerDuty ignores a resolve's, and so do we.
     let payload = match event.payload {
+        Some(_) if resolving => None,
         Some(payload) => Some(payload),
-        // Only a trigger needs one.
         None if event.event_action != "trigger" => None,
         None => {
             errors.push("'payload' is missing or blank".to_owned());
@@ -129,16 +133,23 @@ pub fn parse(event: Event, now: DateTime<Utc>) -> Result<(Action, String), Vec<S
                 ));
             }
             let severity = match payload.severity.as_str() {
-                "critical" | "error" | "warning" | "info" => {
-                    labels::severity(Some(&payload.severity))
-                }
+                "critical" | "error" | "warning" | "info" => labels::severity(&payload.severity),
                 _ => None,
             };
             if severity.is_none() {
                 errors
                     .push("'payload.severity' must be critical, error, warning or info".to_owned());
             }
-            let name: String = payload.summary.chars().take(255).collect();
+            // A summary may run over lines (templates do): the name is its first 255
+            // characters on one line.
+            let name: String = payload
+                .summary
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(MAX_FIELD_CHARS)
+                .collect::<String>()
+                .trim()
+                .to_owned();
             let mut context = BTreeMap::new();
             context.insert("summary".to_owned(), payload.summary.clone());
             for (field, value) in [
@@ -338,5 +349,30 @@ mod tests {
             parse(missing, Utc::now()).err(),
             Some(vec!["'payload' is missing or blank".to_owned()])
         );
+    }
+
+    /// What templates send: a summary over lines, cut where a space falls; a resolve
+    /// carrying a payload PagerDuty would ignore.
+    #[test]
+    fn template_made_events_are_taken() {
+        let summary = format!("{}\nsecond line", "x ".repeat(200));
+        let trigger = event(
+            json!({"routing_key": "k", "event_action": "trigger", "dedup_key": "t",
+            "payload": {"summary": summary, "source": "web", "severity": "error"}}),
+        );
+        let (Action::Publish(alert), _) = parse(trigger, Utc::now()).expect("taken") else {
+            panic!("publishes");
+        };
+        assert!(alert.name.chars().count() <= 255 && !alert.name.ends_with(' '));
+        assert!(!alert.name.contains('\n'));
+        assert_eq!(
+            alert.context["summary"], summary,
+            "kept whole in the context"
+        );
+        let resolve = event(
+            json!({"routing_key": "k", "event_action": "resolve", "dedup_key": "t",
+            "payload": {"summary": "", "source": "", "severity": "nonsense"}}),
+        );
+        assert!(parse(resolve, Utc::now()).is_ok());
     }
 }

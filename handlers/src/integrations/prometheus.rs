@@ -109,7 +109,7 @@ mod tests {
         let items = vec![
             posted("2026-12-07T10:04:00Z"),
             json!({"labels": {"job": "node"}}),
-            json!({"labels": {"alertname": "X", "severity": "purple"}}),
+            json!({"labels": {"alertname": "X", "severity": "purple"}, "endsAt": "soon"}),
             json!({"labels": {"alertname": "X"}, "startsAt": "yesterday"}),
             json!({"labels": "nope"}),
         ];
@@ -128,7 +128,7 @@ mod tests {
             fields,
             [
                 (1, "labels.alertname"),
-                (2, "labels.severity"),
+                (2, "endsAt"),
                 (3, "startsAt"),
                 (4, "labels")
             ]

@@ -32,20 +32,17 @@ pub async fn acknowledge<C: ConnectionTrait>(
         .rows_affected)
 }
 
-/// Acknowledges the open notifications with dedup key `key`: the client's, or every
-/// client's for the shared feed (`client` none).
+/// Acknowledges the client's open notification with dedup key `key`, if it has one.
 pub async fn acknowledge_key<C: ConnectionTrait>(
     db: &C,
-    client: Option<&str>,
+    client: &str,
     key: &str,
     who: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let mut update = notifications::Entity::update_many()
+    let update = notifications::Entity::update_many()
+        .filter(notifications::Column::ClientId.eq(client))
         .filter(notifications::Column::OpenKey.eq(key))
         .filter(notifications::Column::ResolvedAt.is_null());
-    if let Some(client) = client {
-        update = update.filter(notifications::Column::ClientId.eq(client));
-    }
     acknowledge(db, update, who, now).await
 }

@@ -136,6 +136,27 @@ async fn bad_pagerduty_events_are_refused(mode: Mode) {
         answer["errors"],
         json!(["'routing_key' is a key without the ingest scope"])
     );
+    // Not the admin token, not a shared key: acknowledges and resolves are a client's.
+    let (_, shared) = tenant(&p, "feed", true).await;
+    for routing_key in [shared.as_str(), alerting_test_support::ADMIN_TOKEN] {
+        let (status, answer) = p
+            .enqueue(
+                json!({"routing_key": routing_key, "event_action": "trigger",
+                            "payload": {"summary": "down", "source": "web", "severity": "info"}}),
+            )
+            .await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(
+            answer["errors"],
+            json!([
+                "'routing_key' must be a client's own ingest key (not the admin token, not a shared key)"
+            ])
+        );
+    }
+    let (status, answer) = p
+        .enqueue(json!({"routing_key": key, "event_action": "acknowledge", "dedup_key": "a\u{0}b"}))
+        .await;
+    assert_eq!(status, 400, "a key no notification can hold: {answer}");
     p.assert_no_other_matches(0).await;
 }
 

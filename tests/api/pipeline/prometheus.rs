@@ -170,7 +170,7 @@ async fn a_bad_prometheus_batch_is_refused_whole(mode: Mode) {
             Some(&key),
             reqwest::Method::POST,
             url.clone(),
-            Some(json!([good, {"labels": {"job": "node"}}, {"labels": {"alertname": "X", "severity": "purple"}}])),
+            Some(json!([good, {"labels": {"job": "node"}}, {"labels": {"alertname": "X"}, "startsAt": "yesterday"}])),
         )
         .await;
     assert_eq!(status, 422, "{body}");
@@ -187,7 +187,7 @@ async fn a_bad_prometheus_batch_is_refused_whole(mode: Mode) {
         .collect();
     assert_eq!(
         fields,
-        [(1, "labels.alertname"), (2, "labels.severity")],
+        [(1, "labels.alertname"), (2, "startsAt")],
         "{body:#}"
     );
     let (status, body) = p

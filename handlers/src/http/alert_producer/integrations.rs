@@ -15,7 +15,6 @@ use super::{
     ingest::{Accepted, admit, publish},
 };
 use crate::{
-    domain::ClientId,
     http::{
         ApiError,
         auth::{Principal, Scope, who},
@@ -118,7 +117,7 @@ async fn webhook(
 }
 
 /// PagerDuty's Events API v2: tools and client libraries that send PagerDuty events
-/// point their events URL here. `routing_key` is an ingest key; `trigger` fires,
+/// point their events URL here. `routing_key` is a client's own ingest key; `trigger` fires,
 /// `resolve` resolves and `acknowledge` acknowledges the key's notification (one
 /// already stored: an acknowledge that overtakes its trigger finds nothing). Answers
 /// in PagerDuty's shape.
@@ -208,7 +207,15 @@ async fn enqueue(state: &AlertProducerState, request: Request) -> Result<EventAn
             "'routing_key' is a key without the ingest scope".to_owned(),
         ])
     })?;
-    let owner = principal.alert_owner().map_err(refused)?;
+    // A routing key sits in tools' configuration, and acknowledges and resolves by a
+    // key that only its own client's notifications hold: a client's own key, never the
+    // admin token or a shared key (whose alerts are every client's).
+    let Some(owner) = principal.alert_owner().map_err(refused)? else {
+        return Err(invalid(vec![
+            "'routing_key' must be a client's own ingest key (not the admin token, not a shared key)"
+                .to_owned(),
+        ]));
+    };
     state
         .limiter
         .check(&principal.identity())
@@ -217,7 +224,9 @@ async fn enqueue(state: &AlertProducerState, request: Request) -> Result<EventAn
     let (action, dedup_key) = pagerduty::parse(event, now).map_err(invalid)?;
     match action {
         Action::Publish(alert) => {
-            publish(state, owner, vec![alert]).await.map_err(refused)?;
+            publish(state, Some(owner), vec![alert])
+                .await
+                .map_err(refused)?;
         }
         Action::Acknowledge { dedup_key } => {
             let Some(db) = &state.db else {
@@ -229,7 +238,7 @@ async fn enqueue(state: &AlertProducerState, request: Request) -> Result<EventAn
             let who = who(db, &principal).await.map_err(refused)?;
             acknowledge_key(
                 db,
-                owner.as_ref().map(ClientId::as_str),
+                owner.as_str(),
                 &dedup_key,
                 &format!("{who} (PagerDuty event)"),
                 now,
