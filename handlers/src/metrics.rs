@@ -104,6 +104,9 @@ impl Histogram {
 /// The consumers whose lag is tracked, by the name the consumer runner knows them by.
 pub const CONSUMERS: [&str; 4] = ["evaluator", "aggregator", "sender", "rule-updater"];
 
+/// The integrations whose alerts are counted apart, by their route's name for them.
+pub const INTEGRATIONS: [&str; 4] = ["prometheus", "alertmanager", "grafana", "pagerduty"];
+
 /// Status classes of HTTP answers: 1xx to 5xx.
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
@@ -130,6 +133,7 @@ pub struct Metrics {
     pub delivery_latency: Histogram,
     consumer_lag: [Gauge; CONSUMERS.len()],
     http_responses: [Counter; STATUS_CLASSES.len()],
+    integrated: [Counter; INTEGRATIONS.len()],
 }
 
 static METRICS: Metrics = Metrics::new();
@@ -169,6 +173,7 @@ impl Metrics {
             delivery_latency: Histogram::new(),
             consumer_lag: [const { Gauge::new() }; CONSUMERS.len()],
             http_responses: [const { Counter::new() }; STATUS_CLASSES.len()],
+            integrated: [const { Counter::new() }; INTEGRATIONS.len()],
         }
     }
 
@@ -176,6 +181,13 @@ impl Metrics {
     pub fn set_consumer_lag(&self, consumer: &str, lag: u64) {
         if let Some(i) = CONSUMERS.iter().position(|c| *c == consumer) {
             self.consumer_lag[i].set(i64::try_from(lag).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Counts `alerts` accepted through `integration` (one of [`INTEGRATIONS`]).
+    pub fn alerts_integrated(&self, integration: &str, alerts: u64) {
+        if let Some(i) = INTEGRATIONS.iter().position(|name| *name == integration) {
+            self.integrated[i].add(alerts);
         }
     }
 
@@ -303,6 +315,18 @@ impl Metrics {
                     cloudwatch_name: "HttpResponses",
                     help: "HTTP answers by status class",
                     label: Some(("class", class)),
+                    value: counter.get(),
+                }),
+        );
+        counters.extend(
+            INTEGRATIONS
+                .iter()
+                .zip(&self.integrated)
+                .map(|(integration, counter)| CounterReading {
+                    name: "alerting_alerts_integrated_total",
+                    cloudwatch_name: "AlertsIntegrated",
+                    help: "Alerts accepted through an integration (also counted in alerts received)",
+                    label: Some(("integration", integration)),
                     value: counter.get(),
                 }),
         );
@@ -459,6 +483,8 @@ mod tests {
         metrics.http_response(404);
         metrics.set_consumer_lag("sender", 12);
         metrics.set_consumer_lag("not-a-consumer", 99);
+        metrics.alerts_integrated("pagerduty", 3);
+        metrics.alerts_integrated("nagios", 5);
         metrics.delivery_latency.observe(Duration::from_millis(3));
         metrics.delivery_latency.observe(Duration::from_millis(70));
         let text = metrics.read().to_prometheus();
@@ -471,6 +497,9 @@ mod tests {
         assert!(text.contains("alerting_http_responses_total{class=\"2xx\"} 1\n"));
         assert!(text.contains("alerting_consumer_lag{consumer=\"sender\"} 12\n"));
         assert!(!text.contains("not-a-consumer"));
+        assert!(text.contains("alerting_alerts_integrated_total{integration=\"pagerduty\"} 3\n"));
+        assert!(text.contains("alerting_alerts_integrated_total{integration=\"grafana\"} 0\n"));
+        assert!(!text.contains("nagios"));
         assert_eq!(
             text.matches("# TYPE alerting_http_responses_total counter")
                 .count(),

@@ -47,6 +47,18 @@ enum Answers {
     Unavailable(#[to_schema] ErrorBody),
 }
 
+/// Publishes alerts that came through `integration`, and counts them by it.
+async fn publish_from(
+    integration: &str,
+    state: &AlertProducerState,
+    owner: Option<crate::domain::ClientId>,
+    alerts: Vec<crate::domain::Alert>,
+) -> Result<Accepted, ApiError> {
+    let accepted = publish(state, owner, alerts).await?;
+    crate::metrics::metrics().alerts_integrated(integration, accepted.accepted as u64);
+    Ok(accepted)
+}
+
 /// Prometheus's alerts, as it posts them to an Alertmanager (its v2 API): name this
 /// alert-producer in Prometheus's `alerting.alertmanagers`, with an ingest key as its
 /// bearer credentials. Each label set is a dedup key; an `endsAt` in the past resolves.
@@ -73,7 +85,9 @@ pub async fn prometheus_alerts(
         ));
     }
     let alerts = prometheus::parse(items, Utc::now())?;
-    Ok(Json(publish(&state, owner, alerts).await?))
+    Ok(Json(
+        publish_from("prometheus", &state, owner, alerts).await?,
+    ))
 }
 
 /// Alertmanager's webhook: point a receiver's `webhook_configs` here, with an ingest key
@@ -113,7 +127,9 @@ async fn webhook(
 ) -> Result<Json<Accepted>, ApiError> {
     let (owner, body) = admit(&state, &principal, request).await?;
     let alerts = alertmanager::parse(decode_json_value(&body)?, default_source, Utc::now())?;
-    Ok(Json(publish(&state, owner, alerts).await?))
+    Ok(Json(
+        publish_from(default_source, &state, owner, alerts).await?,
+    ))
 }
 
 /// PagerDuty's Events API v2: tools and client libraries that send PagerDuty events
@@ -224,7 +240,7 @@ async fn enqueue(state: &AlertProducerState, request: Request) -> Result<EventAn
     let (action, dedup_key) = pagerduty::parse(event, now).map_err(invalid)?;
     match action {
         Action::Publish(alert) => {
-            publish(state, Some(owner), vec![alert])
+            publish_from("pagerduty", state, Some(owner), vec![alert])
                 .await
                 .map_err(refused)?;
         }
