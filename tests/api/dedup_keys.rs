@@ -164,9 +164,10 @@ async fn without_the_unique_index_a_key_opens_twice(app: TestApp) {
         ))
         .await
         .expect("index dropped");
-    // Whether three at once both look before either writes is up to the scheduler: up
-    // to 20 keys, until one opens twice.
-    for round in 0..20 {
+    // Whether two of three at once both look before either writes is up to the
+    // scheduler (with fast round trips, most rounds run one after another): up to 500
+    // keys, until one opens twice, which takes a few rounds.
+    for round in 0..500 {
         let key = format!("k{round}");
         let batches: Vec<Vec<AlertMatchedEvent>> = (0..3)
             .map(|instance| vec![matched("acme", &format!("r{round}-{instance}"), Some(&key))])
@@ -185,7 +186,7 @@ async fn without_the_unique_index_a_key_opens_twice(app: TestApp) {
             return;
         }
     }
-    panic!("20 keys, each opened once by three aggregators at once, without the index");
+    panic!("500 keys, each opened once by three aggregators at once, without the index");
 }
 
 crate::on_both_backends!(
