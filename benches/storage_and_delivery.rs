@@ -111,6 +111,7 @@ where
 async fn client_with_rule(db: &DatabaseConnection, endpoint: Option<&str>) -> Uuid {
     let now = Utc::now();
     clients::Model {
+        label_mapping: None,
         id: "acme".into(),
         name: None,
         created_at: now,

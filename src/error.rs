@@ -19,6 +19,8 @@ pub enum StartError {
     Channels(#[from] ChannelSetupError),
     #[error(transparent)]
     Redis(#[from] crate::adapters::redis_snapshot::RedisSetupError),
+    #[error(transparent)]
+    Sns(#[from] crate::adapters::sns_fetch::SnsFetchSetupError),
     #[error("{service} needs {what}")]
     Missing {
         service: &'static str,

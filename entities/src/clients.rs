@@ -8,6 +8,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub name: Option<String>,
+    /// Which labels give its alerts' severity, source and name (JSON of
+    /// `LabelMapping`); null for the defaults.
+    pub label_mapping: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -10,17 +10,19 @@
 //!   the metrics sink.
 //! - `http`: the rule-service's and the alert-producer's routers, authentication,
 //!   errors, extractors and rate limits.
-//! - `integrations`: the payloads of Prometheus and the other tools that already send
-//!   alerts, turned into ours.
+//! - `integrations`: the payloads of Prometheus, Alertmanager, Grafana, PagerDuty and
+//!   SNS (CloudWatch alarms), tools that already send alerts, turned into ours.
 //! - `jobs`: evaluate, aggregate, send, snapshot, redrive, load generation.
 //! - `outbox`: both halves of `rule.changed`'s outbox: record and relay.
 //! - `matching`, `snapshot_format`: the rule index and the snapshot's binary form.
-//! - `metrics`: the counters every service keeps, and their Prometheus text.
+//! - `metrics`: the counters every service keeps, and their Prometheus text;
+//!   `history`: the last hour of them, for the console's overview.
 //! - `redact`, `safe_targets`, `signature`: secrets kept out of text, the addresses a
 //!   delivery may reach, webhook signatures.
 
 pub mod domain;
 pub mod events;
+pub mod history;
 pub mod http;
 pub mod integrations;
 pub mod jobs;

@@ -105,7 +105,7 @@ impl Histogram {
 pub const CONSUMERS: [&str; 4] = ["evaluator", "aggregator", "sender", "rule-updater"];
 
 /// The integrations whose alerts are counted apart, by their route's name for them.
-pub const INTEGRATIONS: [&str; 4] = ["prometheus", "alertmanager", "grafana", "pagerduty"];
+pub const INTEGRATIONS: [&str; 5] = ["prometheus", "alertmanager", "grafana", "pagerduty", "sns"];
 
 /// Status classes of HTTP answers: 1xx to 5xx.
 const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -182,6 +182,11 @@ impl Metrics {
         if let Some(i) = CONSUMERS.iter().position(|c| *c == consumer) {
             self.consumer_lag[i].set(i64::try_from(lag).unwrap_or(i64::MAX));
         }
+    }
+
+    /// The messages waiting for each consumer, by [`CONSUMERS`]' order.
+    pub fn consumer_lags(&self) -> [i64; CONSUMERS.len()] {
+        std::array::from_fn(|i| self.consumer_lag[i].get())
     }
 
     /// Counts `alerts` accepted through `integration` (one of [`INTEGRATIONS`]).

@@ -12,6 +12,7 @@ mod m20261206_000005_acknowledgements;
 mod m20261206_000006_resolutions;
 mod m20261206_000007_silences;
 mod m20261206_000008_repeats;
+mod m20261207_000009_label_mappings;
 
 pub use m20261206_000004_dedup_keys::OPEN_KEY_INDEX;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000006_resolutions::Migration),
             Box::new(m20261206_000007_silences::Migration),
             Box::new(m20261206_000008_repeats::Migration),
+            Box::new(m20261207_000009_label_mappings::Migration),
         ]
     }
 }

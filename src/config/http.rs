@@ -1,9 +1,9 @@
 //! The HTTP services' settings: where the rule-service and the alert-producer listen,
 //! who may call them and how much, and how long they wait for a client.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use alerting_handlers::http::rule_service::Quotas;
+use alerting_handlers::{http::rule_service::Quotas, integrations::sns::SnsHosts};
 use clap::Args;
 
 use super::parse_duration;
@@ -106,6 +106,26 @@ pub struct AlertProducerConfig {
     /// Address the alert-producer listens on.
     #[arg(long, env = "ALERT_PRODUCER_ADDR", default_value = "127.0.0.1:8081")]
     pub alert_producer_addr: SocketAddr,
+
+    #[command(flatten)]
+    pub sns: SnsConfig,
+}
+
+/// Where the SNS integration may fetch a message's signing certificate and confirm a
+/// subscription.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "SNS (CloudWatch alarms)")]
+pub struct SnsConfig {
+    /// The hosts an SNS message's SigningCertURL and SubscribeURL may name (https://
+    /// only): comma-separated, `*` for an AWS region's name. AWS's SNS hosts by default;
+    /// LocalStack, or a test, names its own.
+    #[arg(long, env = "SNS_HOSTS", default_value = SnsHosts::AWS, value_parser = SnsHosts::parse)]
+    pub sns_hosts: SnsHosts,
+
+    /// A PEM file of certificate authorities trusted, besides the system's, when
+    /// fetching from SNS_HOSTS.
+    #[arg(long, env = "SNS_CA_FILE")]
+    pub sns_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -33,7 +33,9 @@ use clap::Args;
 
 pub use self::{
     delivery::{DeliveryConfig, TargetConfig},
-    http::{AlertProducerConfig, AuthConfig, HttpConfig, QuotaConfig, RuleServiceConfig},
+    http::{
+        AlertProducerConfig, AuthConfig, HttpConfig, QuotaConfig, RuleServiceConfig, SnsConfig,
+    },
     kafka::{KafkaConfig, KafkaFlow},
     kafka_security::{KafkaSecurity, KafkaSecurityError, SaslMechanism, SecurityProtocol},
     matching::MatchingConfig,

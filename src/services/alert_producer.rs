@@ -1,13 +1,16 @@
 //! alert-producer: takes alerts over HTTP (and generates load) and publishes them on
 //! `alerts.new`. Client keys are checked against the database when there is one.
 
+use std::sync::Arc;
+
 use alerting_handlers::{
     events::topics,
     http::alert_producer::{AlertProducerSettings, router},
+    integrations::sns::Sns,
 };
 
 use super::{Context, Need, Needs, Started, backends};
-use crate::error::StartError;
+use crate::{adapters::sns_fetch::HttpsFetch, error::StartError};
 
 pub const NEEDS: Needs = Needs {
     service: "alert-producer",
@@ -32,10 +35,15 @@ pub async fn start(cx: Context<'_>) -> Result<Started, StartError> {
         "ALERT_PRODUCER_ADDR",
     )
     .await?;
+    let sns = &cx.settings.alert_producer.sns;
     let service_settings = AlertProducerSettings {
         admin_token: cx.admin_token()?,
         keys,
         ingest_rate_limit: cx.settings.auth.ingest_rate_limit,
+        sns: Some(Arc::new(Sns::new(
+            sns.sns_hosts.clone(),
+            Arc::new(HttpsFetch::new(sns.sns_ca_file.as_deref())?),
+        ))),
     };
     Ok(cx.http(listener, router(bus, service_settings), async {}))
 }

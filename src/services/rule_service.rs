@@ -2,10 +2,20 @@
 //! database. Writes to rules put a change in the outbox in the same transaction (the
 //! rule-updater relays it); retrying a notification announces it on the bus.
 
-use alerting_handlers::http::rule_service::{RuleServiceSettings, TargetPolicy, router};
+use std::sync::Arc;
+
+use alerting_handlers::{
+    history::History,
+    http::rule_service::{RuleServiceSettings, TargetPolicy, router},
+    metrics::metrics,
+};
+use chrono::Utc;
 
 use super::{Context, Need, Needs, Started, backends};
-use crate::{config::TargetConfig, error::StartError};
+use crate::{
+    adapters::channels::Channels, config::TargetConfig, error::StartError,
+    runners::shutdown::Shutdown,
+};
 
 /// Migrations are a separate, one-off step on its own (`alerting migrate`); the bus is
 /// only for retries, which say so without it.
@@ -29,11 +39,37 @@ pub async fn start(cx: Context<'_>) -> Result<Started, StartError> {
         bus: cx.backends.optional_bus(),
         quotas: settings.rule_service.quotas.quotas(),
         write_rate_limit: settings.rule_service.quotas.write_rate_limit,
+        channel: Some(Arc::new(Channels::new(
+            &settings.delivery,
+            settings.targets.allow_private_endpoints,
+        )?)),
+        history: Some(history(cx.shutdown.clone())),
+        whole_platform: cx.backends.is_embedded(),
     };
     let router = router(db.clone(), service_settings);
     Ok(cx.http(listener, router, async move {
         db.close().await.ok();
     }))
+}
+
+/// The process's counters, read now and once a minute until shutdown.
+fn history(shutdown: Shutdown) -> Arc<History> {
+    let history = Arc::new(History::default());
+    history.record(metrics(), Utc::now());
+    let kept = history.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(alerting_handlers::history::EVERY);
+        every.tick().await;
+        let stopped = shutdown.wait();
+        tokio::pin!(stopped);
+        loop {
+            tokio::select! {
+                _ = every.tick() => kept.record(metrics(), Utc::now()),
+                () = &mut stopped => return,
+            }
+        }
+    });
+    history
 }
 
 /// Which addresses endpoints may name; saying so when private ones are allowed.

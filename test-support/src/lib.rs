@@ -1,8 +1,8 @@
 //! What the root package's two test binaries share, `api` (tests/api/) and
 //! `acceptance` (tests/acceptance/): fresh test databases, the admin token and a client
 //! that sends it, the `alerting` binary run as a process, loopback receivers for what
-//! the platform delivers, and servers with certificates from a CA the test makes
-//! (Postgres, Redis, Kafka). A crate rather than files included into both binaries,
+//! the platform delivers, servers with certificates from a CA the test makes
+//! (Postgres, Redis, Kafka, HTTPS), and Amazon SNS as a test plays it. A crate rather than files included into both binaries,
 //! so each binary uses what it needs and nothing is compiled as dead code.
 //!
 //! What only the API tests use (the in-process rule-service, the pipeline harness)
@@ -12,6 +12,7 @@ pub mod database;
 pub mod process;
 pub mod secure_servers;
 pub mod sinks;
+pub mod sns;
 pub mod tls;
 
 /// The admin token of every platform the tests start.

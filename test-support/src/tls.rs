@@ -53,6 +53,89 @@ impl TestCa {
     }
 }
 
+impl TestCa {
+    /// A certificate for `name` of the key `key_pem` (PKCS#8; RSA, which an SNS
+    /// signing certificate is), PEM.
+    pub fn signed_for_key(&self, key_pem: &str, name: &str) -> String {
+        let key =
+            KeyPair::from_pem_and_sign_algo(key_pem, &rcgen::PKCS_RSA_SHA256).expect("an RSA key");
+        let mut params = CertificateParams::new(vec![name.to_owned()]).expect("params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.signed_by(&key, &self.issuer).expect("signed").pem()
+    }
+}
+
+/// An HTTPS server of the test's own on a free loopback port, presenting a certificate
+/// from a [`TestCa`] for `localhost`; stopped when dropped.
+pub struct HttpsServer {
+    /// `https://localhost:<port>`.
+    pub base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HttpsServer {
+    pub async fn start(ca: &TestCa, app: axum::Router) -> Self {
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+        alerting::http_client::install_crypto();
+        let (cert, key) = ca.server(&["localhost"]);
+        let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("server certificate");
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("server key");
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("TLS server config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let listener = TlsListener {
+            listener,
+            acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+        };
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            base: format!("https://localhost:{port}"),
+            task,
+        }
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// TCP connections, each past its TLS handshake (one that fails is dropped).
+struct TlsListener {
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, address)) = self.listener.accept().await else {
+                continue;
+            };
+            if let Ok(stream) = self.acceptor.accept(stream).await {
+                return (stream, address);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
+}
+
 /// A PostgreSQL server of the test's own on a free loopback port, with `ssl = on` and a
 /// certificate from `ca` for `localhost` only; trust authentication, nothing synced to
 /// disk. Stopped when dropped.

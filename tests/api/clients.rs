@@ -183,7 +183,65 @@ async fn deleting_a_client_deletes_its_rules_and_announces_them(app: TestApp) {
     );
 }
 
+async fn a_label_mapping_is_set_kept_and_reset(app: TestApp) {
+    let defaults =
+        json!({"severity": ["severity"], "source": ["job", "source"], "name": ["alertname"]});
+    let created = app
+        .post("/api/v1/clients", json!({"client_id": "acme"}))
+        .await;
+    assert_eq!(created.body["label_mapping"], defaults, "{created:?}");
+
+    let patched = app
+        .patch(
+            "/api/v1/clients/acme",
+            json!({"label_mapping": {"severity": ["priority", "severity"], "source": ["service"]}}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+    let mapped =
+        json!({"severity": ["priority", "severity"], "source": ["service"], "name": ["alertname"]});
+    assert_eq!(patched.body["label_mapping"], mapped);
+    assert_eq!(
+        app.get("/api/v1/clients/acme").await.body["label_mapping"],
+        mapped
+    );
+    // A rename leaves it alone; null restores the defaults.
+    let renamed = app
+        .patch("/api/v1/clients/acme", json!({"name": "Acme"}))
+        .await;
+    assert_eq!(renamed.body["label_mapping"], mapped);
+    let reset = app
+        .patch("/api/v1/clients/acme", json!({"label_mapping": null}))
+        .await;
+    assert_eq!(reset.body["label_mapping"], defaults);
+
+    for (mapping, field) in [
+        (json!({"severity": []}), "label_mapping.severity"),
+        (json!({"name": ["has-dash"]}), "label_mapping.name"),
+        (json!({"source": "job"}), "label_mapping.source"),
+        (json!({"sevrity": ["x"]}), "label_mapping.sevrity"),
+    ] {
+        let reply = app
+            .post(
+                "/api/v1/clients",
+                json!({"client_id": "bad", "label_mapping": mapping}),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.field()),
+            (422, field),
+            "{mapping}: {reply:?}"
+        );
+    }
+    assert_eq!(
+        app.get("/api/v1/clients/bad").await.status,
+        404,
+        "nothing stored"
+    );
+}
+
 crate::on_both_backends!(
+    a_label_mapping_is_set_kept_and_reset,
     create_with_and_without_an_id,
     invalid_client_ids_and_names_are_422_naming_the_field,
     a_duplicate_client_id_is_409,

@@ -27,6 +27,7 @@ async fn producer(limits: ConnectionLimits, rate: u32) -> String {
             admin_token: ADMIN_TOKEN.to_owned(),
             keys: None,
             ingest_rate_limit: rate,
+            sns: None,
         },
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -140,6 +140,7 @@ async fn the_database_refuses_duplicates(app: TestApp) {
     assert_unique_violation(
         clients::Entity::insert(
             clients::Model {
+                label_mapping: None,
                 id: "acme".to_owned(),
                 name: None,
                 created_at: now,

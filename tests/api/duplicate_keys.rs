@@ -63,6 +63,7 @@ async fn the_alert_producer_names_a_repeated_key_in_an_alert_its_context_or_a_jo
         admin_token: ADMIN_TOKEN.to_owned(),
         keys: None,
         ingest_rate_limit: 0,
+        sns: None,
     })
     .await;
     let alerts = format!("{producer}/api/v1/alerts");

@@ -67,6 +67,16 @@ async fn the_document_lists_every_route_and_each_is_served(app: TestApp) {
                 !message.starts_with("no route") && reply.status != 405,
                 "{method} {path} is documented but not routed: {reply:?}"
             );
+            // Every answer says what it means (OpenAPI requires it; generators
+            // refuse a document without).
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                assert!(
+                    response["description"]
+                        .as_str()
+                        .is_some_and(|d| !d.is_empty()),
+                    "{method} {path} {status} has no description"
+                );
+            }
             // What it answered (an unknown id's 404, an empty body's 422) is among
             // the answers its description lists.
             assert!(

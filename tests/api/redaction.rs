@@ -145,3 +145,139 @@ async fn a_duplicate_endpoint_is_named_without_its_key(app: crate::helpers::Test
 }
 
 crate::on_both_backends!(a_duplicate_endpoint_is_named_without_its_key);
+
+/// An ingest key in a URL (`?key=`, for SNS, which sets no header) reaches no log line
+/// and no answer, with `alerting up` logging every request at debug level: taken,
+/// refused (a forged message, a certificate elsewhere, a body that is no message), an
+/// unknown key, and on routes that do not take it.
+#[tokio::test]
+async fn an_ingest_key_in_a_url_reaches_no_log_line_and_no_answer() {
+    let sns = alerting_test_support::sns::FakeSns::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = alerting_command!(dir.path());
+    command
+        .env("RUST_LOG", "debug,hyper=info,h2=info,rustls=info,sqlx=info")
+        .env("SNS_HOSTS", "localhost")
+        .env("SNS_CA_FILE", &alerting_test_support::sns::shared_ca().1)
+        .arg("up");
+    let mut up = Running::start(command);
+    let (rules, producer) = up.addresses().await;
+    let (rules, producer) = (format!("http://{rules}"), format!("http://{producer}"));
+    let http = alerting_test_support::http();
+    call(
+        &http,
+        reqwest::Method::POST,
+        format!("{rules}/api/v1/clients"),
+        json!({"client_id": "shop"}),
+    )
+    .await;
+    let key = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{rules}/api/v1/clients/shop/keys"),
+        json!({"scopes": ["ingest"]}),
+    )
+    .await["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    let broad = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{rules}/api/v1/clients/shop/keys"),
+        json!({"scopes": ["ingest", "manage"]}),
+    )
+    .await["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    let unknown = format!("alerting_key_{}", "0123456789abcdef".repeat(4));
+    let topic = "arn:aws:sns:us-east-1:123456789012:alarms";
+    let mut forged = sns.alarm(topic, "cpu-high", "ALARM");
+    forged["Subject"] = json!("changed");
+    let mut elsewhere = sns.alarm(topic, "cpu-high", "ALARM");
+    elsewhere["SigningCertURL"] = json!(format!("https://evil.test/{key}.pem"));
+    let sns_route = |key: &str| format!("{producer}/api/v1/integrations/sns?key={key}");
+    let plain = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for (url, body, expected) in [
+        (
+            sns_route(&key),
+            sns.confirmation(topic, "t-1").to_string(),
+            200,
+        ),
+        (
+            sns_route(&key),
+            sns.alarm(topic, "cpu-high", "ALARM").to_string(),
+            200,
+        ),
+        (sns_route(&key), forged.to_string(), 403),
+        (sns_route(&key), elsewhere.to_string(), 403),
+        (sns_route(&key), "{not json".to_owned(), 400),
+        (sns_route(&key), json!({"Type": 1}).to_string(), 422),
+        (
+            sns_route(&unknown),
+            sns.alarm(topic, "x", "ALARM").to_string(),
+            401,
+        ),
+        // A key that can read and change the client does not belong in a URL.
+        (
+            sns_route(&broad),
+            sns.alarm(topic, "x", "ALARM").to_string(),
+            403,
+        ),
+        (
+            sns_route(alerting_test_support::ADMIN_TOKEN),
+            "{}".to_owned(),
+            401,
+        ),
+        (
+            format!("{producer}/api/v1/alerts?key={key}"),
+            "{}".to_owned(),
+            401,
+        ),
+        (
+            format!("{producer}/api/v1/nowhere?key={key}"),
+            "{}".to_owned(),
+            404,
+        ),
+    ] {
+        let response = plain
+            .post(&url)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+            .await
+            .expect("answered");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(status, expected, "{}: {text}", url.replace(&key, "<key>"));
+        answers.push(text);
+    }
+    assert_eq!(sns.confirmed(), ["t-1"]);
+
+    let (status, lines) = up.terminate().await;
+    assert!(status.success());
+    for secret in [
+        key.as_str(),
+        broad.as_str(),
+        unknown.as_str(),
+        alerting_test_support::ADMIN_TOKEN,
+    ] {
+        let leaks: Vec<&String> = lines.iter().filter(|line| line.contains(secret)).collect();
+        assert!(leaks.is_empty(), "{leaks:#?}");
+        let echoed: Vec<&String> = answers.iter().filter(|a| a.contains(secret)).collect();
+        assert!(echoed.is_empty(), "{echoed:#?}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("/api/v1/integrations/sns?key=…")),
+        "requests were logged at debug level: {lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("SNS message refused"))
+    );
+}

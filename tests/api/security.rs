@@ -570,6 +570,7 @@ async fn ingestion_takes_the_ingest_scope_and_a_rate_per_key() {
         admin_token: ADMIN_TOKEN.to_owned(),
         keys: Some(app.db.clone()),
         ingest_rate_limit: 3,
+        sns: None,
     })
     .await;
     let http = alerting::http_client::client();

@@ -69,6 +69,8 @@ impl std::str::FromStr for AlertStatus {
 }
 
 /// Limits on what an alert may carry.
+/// The most alerts one request may carry.
+pub const MAX_BATCH: usize = 1_000;
 pub const MAX_ALERT_ID_CHARS: usize = 255;
 pub const MAX_DEDUP_KEY_CHARS: usize = 255;
 pub const MAX_FIELD_CHARS: usize = 255;

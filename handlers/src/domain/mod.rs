@@ -4,6 +4,7 @@
 mod alert;
 mod client;
 mod endpoint;
+mod label_mapping;
 mod notification;
 mod rule;
 pub mod silence;
@@ -11,11 +12,12 @@ mod span;
 pub(crate) mod text;
 
 pub use alert::{
-    Alert, AlertFieldError, AlertParts, AlertStatus, MAX_CONTEXT_BYTES, MAX_CONTEXT_KEYS,
-    MAX_DEDUP_KEY_CHARS, MAX_FIELD_CHARS,
+    Alert, AlertFieldError, AlertParts, AlertStatus, MAX_BATCH, MAX_CONTEXT_BYTES,
+    MAX_CONTEXT_KEYS, MAX_DEDUP_KEY_CHARS, MAX_FIELD_CHARS,
 };
 pub use client::{ClientId, ClientName};
 pub use endpoint::{EndpointKind, EndpointSecret, EndpointTarget};
+pub use label_mapping::LabelMapping;
 pub use notification::{DeliveryPhase, DeliveryStatus, NotificationStatus};
 pub use rule::{FieldPattern, RuleAction, Severity, SeverityPattern, WILDCARD};
 pub use span::{Interval, format_span};

@@ -295,6 +295,56 @@ where
     }
 }
 
+/// The caller of a route whose sender cannot set a header (SNS): a client's key in the
+/// URL's `key` parameter, else the `Authorization` header as everywhere. The key is
+/// hashed and looked up like any other and never written anywhere (the request log
+/// shows the URL with `key=…`); only an ingest-only key is taken from a URL, where
+/// proxies and the sender's own configuration keep it, never the admin token.
+pub struct KeyInUrl(pub Principal);
+
+/// The `key` parameter of a query, if there is one.
+pub fn key_in_query(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == URL_KEY)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The query parameter [`KeyInUrl`] reads.
+pub const URL_KEY: &str = "key";
+
+impl<S> FromRequestParts<S> for KeyInUrl
+where
+    Authenticator: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Some(key) = key_in_query(parts.uri.query()) else {
+            return Principal::from_request_parts(parts, state).await.map(Self);
+        };
+        if !key.starts_with(API_KEY_PREFIX) {
+            return Err(ApiError::Unauthorized(
+                "the `key` in the URL must be a client's API key (alerting_key_…): the admin token is never taken in a URL",
+            ));
+        }
+        let auth = Authenticator::from_ref(state);
+        let principal = auth.authenticate(&key).await?;
+        // A URL is seen by more than its sender (the SNS subscription's list, proxies):
+        // a key that can do more than post alerts does not belong there.
+        match &principal {
+            Principal::Client { scopes, .. } if scopes == &[Scope::Ingest] => {}
+            _ => {
+                return Err(ApiError::Forbidden(
+                    "a key in a URL must be an ingest-only key (scopes [\"ingest\"]): make one for this sender",
+                ));
+            }
+        }
+        auth.check_write(&principal, &parts.method)?;
+        Ok(Self(principal))
+    }
+}
+
 /// Who did something, as records say it: "admin", or the API key's name (its prefix
 /// when it has none).
 pub async fn who(db: &DatabaseConnection, principal: &Principal) -> Result<String, ApiError> {

@@ -59,6 +59,12 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A request whose sender could not be verified (a signature that does not match).
+    #[error("{0}")]
+    Unverified(String),
+    /// Something this request needs is out of reach for now: worth a retry.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(
         "too many requests for this key: at most {limit} per second ({setting}); retry in {retry_after_s} s"
     )]
@@ -113,7 +119,8 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Unverified(_) => StatusCode::FORBIDDEN,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -134,7 +141,8 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Timeout => "timeout",
             Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
+            Self::Forbidden(_) | Self::Unverified(_) => "forbidden",
+            Self::Unavailable(_) => "unavailable",
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::DatabaseUnavailable(_) => "unavailable",
@@ -210,6 +218,9 @@ impl IntoResponse for ApiError {
             }
             Self::BusUnavailable(err) => {
                 tracing::error!(error = %err, status = status.as_u16(), "request failed");
+            }
+            Self::Unavailable(err) => {
+                tracing::warn!(error = %err, status = status.as_u16(), "request failed");
             }
             _ => {}
         }

@@ -42,6 +42,12 @@ pub async fn json_body<S: Send + Sync>(request: Request, state: &S) -> Result<By
             return Err(ApiError::UnsupportedMediaType(content_type.to_owned()));
         }
     }
+    body(request, state).await
+}
+
+/// The bytes of a request body of any content type (SNS sends JSON as `text/plain`),
+/// within the size limit.
+pub async fn body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
     // A body declared too large is refused before a byte of it is read.
     let declared = request
         .headers()

@@ -35,8 +35,18 @@ pub(crate) fn finish<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Rou
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(error::MAX_BODY_BYTES))
         .layer(middleware::from_fn(time_limit))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(middleware::from_fn(count_response))
+}
+
+/// The request log's span: tower-http's, with a key in the query left out.
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %crate::redact::request_uri(request.uri()),
+        version = ?request.version(),
+    )
 }
 
 /// The longest a request may take, its body included: a client that sends slowly or

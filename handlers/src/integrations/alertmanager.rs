@@ -11,7 +11,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::labeled::{Labeled, parse_items};
-use crate::{domain::Alert, http::ApiError};
+use crate::{
+    domain::{Alert, LabelMapping},
+    http::ApiError,
+};
 
 /// A webhook's body, as Alertmanager (and Grafana) send it. Only `alerts` is read; the
 /// rest describes the group.
@@ -94,6 +97,7 @@ impl WebhookAlert {
 pub fn parse(
     body: serde_json::Value,
     default_source: &'static str,
+    mapping: &LabelMapping,
     now: DateTime<Utc>,
 ) -> Result<Vec<Alert>, ApiError> {
     let serde_json::Value::Object(mut message) = body else {
@@ -108,17 +112,7 @@ pub fn parse(
             "is required: an array of alerts",
         ));
     };
-    if alerts.len() > crate::http::alert_producer::MAX_BATCH {
-        return Err(ApiError::invalid(
-            "alerts",
-            format!(
-                "at most {} alerts per request (got {})",
-                crate::http::alert_producer::MAX_BATCH,
-                alerts.len()
-            ),
-        ));
-    }
-    parse_items(alerts, "alerts.", now, |alert: WebhookAlert| {
+    parse_items(alerts, "alerts.", mapping, now, |alert: WebhookAlert| {
         alert.labeled(default_source)
     })
 }
@@ -168,7 +162,13 @@ mod tests {
 
     #[test]
     fn each_alert_of_a_group_fires_or_resolves_by_its_own_status() {
-        let alerts = parse(message(), "alertmanager", Utc::now()).expect("parsed");
+        let alerts = parse(
+            message(),
+            "alertmanager",
+            &LabelMapping::default(),
+            Utc::now(),
+        )
+        .expect("parsed");
         assert_eq!(alerts.len(), 2);
         assert_eq!(alerts[0].status, AlertStatus::Firing);
         assert_eq!(alerts[0].dedup_key.as_deref(), Some("1a30ba71cca2921f"));
@@ -189,15 +189,19 @@ mod tests {
     fn a_bad_alert_is_named_within_the_group() {
         let mut bad = message();
         bad["alerts"][1]["status"] = json!("pending");
-        let Err(ApiError::InvalidBatch { items, .. }) = parse(bad, "alertmanager", Utc::now())
+        let Err(ApiError::InvalidBatch { items, .. }) =
+            parse(bad, "alertmanager", &LabelMapping::default(), Utc::now())
         else {
             panic!("refused");
         };
         assert_eq!(items[0].index, 1);
         assert_eq!(items[0].field, "alerts.status");
-        let Err(ApiError::Invalid { field, .. }) =
-            parse(json!({"receiver": "x"}), "alertmanager", Utc::now())
-        else {
+        let Err(ApiError::Invalid { field, .. }) = parse(
+            json!({"receiver": "x"}),
+            "alertmanager",
+            &LabelMapping::default(),
+            Utc::now(),
+        ) else {
             panic!("refused");
         };
         assert_eq!(field, "alerts");
@@ -235,7 +239,7 @@ mod tests {
             "state": "alerting",
             "message": "**Firing**"
         });
-        let alerts = parse(body, "grafana", Utc::now()).expect("parsed");
+        let alerts = parse(body, "grafana", &LabelMapping::default(), Utc::now()).expect("parsed");
         let alert = &alerts[0];
         assert_eq!(alert.status, AlertStatus::Firing);
         assert_eq!(alert.dedup_key.as_deref(), Some("c6eadffa33fcdf37"));

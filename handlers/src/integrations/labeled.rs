@@ -1,7 +1,8 @@
 //! An alert as the Prometheus family describes it (labels, annotations, when it
 //! started and ended), and how it becomes ours: shared by Prometheus's posts,
 //! Alertmanager's webhooks and Grafana's. Each integration only says how its payload
-//! fills one in.
+//! fills one in. Which labels give the name, severity and source is the client's
+//! label mapping (`crate::domain::LabelMapping`).
 //!
 //! The label set's fingerprint is the dedup key (every resend of a firing alert folds
 //! into one notification, and the resolved one resolves it); the fingerprint and the
@@ -15,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::labels;
 use crate::{
-    domain::{Alert, AlertParts},
+    domain::{Alert, AlertParts, LabelMapping, MAX_BATCH},
     http::{ApiError, error::ItemError},
 };
 
@@ -40,21 +41,20 @@ pub struct Labeled {
 type Failures = Vec<(String, String)>;
 
 impl Labeled {
-    fn into_alert(self, now: DateTime<Utc>) -> Result<Alert, Failures> {
+    fn into_alert(self, mapping: &LabelMapping, now: DateTime<Utc>) -> Result<Alert, Failures> {
         fn one(field: &str, message: String) -> Failures {
             vec![(field.to_owned(), message)]
         }
-        let Some(name) = self.labels.get("alertname").filter(|n| !n.is_empty()) else {
+        // Validated: never empty.
+        let label = |names: &[String]| format!("labels.{}", names.join("|"));
+        let Some(name) = labels::first(&self.labels, &mapping.name) else {
             return Err(one(
-                "labels.alertname",
+                &label(&mapping.name),
                 "is required: it names the alert".to_owned(),
             ));
         };
-        let severity = labels::severity_of(&self.labels);
-        let source = ["job", "source"]
-            .iter()
-            .find_map(|label| self.labels.get(*label).filter(|s| !s.is_empty()))
-            .map_or(self.default_source, String::as_str);
+        let severity = labels::severity_of(&self.labels, &mapping.severity);
+        let source = labels::first(&self.labels, &mapping.source).unwrap_or(self.default_source);
         let starts_at = time(self.starts_at).map_err(|err| one("startsAt", err))?;
         let ends_at = time(self.ends_at).map_err(|err| one("endsAt", err))?;
         let resolved = self
@@ -89,35 +89,44 @@ impl Labeled {
                 .into_iter()
                 .map(|field| {
                     // Our names for what came from labels: say which label it was.
-                    let label = match field.field {
-                        "source" => "labels.job",
-                        "name" => "labels.alertname",
-                        "context" => "labels, annotations and links together",
-                        "dedup_key" => "fingerprint",
-                        other => other,
+                    let named = match field.field {
+                        "source" => label(&mapping.source),
+                        "name" => label(&mapping.name),
+                        "context" => "labels, annotations and links together".to_owned(),
+                        "dedup_key" => "fingerprint".to_owned(),
+                        other => other.to_owned(),
                     };
-                    (label.to_owned(), field.message)
+                    (named, field.message)
                 })
                 .collect()
         })
     }
 }
 
-/// Our alerts from a payload's `items`, each read as a `T` and described by `describe`;
-/// every invalid item reported by its index and field (under `prefix`, the items'
-/// place in the payload), and none published if any is.
+/// Our alerts from a payload's `items` (at most [`MAX_BATCH`]), each read as a `T`,
+/// described by `describe` and mapped by a client's `mapping`; every invalid item
+/// reported by its index and field (under `prefix`, the items' place in the payload),
+/// and none published if any is.
 pub fn parse_items<T: DeserializeOwned>(
     items: Vec<serde_json::Value>,
     prefix: &str,
+    mapping: &LabelMapping,
     now: DateTime<Utc>,
     describe: impl Fn(T) -> Labeled,
 ) -> Result<Vec<Alert>, ApiError> {
     let total = items.len();
+    if total > MAX_BATCH {
+        let field = prefix.strip_suffix('.').unwrap_or("body");
+        return Err(ApiError::invalid(
+            field,
+            format!("at most {MAX_BATCH} alerts per request (got {total})"),
+        ));
+    }
     let mut alerts = Vec::with_capacity(total);
     let mut errors = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let outcome = match serde_path_to_error::deserialize::<_, T>(item) {
-            Ok(input) => describe(input).into_alert(now),
+            Ok(input) => describe(input).into_alert(mapping, now),
             Err(err) => Err(vec![(err.path().to_string(), err.into_inner().to_string())]),
         };
         match outcome {

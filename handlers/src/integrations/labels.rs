@@ -1,5 +1,5 @@
 //! Label sets, as Prometheus, Alertmanager and Grafana send them: which severity a
-//! `severity` label means, the fingerprint that names the label set (Prometheus's own,
+//! `severity` label means (or the labels a client names instead), the fingerprint that names the label set (Prometheus's own,
 //! so it equals the `fingerprint` Alertmanager shows), and the context of an alert.
 
 use std::collections::BTreeMap;
@@ -24,15 +24,25 @@ pub fn severity(value: &str) -> Option<Severity> {
     Some(severity)
 }
 
-/// A label set's severity: its `severity` label's, or HIGH when it has none or one of
-/// no meaning to us (the label itself stays in the context). Somebody wrote a rule for
-/// the alert; refusing it would drop every alert sent with it, and the sender does not
-/// send them again.
-pub fn severity_of(labels: &BTreeMap<String, String>) -> Severity {
-    labels
-        .get("severity")
-        .and_then(|value| severity(value))
+/// A label set's severity: that of the first of `names` (a client's
+/// [`crate::domain::LabelMapping`]; `severity` by default) whose value names one, or
+/// HIGH when none does (the label itself stays in the context).
+/// Somebody wrote a rule for the alert; refusing it would drop every alert sent with
+/// it, and the sender does not send them again.
+pub fn severity_of(labels: &BTreeMap<String, String>, names: &[String]) -> Severity {
+    // The first that means a severity: `priority=urgent` does not hide `severity=critical`.
+    names
+        .iter()
+        .find_map(|name| labels.get(name).and_then(|value| severity(value)))
         .unwrap_or(Severity::High)
+}
+
+/// The value of the first of `names` the label set holds, not empty.
+pub fn first<'a>(labels: &'a BTreeMap<String, String>, names: &[String]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|name| labels.get(name).filter(|value| !value.is_empty()))
+        .map(String::as_str)
 }
 
 /// The label set's fingerprint, as Prometheus computes it (`model.LabelSet.Fingerprint`):
@@ -104,7 +114,7 @@ mod tests {
                 .map(|v| ("severity".to_owned(), v.to_owned()))
                 .into_iter()
                 .collect();
-            severity_of(&labels)
+            severity_of(&labels, &["severity".to_owned()])
         };
         assert_eq!(of(Some("critical")), Severity::Critical);
         assert_eq!(of(Some("Warning")), Severity::Medium);

@@ -13,9 +13,11 @@
 //!   resolve.
 //! - `prometheus`: Alertmanager's v2 ingest API (`POST /api/v2/alerts`), as Prometheus
 //!   posts to an Alertmanager.
+//! - `sns`: Amazon SNS's messages, verified by their signature; CloudWatch alarms.
 
 pub mod alertmanager;
 pub mod labeled;
 pub mod labels;
 pub mod pagerduty;
 pub mod prometheus;
+pub mod sns;

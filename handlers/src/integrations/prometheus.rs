@@ -12,13 +12,17 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::labeled::{Labeled, parse_items};
-use crate::{domain::Alert, http::ApiError};
+use crate::{
+    domain::{Alert, LabelMapping},
+    http::ApiError,
+};
 
 /// An alert as Prometheus posts it to an Alertmanager.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PostableAlert {
     /// Must hold `alertname`; `severity` sets the severity (critical, warning, info, …;
-    /// HIGH when absent) and `job` (or `source`) the source.
+    /// HIGH when absent) and `job` (or `source`) the source: the defaults of a client's
+    /// `label_mapping`, which may name other labels.
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
@@ -33,8 +37,12 @@ pub struct PostableAlert {
 }
 
 /// Our alerts from a Prometheus batch, every invalid item reported by its index.
-pub fn parse(items: Vec<serde_json::Value>, now: DateTime<Utc>) -> Result<Vec<Alert>, ApiError> {
-    parse_items(items, "", now, |alert: PostableAlert| Labeled {
+pub fn parse(
+    items: Vec<serde_json::Value>,
+    mapping: &LabelMapping,
+    now: DateTime<Utc>,
+) -> Result<Vec<Alert>, ApiError> {
+    parse_items(items, "", mapping, now, |alert: PostableAlert| Labeled {
         labels: alert.labels,
         annotations: alert.annotations,
         starts_at: alert.starts_at,
@@ -71,7 +79,12 @@ mod tests {
 
     #[test]
     fn a_firing_alert_is_keyed_by_its_label_set() {
-        let alerts = parse(vec![posted("2026-12-07T10:04:00Z")], now()).expect("parsed");
+        let alerts = parse(
+            vec![posted("2026-12-07T10:04:00Z")],
+            &LabelMapping::default(),
+            now(),
+        )
+        .expect("parsed");
         let alert = &alerts[0];
         assert_eq!(alert.status, AlertStatus::Firing);
         assert_eq!(alert.dedup_key.as_deref(), Some("1751650d45bf7d6b"));
@@ -89,19 +102,89 @@ mod tests {
 
     #[test]
     fn an_end_in_the_past_resolves_and_a_resend_is_the_same_alert() {
-        let resolved = parse(vec![posted("2026-12-07T09:59:30Z")], now()).expect("parsed");
+        let resolved = parse(
+            vec![posted("2026-12-07T09:59:30Z")],
+            &LabelMapping::default(),
+            now(),
+        )
+        .expect("parsed");
         assert_eq!(resolved[0].status, AlertStatus::Resolved);
         assert_eq!(resolved[0].dedup_key.as_deref(), Some("1751650d45bf7d6b"));
         assert_eq!(
             resolved[0].alert_id,
             "1751650d45bf7d6b:1796637480123:resolved"
         );
-        let again = parse(vec![posted("2026-12-07T10:05:00Z")], now()).expect("parsed");
-        let first = parse(vec![posted("2026-12-07T10:04:00Z")], now()).expect("parsed");
+        let again = parse(
+            vec![posted("2026-12-07T10:05:00Z")],
+            &LabelMapping::default(),
+            now(),
+        )
+        .expect("parsed");
+        let first = parse(
+            vec![posted("2026-12-07T10:04:00Z")],
+            &LabelMapping::default(),
+            now(),
+        )
+        .expect("parsed");
         assert_eq!(again[0].alert_id, first[0].alert_id);
         // Go's zero time is no end.
-        let zero = parse(vec![posted("0001-01-01T00:00:00Z")], now()).expect("parsed");
+        let zero = parse(
+            vec![posted("0001-01-01T00:00:00Z")],
+            &LabelMapping::default(),
+            now(),
+        )
+        .expect("parsed");
         assert_eq!(zero[0].status, AlertStatus::Firing);
+    }
+
+    #[test]
+    fn a_clients_mapping_names_its_own_labels() {
+        let mapping = LabelMapping {
+            severity: vec!["priority".to_owned(), "severity".to_owned()],
+            source: vec!["service".to_owned()],
+            name: vec!["title".to_owned(), "alertname".to_owned()],
+        };
+        let item = json!({"labels": {"title": "Checkout slow", "alertname": "Latency",
+            "priority": "P1", "severity": "info", "service": "checkout", "job": "api"}});
+        // A priority of no meaning gives way to the next label.
+        let urgent =
+            json!({"labels": {"alertname": "Disk", "priority": "urgent", "severity": "critical"}});
+        assert_eq!(
+            parse(vec![urgent], &mapping, now()).expect("parsed")[0].severity,
+            crate::domain::Severity::Critical
+        );
+        let alert = &parse(vec![item], &mapping, now()).expect("parsed")[0];
+        assert_eq!(
+            (alert.name.as_str(), alert.severity, alert.source.as_str()),
+            (
+                "Checkout slow",
+                crate::domain::Severity::Critical,
+                "checkout"
+            )
+        );
+        // None of the source's labels: the integration's name, not `job`.
+        let item = json!({"labels": {"alertname": "Latency", "job": "api"}});
+        let alert = &parse(vec![item], &mapping, now()).expect("parsed")[0];
+        assert_eq!(
+            (alert.name.as_str(), alert.source.as_str()),
+            ("Latency", "prometheus")
+        );
+        let Err(ApiError::InvalidBatch { items, .. }) =
+            parse(vec![json!({"labels": {"job": "api"}})], &mapping, now())
+        else {
+            panic!("refused");
+        };
+        assert_eq!(items[0].field, "labels.title|alertname");
+    }
+
+    #[test]
+    fn more_than_a_batch_is_refused_whole() {
+        let items = vec![posted("2026-12-07T10:04:00Z"); crate::domain::MAX_BATCH + 1];
+        let refused = parse(items, &LabelMapping::default(), now()).err();
+        assert!(
+            matches!(&refused, Some(ApiError::Invalid { field, .. }) if field == "body"),
+            "{refused:?}"
+        );
     }
 
     #[test]
@@ -117,7 +200,7 @@ mod tests {
             invalid,
             total,
             items,
-        }) = parse(items, now())
+        }) = parse(items, &LabelMapping::default(), now())
         else {
             panic!("refused");
         };

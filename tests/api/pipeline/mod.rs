@@ -35,6 +35,7 @@ mod delivery;
 mod failover;
 mod fairness;
 mod faults;
+mod grafana;
 mod matching;
 mod metrics;
 mod pagerduty;
@@ -43,6 +44,7 @@ mod prometheus;
 mod repeats;
 mod resolutions;
 mod silences;
+mod sns;
 mod tenancy;
 mod tools;
 mod transports;
@@ -58,7 +60,10 @@ use alerting::{
     platform::{self, RunningPlatform},
     runners::shutdown::Shutdown,
 };
-use alerting_handlers::events::{AlertMatchedEvent, topics};
+use alerting_handlers::{
+    events::{AlertMatchedEvent, topics},
+    integrations::sns::SnsHosts,
+};
 use rdkafka::{
     ClientConfig, TopicPartitionList,
     consumer::{BaseConsumer, Consumer},
@@ -354,6 +359,11 @@ impl Pipeline {
             },
             alert_producer: AlertProducerConfig {
                 alert_producer_addr: "127.0.0.1:0".parse().expect("addr"),
+                // SNS as the tests play it (tests/api/pipeline/sns.rs).
+                sns: alerting::config::SnsConfig {
+                    sns_hosts: SnsHosts::parse("localhost").expect("a host"),
+                    sns_ca_file: Some(alerting_test_support::sns::shared_ca().1.clone()),
+                },
             },
             kafka: kafka.clone(),
             redis,

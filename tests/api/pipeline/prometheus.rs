@@ -230,7 +230,65 @@ async fn a_bad_prometheus_batch_is_refused_whole(mode: Mode) {
     p.assert_no_other_matches(1).await;
 }
 
+/// A client's label mapping decides severity, source and name of what Prometheus and
+/// Alertmanager send with its key, and only its: another client's same labels map by
+/// the defaults.
+async fn each_clients_label_mapping_applies_to_its_own_alerts(mode: Mode) {
+    let mut p = Pipeline::start(mode).await;
+    let (_, acme) = tenant(&p, "acme", false).await;
+    let (_, beta) = tenant(&p, "beta", false).await;
+    p.api(
+        reqwest::Method::PATCH,
+        "/api/v1/clients/acme",
+        Some(json!({"label_mapping": {"severity": ["priority"], "source": ["service"]}})),
+    )
+    .await;
+    p.wait_for_rules(2).await;
+    let labels = json!({"alertname": "Latency", "priority": "P1", "severity": "info",
+                        "service": "checkout", "job": "api"});
+    for key in [&acme, &beta] {
+        let (status, body) = p
+            .call_as(
+                Some(key),
+                reqwest::Method::POST,
+                format!("{}/api/v2/alerts", p.alert_producer),
+                Some(json!([{"labels": labels}])),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = p
+        .call_as(
+            Some(&acme),
+            reqwest::Method::POST,
+            format!("{}/api/v1/integrations/alertmanager", p.alert_producer),
+            Some(
+                json!({"version": "4", "status": "firing", "alerts": [{"status": "firing",
+                "labels": {"alertname": "Queue", "priority": "P3", "service": "billing"},
+                "fingerprint": "f00d"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut seen: Vec<(String, String, String, String)> = p
+        .matches(3)
+        .await
+        .into_iter()
+        .map(|m| (m.client_id, m.alert.name, m.alert.severity, m.alert.source))
+        .collect();
+    seen.sort();
+    let expected = [
+        ("acme", "Latency", "CRITICAL", "checkout"),
+        ("acme", "Queue", "MEDIUM", "billing"),
+        ("beta", "Latency", "LOW", "api"),
+    ]
+    .map(|(c, n, s, o)| (c.to_owned(), n.to_owned(), s.to_owned(), o.to_owned()));
+    assert_eq!(seen, expected);
+    p.assert_no_other_matches(3).await;
+}
+
 on_both_modes!(
     a_prometheus_rule_fires_once_and_resolves,
-    a_bad_prometheus_batch_is_refused_whole
+    a_bad_prometheus_batch_is_refused_whole,
+    each_clients_label_mapping_applies_to_its_own_alerts
 );

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::AlertProducerState;
 use crate::{
-    domain::{Alert, AlertParts, ClientId},
+    domain::{Alert, AlertParts, ClientId, MAX_BATCH},
     events::AlertEvent,
     http::{
         ApiError,
@@ -24,9 +24,6 @@ use crate::{
         extract::{decode_json_value, field_error, json_body},
     },
 };
-
-/// The most alerts one request may carry.
-pub const MAX_BATCH: usize = 1_000;
 
 /// An alert as a producer sends it.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -165,16 +162,25 @@ pub async fn ingest(
     ))
 }
 
-/// What every ingest route checks first: a key with `ingest`, under its rate limit, and
-/// a JSON body within the size limit; the owner of what it posts, and the body.
+/// What every ingest route checks first: a key with `ingest`, under its rate limit; the
+/// owner of what it posts.
+pub(super) fn allow(
+    state: &AlertProducerState,
+    principal: &Principal,
+) -> Result<Option<ClientId>, ApiError> {
+    principal.require(Scope::Ingest)?;
+    let owner = principal.alert_owner()?;
+    state.limiter.check(&principal.identity())?;
+    Ok(owner)
+}
+
+/// [`allow`], then a JSON body within the size limit: the owner, and the body.
 pub(super) async fn admit(
     state: &AlertProducerState,
     principal: &Principal,
     request: Request,
 ) -> Result<(Option<ClientId>, axum::body::Bytes), ApiError> {
-    principal.require(Scope::Ingest)?;
-    let owner = principal.alert_owner()?;
-    state.limiter.check(&principal.identity())?;
+    let owner = allow(state, principal)?;
     Ok((owner, json_body(request, state).await?))
 }
 

@@ -3,18 +3,21 @@
 //! validation as `POST /api/v1/alerts`, and publishes it the same way. PagerDuty's
 //! carries its key in the body and answers in PagerDuty's shape.
 
+use alerting_entities::clients;
 use axum::{
     Json,
     extract::{Request, State},
     http::StatusCode,
 };
 use chrono::Utc;
+use sea_orm::{EntityTrait, QuerySelect};
 
 use super::{
     AlertProducerState,
     ingest::{Accepted, admit, publish},
 };
 use crate::{
+    domain::{ClientId, LabelMapping},
     http::{
         ApiError,
         auth::{Principal, Scope, who},
@@ -48,7 +51,7 @@ enum Answers {
 }
 
 /// Publishes alerts that came through `integration`, and counts them by it.
-async fn publish_from(
+pub(super) async fn publish_from(
     integration: &str,
     state: &AlertProducerState,
     owner: Option<crate::domain::ClientId>,
@@ -57,6 +60,28 @@ async fn publish_from(
     let accepted = publish(state, owner, alerts).await?;
     crate::metrics::metrics().alerts_integrated(integration, accepted.accepted as u64);
     Ok(accepted)
+}
+
+/// Which labels give `owner`'s alerts their severity, source and name: its own label
+/// mapping, or the defaults (for the shared feed, or without a database). One indexed
+/// read per request, not per alert.
+async fn label_mapping(
+    state: &AlertProducerState,
+    owner: Option<&ClientId>,
+) -> Result<LabelMapping, ApiError> {
+    let (Some(owner), Some(db)) = (owner, &state.db) else {
+        return Ok(LabelMapping::default());
+    };
+    let column: Option<Option<String>> = clients::Entity::find_by_id(owner.as_str())
+        .select_only()
+        .column(clients::Column::LabelMapping)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(LabelMapping::stored(
+        owner.as_str(),
+        column.flatten().as_deref(),
+    ))
 }
 
 /// Prometheus's alerts, as it posts them to an Alertmanager (its v2 API): name this
@@ -74,17 +99,8 @@ pub async fn prometheus_alerts(
     let serde_json::Value::Array(items) = decode_json_value(&body)? else {
         return Err(ApiError::invalid("body", "must be an array of alerts"));
     };
-    if items.len() > super::MAX_BATCH {
-        return Err(ApiError::invalid(
-            "body",
-            format!(
-                "at most {} alerts per request (got {})",
-                super::MAX_BATCH,
-                items.len()
-            ),
-        ));
-    }
-    let alerts = prometheus::parse(items, Utc::now())?;
+    let mapping = label_mapping(&state, owner.as_ref()).await?;
+    let alerts = prometheus::parse(items, &mapping, Utc::now())?;
     Ok(Json(
         publish_from("prometheus", &state, owner, alerts).await?,
     ))
@@ -126,7 +142,13 @@ async fn webhook(
     default_source: &'static str,
 ) -> Result<Json<Accepted>, ApiError> {
     let (owner, body) = admit(&state, &principal, request).await?;
-    let alerts = alertmanager::parse(decode_json_value(&body)?, default_source, Utc::now())?;
+    let mapping = label_mapping(&state, owner.as_ref()).await?;
+    let alerts = alertmanager::parse(
+        decode_json_value(&body)?,
+        default_source,
+        &mapping,
+        Utc::now(),
+    )?;
     Ok(Json(
         publish_from(default_source, &state, owner, alerts).await?,
     ))
@@ -246,7 +268,7 @@ async fn enqueue(state: &AlertProducerState, request: Request) -> Result<EventAn
         }
         Action::Acknowledge { dedup_key } => {
             let Some(db) = &state.db else {
-                return Err(refused(ApiError::BusUnavailable(
+                return Err(refused(ApiError::Unavailable(
                     "this alert-producer has no database (DATABASE_URL) to acknowledge in"
                         .to_owned(),
                 )));

@@ -20,7 +20,7 @@ use crate::{
 /// Start a load-generation job (admin token only): `count` alerts as fast as possible,
 /// or `rate` per second for `duration` seconds.
 #[utoipa::path(post, path = "/api/v1/alerts/generate", tag = "alerts", request_body = GenerateSpec,
-    responses((status = 202, body = JobStatus)))]
+    responses((status = 202, body = JobStatus, description = "The job started: its id and progress")))]
 pub async fn start_job(
     State(state): State<AlertProducerState>,
     principal: Principal,
@@ -74,7 +74,7 @@ fn on_job(
 /// A job's progress.
 #[utoipa::path(get, path = "/api/v1/alerts/generate/{job_id}", tag = "alerts",
     params(("job_id" = Uuid, Path)),
-    responses((status = 200, body = JobStatus)))]
+    responses((status = 200, body = JobStatus, description = "The job's progress")))]
 pub async fn job_status(
     State(state): State<AlertProducerState>,
     principal: Principal,
@@ -87,7 +87,7 @@ pub async fn job_status(
 /// Cancel a job; what was sent stays sent.
 #[utoipa::path(delete, path = "/api/v1/alerts/generate/{job_id}", tag = "alerts",
     params(("job_id" = Uuid, Path)),
-    responses((status = 200, body = JobStatus)))]
+    responses((status = 200, body = JobStatus, description = "The job, cancelled (or already finished)")))]
 pub async fn cancel_job(
     State(state): State<AlertProducerState>,
     principal: Principal,

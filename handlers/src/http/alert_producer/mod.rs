@@ -2,7 +2,8 @@
 //! It answers 202 only once the bus has acknowledged every alert.
 //!
 //! Layout: `ingest` takes alerts; `integrations` takes other tools' payloads
-//! (Prometheus's, Alertmanager's, Grafana's, PagerDuty's events); `load_generation` starts and follows jobs (run by
+//! (Prometheus's, Alertmanager's, Grafana's, PagerDuty's events); `sns` takes Amazon
+//! SNS's messages (CloudWatch alarms); `load_generation` starts and follows jobs (run by
 //! `jobs::load_jobs`); this module holds the state, the router and the health check.
 
 use std::sync::Arc;
@@ -13,13 +14,15 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{auth::Authenticator, rate_limit::RateLimiter};
-use crate::{jobs::load_jobs::LoadJobs, ports::Bus};
+use crate::{integrations::sns::Sns, jobs::load_jobs::LoadJobs, ports::Bus};
 
 mod ingest;
 mod integrations;
 mod load_generation;
+mod sns;
 
-pub use ingest::{Accepted, AlertInput, MAX_BATCH, ingest, parse_alerts};
+pub use crate::domain::MAX_BATCH;
+pub use ingest::{Accepted, AlertInput, ingest, parse_alerts};
 
 #[derive(Clone)]
 pub struct AlertProducerState {
@@ -29,6 +32,7 @@ pub struct AlertProducerState {
     limiter: Arc<RateLimiter>,
     /// Where client keys are checked, and PagerDuty's acknowledgements applied.
     db: Option<sea_orm::DatabaseConnection>,
+    sns: Option<Arc<Sns>>,
 }
 
 impl FromRef<AlertProducerState> for Authenticator {
@@ -46,6 +50,9 @@ pub struct AlertProducerSettings {
     pub keys: Option<sea_orm::DatabaseConnection>,
     /// Ingestion requests per second per key (INGEST_RATE_LIMIT); 0 for no limit.
     pub ingest_rate_limit: u32,
+    /// What verifies and confirms SNS messages (the SNS_* settings); without it, the
+    /// SNS route answers 503.
+    pub sns: Option<Arc<Sns>>,
 }
 
 impl AlertProducerState {
@@ -54,6 +61,7 @@ impl AlertProducerState {
             bus,
             jobs: Arc::default(),
             db: settings.keys.clone(),
+            sns: settings.sns,
             auth: Authenticator::new(&settings.admin_token, settings.keys),
             limiter: Arc::new(RateLimiter::new(
                 "INGEST_RATE_LIMIT",
@@ -77,6 +85,7 @@ fn api_router() -> OpenApiRouter<AlertProducerState> {
         .routes(routes!(integrations::alertmanager_webhook))
         .routes(routes!(integrations::grafana_webhook))
         .routes(routes!(integrations::pagerduty_event))
+        .routes(routes!(sns::sns_message))
         .routes(routes!(load_generation::start_job))
         .routes(routes!(
             load_generation::job_status,
@@ -103,7 +112,7 @@ pub struct Health {
 }
 
 /// Liveness.
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health, description = "The service is up")))]
 pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }

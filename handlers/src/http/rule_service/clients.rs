@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{AppState, is_unique_violation, now};
 use crate::outbox::record as outbox;
 use crate::{
-    domain::{ClientId, ClientName},
+    domain::{ClientId, ClientName, LabelMapping},
     http::{
         ApiError,
         auth::{Principal, Scope, Visible},
@@ -35,6 +35,9 @@ pub struct Client {
     /// 1–64 characters of `[A-Za-z0-9._-]`.
     pub client_id: String,
     pub name: Option<String>,
+    /// Which labels of the alerts Prometheus, Alertmanager and Grafana send give their
+    /// severity, source and name.
+    pub label_mapping: LabelMapping,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -42,6 +45,7 @@ pub struct Client {
 impl From<clients::Model> for Client {
     fn from(model: clients::Model) -> Self {
         Self {
+            label_mapping: LabelMapping::stored(&model.id, model.label_mapping.as_deref()),
             client_id: model.id,
             name: model.name,
             created_at: model.created_at,
@@ -58,6 +62,10 @@ pub struct CreateClient {
     pub client_id: Option<String>,
     /// A display name, 1–255 characters.
     pub name: Option<String>,
+    /// Which labels give the severity, source and name of the alerts Prometheus,
+    /// Alertmanager and Grafana send for this client; a field left out keeps its
+    /// default.
+    pub label_mapping: Option<LabelMapping>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -67,6 +75,11 @@ pub struct UpdateClient {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub name: Option<Option<String>>,
+    /// A new label mapping (a field left out: its default); `null` restores the
+    /// defaults.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<LabelMapping>)]
+    pub label_mapping: Option<Option<LabelMapping>>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -77,6 +90,19 @@ pub struct ClientFilter {
     pub limit: Option<u64>,
     /// Default 0.
     pub offset: Option<u64>,
+}
+
+/// A label mapping as stored: checked, as JSON.
+fn mapping_column(mapping: Option<LabelMapping>) -> Result<Option<String>, ApiError> {
+    mapping
+        .map(|mapping| {
+            let mapping = mapping.validate().map_err(|(field, err)| {
+                ApiError::invalid(format!("label_mapping.{field}"), err.0)
+            })?;
+            serde_json::to_string(&mapping)
+                .map_err(|err| ApiError::invalid("label_mapping", err.to_string()))
+        })
+        .transpose()
 }
 
 pub(crate) fn parse_name(name: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -91,7 +117,7 @@ pub(crate) fn parse_name(name: Option<&str>) -> Result<Option<String>, ApiError>
 /// Create a client.
 #[utoipa::path(post, path = "/api/v1/clients", tag = "clients", request_body = CreateClient,
     responses(
-        (status = 201, body = Client),
+        (status = 201, body = Client, description = "Created; `Location` names it"),
         (status = 409, body = ErrorBody, description = "A client with this id exists")
     ))]
 pub async fn create_client(
@@ -107,10 +133,12 @@ pub async fn create_client(
         None => ClientId::generate(),
     };
     let name = parse_name(input.name.as_deref())?;
+    let label_mapping = mapping_column(input.label_mapping)?;
     let at = now();
     let model = clients::ActiveModel {
         id: Set(client_id.to_string()),
         name: Set(name),
+        label_mapping: Set(label_mapping),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -133,7 +161,7 @@ pub async fn create_client(
 
 /// List clients, newest first (a client key sees its own).
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients", params(ClientFilter),
-    responses((status = 200, body = Paged<Client>)))]
+    responses((status = 200, body = Paged<Client>, description = "A page of clients, newest first")))]
 pub async fn list_clients(
     State(state): State<AppState>,
     principal: Principal,
@@ -169,7 +197,7 @@ async fn find_client(
 /// Get a client.
 #[utoipa::path(get, path = "/api/v1/clients/{client_id}", tag = "clients",
     params(("client_id" = String, Path)),
-    responses((status = 200, body = Client)))]
+    responses((status = 200, body = Client, description = "The client")))]
 pub async fn get_client(
     State(state): State<AppState>,
     principal: Principal,
@@ -180,10 +208,10 @@ pub async fn get_client(
     ))
 }
 
-/// Change a client's name.
+/// Change a client's name or label mapping.
 #[utoipa::path(patch, path = "/api/v1/clients/{client_id}", tag = "clients",
     params(("client_id" = String, Path)), request_body = UpdateClient,
-    responses((status = 200, body = Client)))]
+    responses((status = 200, body = Client, description = "The client as changed")))]
 pub async fn update_client(
     State(state): State<AppState>,
     principal: Principal,
@@ -194,6 +222,9 @@ pub async fn update_client(
     let mut model: clients::ActiveModel = existing.into();
     if let Some(name) = input.name {
         model.name = Set(parse_name(name.as_deref())?);
+    }
+    if let Some(mapping) = input.label_mapping {
+        model.label_mapping = Set(mapping_column(mapping)?);
     }
     model.updated_at = Set(now());
     let updated = model.update(&state.db).await.map_err(|err| match err {

@@ -158,7 +158,7 @@ impl ValidEndpoint {
 #[utoipa::path(post, path = "/api/v1/rules/{rule_id}/endpoints", tag = "endpoints",
     params(("rule_id" = Uuid, Path)), request_body = CreateEndpoint,
     responses(
-        (status = 201, body = Endpoint),
+        (status = 201, body = Endpoint, description = "Created; `Location` names it"),
         (status = 409, body = ErrorBody, description = "The rule has this endpoint already")
     ))]
 pub async fn create_endpoint(
@@ -239,7 +239,7 @@ pub async fn create_endpoint(
 /// List a rule's endpoints, newest first.
 #[utoipa::path(get, path = "/api/v1/rules/{rule_id}/endpoints", tag = "endpoints",
     params(("rule_id" = Uuid, Path), EndpointFilter),
-    responses((status = 200, body = Paged<Endpoint>)))]
+    responses((status = 200, body = Paged<Endpoint>, description = "A page of the rule's endpoints")))]
 pub async fn list_endpoints(
     State(state): State<AppState>,
     principal: Principal,
@@ -263,6 +263,17 @@ async fn find_endpoint(
     principal: &Principal,
     endpoint_id: &str,
 ) -> Result<endpoints::Model, ApiError> {
+    Ok(find_endpoint_and_rule(state, principal, endpoint_id)
+        .await?
+        .0)
+}
+
+/// The endpoint and its rule, if the caller may see the rule's client.
+pub(super) async fn find_endpoint_and_rule(
+    state: &AppState,
+    principal: &Principal,
+    endpoint_id: &str,
+) -> Result<(endpoints::Model, rule_rows::Model), ApiError> {
     principal.require(Scope::Manage)?;
     let id = parse_uuid("endpoint", endpoint_id)?;
     let found = endpoints::Entity::find_by_id(id)
@@ -270,7 +281,7 @@ async fn find_endpoint(
         .one(&state.db)
         .await?;
     match found {
-        Some((endpoint, Some(rule))) if principal.sees(&rule.client_id) => Ok(endpoint),
+        Some((endpoint, Some(rule))) if principal.sees(&rule.client_id) => Ok((endpoint, rule)),
         _ => Err(ApiError::not_found("endpoint", endpoint_id)),
     }
 }
@@ -278,7 +289,7 @@ async fn find_endpoint(
 /// Get an endpoint.
 #[utoipa::path(get, path = "/api/v1/endpoints/{endpoint_id}", tag = "endpoints",
     params(("endpoint_id" = Uuid, Path)),
-    responses((status = 200, body = Endpoint)))]
+    responses((status = 200, body = Endpoint, description = "The endpoint")))]
 pub async fn get_endpoint(
     State(state): State<AppState>,
     principal: Principal,
@@ -295,7 +306,7 @@ pub async fn get_endpoint(
 #[utoipa::path(patch, path = "/api/v1/endpoints/{endpoint_id}", tag = "endpoints",
     params(("endpoint_id" = Uuid, Path)), request_body = UpdateEndpoint,
     responses(
-        (status = 200, body = Endpoint),
+        (status = 200, body = Endpoint, description = "The endpoint as changed"),
         (status = 409, body = ErrorBody, description = "The rule has this endpoint already")
     ))]
 pub async fn update_endpoint(

@@ -88,7 +88,7 @@ pub struct Explanation {
 #[utoipa::path(post, path = "/api/v1/clients/{client_id}/explain", tag = "clients",
     params(("client_id" = String, Path)),
     request_body(content = crate::http::alert_producer::AlertInput, description = "One alert, as posted to the alert-producer"),
-    responses((status = 200, body = Explanation)))]
+    responses((status = 200, body = Explanation, description = "What the alert would do, rule by rule; nothing was sent")))]
 pub async fn explain(
     State(state): State<AppState>,
     principal: Principal,

@@ -28,7 +28,7 @@ pub struct ReadinessChecks {
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, body = Health)))]
+    responses((status = 200, body = Health, description = "The service is up")))]
 pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }

@@ -163,7 +163,7 @@ async fn require_client(state: &AppState, client_id: &str) -> Result<(), ApiErro
 /// Make an API key for a client (admin token only). The key is in this answer only.
 #[utoipa::path(post, path = "/api/v1/clients/{client_id}/keys", tag = "keys",
     params(("client_id" = String, Path)), request_body = CreateApiKey,
-    responses((status = 201, body = CreatedApiKey)))]
+    responses((status = 201, body = CreatedApiKey, description = "Created: the key itself, shown this once")))]
 pub async fn create_key(
     State(state): State<AppState>,
     principal: Principal,
@@ -217,7 +217,7 @@ pub async fn create_key(
 /// List a client's API keys, newest first, revoked ones included (admin token only).
 #[utoipa::path(get, path = "/api/v1/clients/{client_id}/keys", tag = "keys",
     params(("client_id" = String, Path), KeyFilter),
-    responses((status = 200, body = Paged<ApiKey>)))]
+    responses((status = 200, body = Paged<ApiKey>, description = "A page of the client's keys (never the keys themselves)")))]
 pub async fn list_keys(
     State(state): State<AppState>,
     principal: Principal,

@@ -1,14 +1,18 @@
-//! rule-service: clients, their rules and endpoints, and read access to notifications.
+//! rule-service: clients, their rules and endpoints, notifications, and the web console
+//! (`console`) that shows them.
 //! Every rule write records an outbox row in the same transaction, so the change
 //! reaches `rule.changed` even if the bus is down when it is made.
 
 mod clients;
+mod console;
+mod endpoint_test;
 mod endpoints;
 mod explain;
 mod health;
 mod keys;
 mod notification_actions;
 mod notifications;
+mod overview;
 mod owned;
 mod quotas;
 mod rules;
@@ -38,6 +42,12 @@ pub struct AppState {
     pub auth: Authenticator,
     pub targets: TargetPolicy,
     pub quotas: Quotas,
+    /// To send test deliveries; without one, that route answers 503.
+    pub channel: Option<std::sync::Arc<dyn crate::ports::Channel>>,
+    /// The process's counters over the last hour, for the overview.
+    pub history: Option<std::sync::Arc<crate::history::History>>,
+    /// Whether the process runs the whole pipeline (embedded mode).
+    pub whole_platform: bool,
 }
 
 impl FromRef<AppState> for Authenticator {
@@ -76,6 +86,15 @@ pub struct RuleServiceSettings {
     /// Writes per second per client key (WRITE_RATE_LIMIT); 0 for no limit. The admin
     /// token is not limited.
     pub write_rate_limit: u32,
+    /// The delivery channels, for test deliveries; without them, that route answers
+    /// 503.
+    pub channel: Option<std::sync::Arc<dyn crate::ports::Channel>>,
+    /// The process's counters over the last hour (read once a minute by whoever made
+    /// it), shown by the overview; without it, the overview has the database's only.
+    pub history: Option<std::sync::Arc<crate::history::History>>,
+    /// Whether this process runs the whole pipeline (embedded mode), so that its
+    /// counters are the platform's.
+    pub whole_platform: bool,
 }
 
 impl RuleServiceSettings {
@@ -89,6 +108,9 @@ impl RuleServiceSettings {
             bus: None,
             quotas: Quotas::default(),
             write_rate_limit: 0,
+            channel: None,
+            history: None,
+            whole_platform: false,
         }
     }
 }
@@ -135,8 +157,10 @@ fn api_router() -> OpenApiRouter<AppState> {
             endpoints::update_endpoint,
             endpoints::delete_endpoint
         ))
+        .routes(routes!(endpoint_test::test_endpoint))
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::get_notification))
+        .routes(routes!(overview::overview))
         .routes(routes!(notification_actions::retry_notification))
         .routes(routes!(notification_actions::acknowledge_notification))
         .routes(routes!(notification_actions::resolve_notification))
@@ -161,7 +185,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(db: DatabaseConnection, settings: RuleServiceSettings) -> Router {
     let (router, api) = super::split(api_router());
     // The API's description stays open, like health and metrics: it holds no data.
-    let router = router.route_service("/api/v1/openapi.json", super::openapi_route(&api));
+    let router = router
+        .route_service("/api/v1/openapi.json", super::openapi_route(&api))
+        .merge(console::routes());
     let auth = Authenticator::new(&settings.admin_token, Some(db.clone()))
         .with_write_limit(settings.write_rate_limit);
     super::finish(router).with_state(AppState {
@@ -170,6 +196,9 @@ pub fn router(db: DatabaseConnection, settings: RuleServiceSettings) -> Router {
         auth,
         targets: settings.targets,
         quotas: settings.quotas,
+        channel: settings.channel,
+        history: settings.history,
+        whole_platform: settings.whole_platform,
     })
 }
 

@@ -225,12 +225,16 @@ pub struct NotificationFilter {
     pub alert_id: Option<String>,
     /// open, acknowledged or resolved.
     pub state: Option<NotificationState>,
+    /// Only those made at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Only those made before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// List notifications, newest first.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications",
     params(NotificationFilter),
-    responses((status = 200, body = Paged<Notification>)))]
+    responses((status = 200, body = Paged<Notification>, description = "A page of notifications, newest first")))]
 pub async fn list_notifications(
     State(state): State<AppState>,
     principal: Principal,
@@ -251,6 +255,12 @@ pub async fn list_notifications(
     }
     if let Some(alert_id) = filter.alert_id {
         select = select.filter(notifications::Column::AlertId.eq(alert_id));
+    }
+    if let Some(since) = filter.since {
+        select = select.filter(notifications::Column::CreatedAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        select = select.filter(notifications::Column::CreatedAt.lt(until));
     }
     select = match filter.state {
         Some(NotificationState::Open) => select
@@ -273,7 +283,7 @@ pub async fn list_notifications(
 /// Get a notification with its deliveries.
 #[utoipa::path(get, path = "/api/v1/notifications/{notification_id}", tag = "notifications",
     params(("notification_id" = Uuid, Path)),
-    responses((status = 200, body = NotificationDetail)))]
+    responses((status = 200, body = NotificationDetail, description = "The notification with its alert, deliveries and folded alerts")))]
 pub async fn get_notification(
     State(state): State<AppState>,
     principal: Principal,

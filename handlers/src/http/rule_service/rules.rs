@@ -228,7 +228,7 @@ fn check_version(version: i32) -> Result<i32, ApiError> {
 /// Create a rule.
 #[utoipa::path(post, path = "/api/v1/rules", tag = "rules", request_body = CreateRule,
     responses(
-        (status = 201, body = Rule),
+        (status = 201, body = Rule, description = "Created; `Location` names it"),
         (status = 404, body = ErrorBody, description = "Unknown client"),
         (status = 409, body = ErrorBody, description = "The client has this rule already")
     ))]
@@ -295,7 +295,7 @@ pub async fn create_rule(
 
 /// List rules, newest first.
 #[utoipa::path(get, path = "/api/v1/rules", tag = "rules", params(RuleFilter),
-    responses((status = 200, body = Paged<Rule>)))]
+    responses((status = 200, body = Paged<Rule>, description = "A page of rules, newest first")))]
 pub async fn list_rules(
     State(state): State<AppState>,
     principal: Principal,
@@ -322,7 +322,7 @@ pub async fn list_rules(
 /// Get a rule.
 #[utoipa::path(get, path = "/api/v1/rules/{rule_id}", tag = "rules",
     params(("rule_id" = Uuid, Path)),
-    responses((status = 200, body = Rule)))]
+    responses((status = 200, body = Rule, description = "The rule")))]
 pub async fn get_rule(
     State(state): State<AppState>,
     principal: Principal,
@@ -341,7 +341,10 @@ struct RuleWritten;
 impl utoipa::IntoResponses for RuleWritten {
     fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
         [
-            ("200", json_answer("", "Rule")),
+            (
+                "200",
+                json_answer("The rule as written, at its new version", "Rule"),
+            ),
             (
                 "409",
                 json_answer("Stale version, or a duplicate rule", "ErrorBody"),

@@ -301,7 +301,7 @@ pub struct SilenceFilter {
 /// List silences and maintenance windows, newest first.
 #[utoipa::path(get, path = "/api/v1/silences", tag = "silences",
     params(SilenceFilter),
-    responses((status = 200, body = Paged<Silence>)))]
+    responses((status = 200, body = Paged<Silence>, description = "A page of silences, newest first")))]
 pub async fn list_silences(
     State(state): State<AppState>,
     principal: Principal,
@@ -339,7 +339,7 @@ pub async fn list_silences(
 /// Get a silence or maintenance window.
 #[utoipa::path(get, path = "/api/v1/silences/{silence_id}", tag = "silences",
     params(("silence_id" = Uuid, Path)),
-    responses((status = 200, body = Silence)))]
+    responses((status = 200, body = Silence, description = "The silence")))]
 pub async fn get_silence(
     State(state): State<AppState>,
     principal: Principal,
