@@ -17,7 +17,11 @@ local.database_secret, local.admin_secret and every other local named *_secret o
 And the MSK module's bootstrap_brokers, security_protocol, sasl_mechanism and
 scram_secret_arn must each reach the tasks the same way (named in one of those locals
 or expressions), so that kafka_mode = "msk" hands them over. Exits 1 listing every
-problem."""
+problem.
+
+And the deploy review's items checkov cannot see (terraform_review.py): alarms,
+routes, timeouts, hosts, state, image tag, database roles, the deploy role against
+the workflow."""
 
 import io
 import pathlib
@@ -25,6 +29,8 @@ import re
 import sys
 
 import hcl2
+
+import terraform_review
 
 META_ARGUMENTS = {"source", "version", "count", "for_each", "providers", "depends_on"}
 VAR_REFERENCE = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)")
@@ -38,6 +44,7 @@ MODULE_REFERENCE = re.compile(
 ENVIRONMENT_KEY = re.compile(r'(?<![\w."])([A-Z][A-Z0-9_]*)\s*=(?![=>])')
 # What a container definition's list is made from: `environment = [for k, v in EXPR : …]`.
 CONTAINER_LIST = re.compile(r"\b(environment|secrets)\s*=\s*\[for [^:]*? in (.*?) :")
+ENVIRONMENT_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 DOCUMENTED_SETTING = re.compile(r"`([A-Z][A-Z0-9_]*)`")
 TASK_MAPS = ("common_environment", "database_secret", "admin_secret")
 MSK_OUTPUTS = ("bootstrap_brokers", "security_protocol", "sasl_mechanism", "scram_secret_arn")
@@ -155,9 +162,10 @@ def task_settings(module):
             if name in module.local_values and name not in keys:
                 keys[name] = set()  # while it is followed: a cycle ends here
                 value = module.local_values[name]
-                if isinstance(value, dict):  # a map literal: its keys (its values are values)
-                    keys[name] = {key for key in value if not key.startswith("__")}
-                else:  # merge(), a conditional, …: the keys in it and the locals it names
+                literal = {unquote(key) for key in value if not key.startswith("__")} if isinstance(value, dict) else set()
+                if literal and all(ENVIRONMENT_NAME.fullmatch(key) for key in literal):
+                    keys[name] = literal  # a map literal of settings: its keys (its values are values)
+                else:  # merge(), a conditional, a map by task, …: the keys in it and the locals it names
                     keys[name] = names(str(value))
             found.update(keys.get(name, ()))
         return found
@@ -216,6 +224,8 @@ def main():
     documentation = root.resolve().parent / "docs" / "CONFIGURATION.md"
     wiring_problems, wiring = check_wiring(Module(root), documentation)
     problems.extend(wiring_problems)
+    review_problems, review = terraform_review.check(root)
+    problems.extend(review_problems)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -225,6 +235,7 @@ def main():
         "variables, locals, module inputs and module outputs agree"
     )
     print(wiring)
+    print(review)
     return 0
 
 

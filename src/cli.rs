@@ -73,6 +73,12 @@ pub enum Command {
     Migrate {
         #[command(flatten)]
         database: DatabaseConfig,
+        /// The URL the services connect with (Postgres): `migrate` makes the role it
+        /// names, with its password, and grants it reading and writing the tables and
+        /// nothing more, so that only `migrate` itself needs the schema owner's
+        /// DATABASE_URL.
+        #[arg(long, env = "DATABASE_APP_URL", hide_env_values = true)]
+        app_url: Option<String>,
     },
     /// Manage Kafka topics.
     Topics {
@@ -203,12 +209,15 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             let count = jobs::redrive(&settings).await?;
             tracing::info!("redrive: announced {count} stuck notification(s) again");
         }
-        Command::Migrate { database } => {
-            let (applied, backend) = jobs::migrate(&database).await?;
+        Command::Migrate { database, app_url } => {
+            let (applied, backend, role) = jobs::migrate(&database, app_url.as_deref()).await?;
             if applied == 0 {
                 tracing::info!("database {backend} is up to date");
             } else {
                 tracing::info!("applied {applied} migration(s) to {backend}");
+            }
+            if let Some(role) = role {
+                tracing::info!("role {role} may read and write the tables, nothing more");
             }
         }
         Command::Topics {

@@ -21,6 +21,8 @@ pub enum StartError {
     Redis(#[from] crate::adapters::redis_snapshot::RedisSetupError),
     #[error(transparent)]
     Sns(#[from] crate::adapters::sns_fetch::SnsFetchSetupError),
+    #[error(transparent)]
+    AppRole(#[from] crate::app_role::AppRoleError),
     #[error("{service} needs {what}")]
     Missing {
         service: &'static str,

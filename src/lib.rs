@@ -14,12 +14,14 @@
 //! - `adapters`: Kafka, the in-process bus, Redis and in-process snapshot stores,
 //!   the delivery channels, CloudWatch.
 //! - `db`: connecting to Postgres or SQLite, and migrating.
+//! - `app_role`: the application's own Postgres role, made and granted by `migrate`.
 //! - `config`: the settings tree (each setting documented once, on its definition).
 //! - `http_client`, `memory`, `private_files`: small shared pieces (the outbound HTTP
 //!   client, returning freed memory, files only their owner reads).
 
 pub mod adapters;
 pub mod admin_token;
+pub mod app_role;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -30,7 +30,7 @@ data "aws_iam_policy_document" "execution_secrets" {
   statement {
     actions = ["secretsmanager:GetSecretValue"]
     resources = concat(
-      [module.rds.database_url_secret_arn, aws_secretsmanager_secret.admin_token.arn, module.redis.auth_token_secret_arn],
+      [module.rds.database_url_secret_arn, module.rds.master_database_url_secret_arn, aws_secretsmanager_secret.admin_token.arn, module.redis.auth_token_secret_arn],
       local.kafka_password ? [local.kafka_password_secret_arn] : [],
     )
   }

@@ -52,8 +52,7 @@ locals {
 }
 
 # Settings that do not fit the mode stop the plan here, each saying what to change,
-# rather than being ignored (a variable's validation may not look at other variables
-# before Terraform 1.9).
+# rather than being ignored: preconditions, which see every variable, kept together.
 resource "terraform_data" "kafka_settings" {
   lifecycle {
     precondition {
@@ -107,6 +106,7 @@ module "kafka" {
   memory                   = var.kafka_memory
   heap_mb                  = var.kafka_heap_mb
   log_retention_hours      = var.kafka_log_retention_hours
+  num_partitions           = var.kafka_topic_partitions
   log_group_name           = "${local.log_group_prefix}/kafka"
   log_retention_days       = var.log_retention_days
   tags                     = local.tags

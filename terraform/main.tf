@@ -5,8 +5,11 @@
 # services and what every task is given. The roles the tasks share are in iam.tf, the
 # one-off `migrate` and `topics` tasks and the scheduled jobs in tasks.tf.
 
+data "aws_caller_identity" "current" {}
+
 locals {
-  name = "alerting-platform-${var.environment}"
+  name       = "alerting-platform-${var.environment}"
+  account_id = data.aws_caller_identity.current.account_id
   tags = merge(var.tags, {
     Project     = "alerting-platform"
     Environment = var.environment
@@ -19,10 +22,11 @@ locals {
   # the kernel's 32768–60999 or the ECS agent's 49153–65535, whichever applies.
   host_ports = [32768, 65535]
 
-  # The first revision of every task definition; the deploy workflow registers the
-  # later ones, tagged by commit. One image runs everything, so the one-off and
-  # scheduled tasks take the rule-service's repository.
-  images    = { for service, url in module.ecr.repository_urls : service => "${url}:${var.image_tag}" }
+  # The image of the task definitions Terraform registers: the deployed commit
+  # (image_tag.tf); the deploy workflow registers a revision per commit after that. One
+  # image runs everything, so the one-off and scheduled tasks take the rule-service's
+  # repository.
+  images    = { for service, url in module.ecr.repository_urls : service => "${url}:${local.image_tag}" }
   job_image = local.images["rule-service"]
 
   # What each service runs and where its /health is: the HTTP services on their own
@@ -65,6 +69,8 @@ locals {
   # Every task's. Kafka's settings come from kafka.tf; a SASL mechanism and user only
   # where there are any. KAFKA_SSL_CA_LOCATION and REDIS_CA_FILE stay unset: the
   # system's roots vouch for MSK and ElastiCache. AWS_REGION also signs MSK IAM tokens.
+  # HTTP_IDLE_TIMEOUT: kept-alive connections outlive the load balancer's idle timeout,
+  # so it never sends a request on one the service is closing (a 502).
   common_environment = merge(
     {
       KAFKA_BROKERS            = local.kafka_brokers
@@ -75,6 +81,7 @@ locals {
       DATABASE_MAX_CONNECTIONS = tostring(var.database_max_connections)
       LOG_FORMAT               = "json"
       RUST_LOG                 = var.rust_log
+      HTTP_IDLE_TIMEOUT        = "${var.alb_idle_timeout + 15}s"
       RULE_SERVICE_ADDR        = "0.0.0.0:8080"
       ALERT_PRODUCER_ADDR      = "0.0.0.0:8081"
       METRICS_ADDR             = "0.0.0.0:9090"
@@ -88,8 +95,14 @@ locals {
     local.kafka_sasl_username == "" ? {} : { KAFKA_SASL_USERNAME = local.kafka_sasl_username },
   )
 
-  # Environment variables read from Secrets Manager: name => valueFrom.
+  # Environment variables read from Secrets Manager: name => valueFrom. The services
+  # connect to Postgres as the application's own role; only the migrate task has the
+  # master user's URL, and the services' one, whose role it makes and grants.
   database_secret = { DATABASE_URL = module.rds.database_url_secret_arn }
+  migrate_secrets = {
+    DATABASE_URL     = module.rds.master_database_url_secret_arn
+    DATABASE_APP_URL = module.rds.database_url_secret_arn
+  }
   # The HTTP services refuse to start without it; the consumers do not take requests.
   admin_secret = { ADMIN_TOKEN = aws_secretsmanager_secret.admin_token.arn }
   # Every task reaches Redis and Kafka: their passwords, where there are any.
@@ -163,6 +176,7 @@ module "rds" {
   deletion_protection         = var.environment == "production"
   skip_final_snapshot         = var.environment != "production"
   secret_recovery_window_days = var.environment == "production" ? 30 : 0
+  log_retention_days          = var.log_retention_days
   tags                        = local.tags
 }
 
@@ -187,8 +201,23 @@ module "alb" {
   target_security_group_id = module.ecs_cluster.host_security_group_id
   host_port_range          = local.host_ports
   certificate_arn          = var.certificate_arn
+  idle_timeout             = var.alb_idle_timeout
+  access_logs_bucket       = local.audit_logs ? aws_s3_bucket.logs[0].id : ""
   deletion_protection      = var.environment == "production"
   tags                     = local.tags
+  # The bucket must admit the load balancer's log delivery before it is named.
+  depends_on = [aws_s3_bucket_policy.logs]
+}
+
+# Production serves HTTPS only (API keys and the admin token travel in every request);
+# plain HTTP is for environments that hold nothing of value.
+resource "terraform_data" "production_settings" {
+  lifecycle {
+    precondition {
+      condition     = var.environment != "production" || var.certificate_arn != ""
+      error_message = "environment = \"production\" needs certificate_arn: an ACM certificate for the API's domain (HTTP then only redirects to HTTPS). API keys and the admin token travel in every request, so production does not serve plain HTTP; use another environment name for a test without a domain."
+    }
+  }
 }
 
 # The hosts' only inbound traffic: the load balancer, to the dynamic host ports.

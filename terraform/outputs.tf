@@ -59,7 +59,7 @@ output "log_group_names" {
 }
 
 output "database_url_secret_arn" {
-  description = "Secrets Manager secret holding DATABASE_URL"
+  description = "Secrets Manager secret holding the services' DATABASE_URL (the application's own role)"
   value       = module.rds.database_url_secret_arn
 }
 
@@ -101,4 +101,34 @@ output "redis_auth_token_secret_arn" {
 output "admin_token_secret_arn" {
   description = "The Secrets Manager secret holding the API's admin token"
   value       = aws_secretsmanager_secret.admin_token.arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of every alarm (and of ECS's failed starts and deployments): subscribe pagers, chat or more addresses to it"
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "alarm_names" {
+  description = "The CloudWatch alarms, each with its runbook section in terraform/README.md"
+  value       = sort([for alarm in aws_cloudwatch_metric_alarm.platform : alarm.alarm_name])
+}
+
+output "deploy_role_arn" {
+  description = "The deploy workflow's role: the repository's AWS_DEPLOY_ROLE_ARN secret, in its github_environment environment"
+  value       = aws_iam_role.deploy.arn
+}
+
+output "image_tag" {
+  description = "The commit the task definitions Terraform registers run: the one the deploy workflow last recorded, or image_tag"
+  value       = local.image_tag
+}
+
+output "audit_log_bucket" {
+  description = "S3 bucket of the load balancer's access logs (alb/) and the VPC's flow logs (vpc-flow-logs/); null without audit_logs"
+  value       = one(aws_s3_bucket.logs[*].id)
+}
+
+output "master_database_url_secret_arn" {
+  description = "Secrets Manager secret holding the migrate task's DATABASE_URL (the schema's owner); the services' is database_url_secret_arn"
+  value       = module.rds.master_database_url_secret_arn
 }

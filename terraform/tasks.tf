@@ -1,7 +1,17 @@
 # The one-off tasks (`migrate`, `topics`: run by hand or by the deploy workflow) and
 # the scheduled jobs (EventBridge rules): task definitions only, no services, with the
-# services' image and environment, the database URL and the Redis and Kafka passwords,
-# and the role EventBridge starts the jobs with.
+# services' image and environment, the database URL (the master user's for migrate,
+# which also makes the application's role) and the Redis and Kafka passwords, and the
+# role EventBridge starts the jobs with.
+
+locals {
+  task_secrets = {
+    for task in keys(local.tasks) : task => merge(
+      task == "migrate" ? tomap(local.migrate_secrets) : tomap(local.database_secret),
+      local.connection_secrets,
+    )
+  }
+}
 
 resource "aws_cloudwatch_log_group" "task" {
   for_each          = local.tasks
@@ -29,7 +39,7 @@ resource "aws_ecs_task_definition" "task" {
     memory            = local.sizing[each.key].memory
     memoryReservation = local.sizing[each.key].memory_reservation
     environment       = [for key, value in local.common_environment : { name = key, value = value }]
-    secrets           = [for key, arn in merge(local.database_secret, local.connection_secrets) : { name = key, valueFrom = arn }]
+    secrets           = [for key, arn in local.task_secrets[each.key] : { name = key, valueFrom = arn }]
     logConfiguration = {
       logDriver = "awslogs"
       options = {

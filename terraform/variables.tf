@@ -68,9 +68,14 @@ variable "ecr_keep_images" {
 # --- services and tasks ---------------------------------------------------------------------
 
 variable "image_tag" {
-  description = "Image tag of the task definitions Terraform registers (the deploy workflow registers one per commit after that); set it to the deployed commit"
+  description = "Image tag (commit) of the task definitions Terraform registers; needed on the first apply only: the deploy workflow records every commit it deploys, and Terraform takes that one when this is empty"
   type        = string
-  default     = "latest"
+  default     = ""
+  validation {
+    # Tags are immutable commits (modules/ecr): a moving tag such as latest is never pushed.
+    condition     = var.image_tag != "latest"
+    error_message = "image_tag must be a commit that was pushed (the repositories hold no latest tag), or empty to take the one the deploy workflow recorded."
+  }
 }
 
 variable "task_cpu" {
@@ -160,9 +165,23 @@ variable "ingest_rate_limit" {
 # --- load balancer --------------------------------------------------------------------------
 
 variable "certificate_arn" {
-  description = "ACM certificate of the load balancer's HTTPS listener; empty serves plain HTTP"
+  description = "ACM certificate of the load balancer's HTTPS listener (HTTP then redirects); required in production, elsewhere empty serves plain HTTP"
   type        = string
   default     = ""
+  validation {
+    condition     = var.certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate's ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)."
+  }
+}
+
+variable "alb_idle_timeout" {
+  description = "Seconds the load balancer keeps an idle connection, and so waits for an answer: above the services' request timeout (90 s), so they answer 408 before it answers 504; the services keep connections 15 s longer (HTTP_IDLE_TIMEOUT)"
+  type        = number
+  default     = 120
+  validation {
+    condition     = var.alb_idle_timeout > 90 && var.alb_idle_timeout <= 4000
+    error_message = "alb_idle_timeout must be above the services' 90 s request timeout (and at most 4000, the load balancer's limit)."
+  }
 }
 
 # --- Postgres -------------------------------------------------------------------------------

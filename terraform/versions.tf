@@ -1,5 +1,11 @@
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.10"
+  # The state holds every password and token made here: it lives in S3, encrypted,
+  # locked, in a bucket of its own (README, "Deploy", step 1). Partial: bucket, key and
+  # region come from `terraform init -backend-config=backend.hcl` (see
+  # backend.hcl.example), so no account's names are committed.
+  backend "s3" {}
+
   required_providers {
     aws = {
       source  = "hashicorp/aws"

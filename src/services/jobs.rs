@@ -5,6 +5,7 @@ use alerting_handlers::jobs::redrive::redrive_all_stuck;
 
 use super::{Backends, Need, Needs, rule_updater};
 use crate::{
+    app_role::AppRole,
     config::{DatabaseConfig, Settings},
     db::{self, Backend},
     error::StartError,
@@ -48,10 +49,23 @@ pub async fn snapshot_rebuild(settings: &Settings) -> Result<Option<u64>, StartE
         .map_err(StartError::Job)
 }
 
-/// `alerting migrate`: applies pending migrations and reports what it did.
-pub async fn migrate(database: &DatabaseConfig) -> Result<(usize, Backend), StartError> {
+/// `alerting migrate`: applies pending migrations and, given the services' URL, makes
+/// and grants their role; reports what it did (the role's name, when there is one).
+pub async fn migrate(
+    database: &DatabaseConfig,
+    app_url: Option<&str>,
+) -> Result<(usize, Backend, Option<String>), StartError> {
+    // Checked before anything is changed.
+    let role = app_url.map(AppRole::from_url).transpose()?;
     let (db, backend) = db::connect(database).await?;
+    // The role first: it refuses the owner's own name before the schema changes.
+    if let Some(role) = &role {
+        role.ensure(&db).await?;
+    }
     let applied = db::migrate(&db).await?;
+    if let Some(role) = &role {
+        role.grant(&db).await?;
+    }
     db.close().await.ok();
-    Ok((applied, backend))
+    Ok((applied, backend, role.map(|role| role.name)))
 }

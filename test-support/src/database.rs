@@ -1,7 +1,53 @@
 //! A fresh, empty database per test: a SQLite file in a temporary directory, or a new
-//! Postgres database on the server TEST_DATABASE_URL names, dropped afterwards.
+//! Postgres database on the server TEST_DATABASE_URL names, dropped afterwards; and on
+//! Postgres the application's own role, which the services connect as in production.
 
-use sea_orm::ConnectionTrait;
+use alerting::app_role::AppRole;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use tokio::sync::OnceCell;
+
+/// The application's role of the tests (`alerting::app_role`): made once per test
+/// process, granted on each test's database by the code `alerting migrate` runs.
+const APP_ROLE: &str = "alerting_test_app";
+const APP_ROLE_PASSWORD: &str = "alerting-test-app-password";
+static APP_ROLE_MADE: OnceCell<()> = OnceCell::const_new();
+
+/// Makes `role` a member of `alerting_password_checked`, whose members' passwords the
+/// test server checks even over loopback (scripts/dev-services puts them first in
+/// pg_hba.conf; everyone else is trusted there). `admin` is a superuser's connection.
+pub async fn check_password_of(admin: &DatabaseConnection, role: &str) {
+    admin
+        .execute_unprepared(&format!(
+            "DO $$ BEGIN CREATE ROLE alerting_password_checked NOLOGIN; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$; \
+             GRANT alerting_password_checked TO \"{role}\""
+        ))
+        .await
+        .expect("make the role's password checked");
+}
+
+/// The URL of `owner_url`'s database as the application's role, which may read and
+/// write its rows and nothing more. `owner` is connected to it as the schema's owner,
+/// after the migrations.
+pub async fn app_role_url(owner: &DatabaseConnection, owner_url: &str) -> String {
+    let mut url = url::Url::parse(owner_url).expect("a database URL");
+    url.set_username(APP_ROLE).expect("a URL with a host");
+    url.set_password(Some(APP_ROLE_PASSWORD))
+        .expect("a URL with a host");
+    let role = AppRole::from_url(url.as_str()).expect("the test role's URL");
+    APP_ROLE_MADE
+        .get_or_init(|| async {
+            role.ensure(owner)
+                .await
+                .expect("make the application's role");
+            check_password_of(owner, APP_ROLE).await;
+        })
+        .await;
+    role.grant(owner)
+        .await
+        .expect("grant the application's role");
+    url.to_string()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -157,7 +157,7 @@ async fn three_aggregators_at_once_open_one_notification(app: TestApp) {
 /// sees only what was stored when it looked).
 async fn without_the_unique_index_a_key_opens_twice(app: TestApp) {
     app.client("acme").await;
-    app.db
+    app.owner_db
         .execute_unprepared(&format!(
             "DROP INDEX {}",
             alerting_migration::OPEN_KEY_INDEX

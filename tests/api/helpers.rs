@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use alerting_test_support::{
     ADMIN_TOKEN,
-    database::{Backend, TestDatabase},
+    database::{self, Backend, TestDatabase},
 };
 use reqwest::Method;
 use sea_orm::DatabaseConnection;
@@ -33,6 +33,9 @@ pub async fn spawn_alert_producer(
 pub struct TestApp {
     pub address: SocketAddr,
     pub db: DatabaseConnection,
+    /// The schema's owner (on Postgres a superuser; on SQLite the same as `db`), for
+    /// what the service's role may not do, such as dropping an index.
+    pub owner_db: DatabaseConnection,
     http: reqwest::Client,
     /// Sent as `Authorization: Bearer` with every request (`as_token` changes it).
     token: Option<String>,
@@ -89,12 +92,23 @@ impl TestApp {
         let (database, url) = TestDatabase::create(backend).await;
         let db = alerting::db::connect_url(&url, 5).await.expect("connect");
         alerting::db::migrate(&db).await.expect("migrate");
+        // On Postgres the service connects as the application's role, as in production:
+        // every API test then shows that role's rights are enough.
+        let service_db = match backend {
+            Backend::Sqlite => db.clone(),
+            Backend::Postgres => {
+                let app_url = database::app_role_url(&db, &url).await;
+                alerting::db::connect_url(&app_url, 5)
+                    .await
+                    .expect("connect as the application's role")
+            }
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("local addr");
         let mut settings =
             alerting_handlers::http::rule_service::RuleServiceSettings::local(ADMIN_TOKEN);
         configure(&mut settings);
-        let router = alerting_handlers::http::rule_service::router(db.clone(), settings);
+        let router = alerting_handlers::http::rule_service::router(service_db.clone(), settings);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(alerting::runners::http::serve(
             listener,
@@ -105,7 +119,9 @@ impl TestApp {
         ));
         Self {
             address,
-            db,
+            // What the test reads and writes is what the service does, as its role.
+            db: service_db,
+            owner_db: db,
             http: alerting::http_client::client(),
             token: Some(ADMIN_TOKEN.to_owned()),
             stop: Some(stop),

@@ -8,6 +8,7 @@ mod helpers;
 
 mod acknowledgements;
 mod admin_routes;
+mod app_role;
 mod bench;
 mod cli;
 mod clients;

@@ -1,7 +1,11 @@
-# The public entry: an internet-facing ALB in the public subnets. `/api/v1/alerts` and
-# everything under it go to the alert-producer, everything else to the rule-service.
-# With a certificate, HTTPS serves and HTTP only redirects; without one, HTTP serves.
-# Targets are ECS hosts at the dynamic host ports of bridge-networked tasks.
+# The public entry: an internet-facing ALB in the public subnets. The alert-producer's
+# routes (`/api/v1/alerts` and under it, the integrations: `/api/v2/alerts`,
+# `/api/v1/integrations/*`, `/v2/enqueue`) go to it, everything else to the
+# rule-service, except `/metrics`, which answers 404 here: the counters are for the
+# operator's scraper inside the VPC, not the internet. With a certificate, HTTPS
+# serves and HTTP only redirects; without one, HTTP serves. Targets are ECS hosts at
+# the dynamic host ports of bridge-networked tasks. Access logs go to S3 when a bucket
+# is given.
 
 locals {
   https = var.certificate_arn != ""
@@ -9,6 +13,9 @@ locals {
     "rule-service"   = { port = var.rule_service_port, prefix = "rules-" }
     "alert-producer" = { port = var.alert_producer_port, prefix = "alert-" }
   }
+  # Every route of the alert-producer (scripts/check-terraform.py compares them with
+  # the code's); an ALB condition takes at most five.
+  alert_producer_paths = ["/api/v1/alerts", "/api/v1/alerts/*", "/api/v2/alerts", "/api/v1/integrations/*", "/v2/enqueue"]
   # The listener that forwards to the services.
   serving_listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
 }
@@ -58,7 +65,17 @@ resource "aws_lb" "this" {
   drop_invalid_header_fields = true
   idle_timeout               = var.idle_timeout
   enable_deletion_protection = var.deletion_protection
-  tags                       = var.tags
+
+  dynamic "access_logs" {
+    for_each = var.access_logs_bucket == "" ? [] : [var.access_logs_bucket]
+    content {
+      bucket  = access_logs.value
+      prefix  = var.access_logs_prefix
+      enabled = true
+    }
+  }
+
+  tags = var.tags
 }
 
 # Target group names are limited to 32 characters, too few for
@@ -139,7 +156,27 @@ resource "aws_lb_listener_rule" "alerts" {
   }
   condition {
     path_pattern {
-      values = ["/api/v1/alerts", "/api/v1/alerts/*"]
+      values = local.alert_producer_paths
+    }
+  }
+  tags = var.tags
+}
+
+# Before every other rule: the services' Prometheus counters stay inside the VPC.
+resource "aws_lb_listener_rule" "metrics" {
+  listener_arn = local.serving_listener_arn
+  priority     = 1
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = jsonencode({ error = { code = "not_found", message = "no such route" } })
+      status_code  = "404"
+    }
+  }
+  condition {
+    path_pattern {
+      values = ["/metrics", "/metrics/*"]
     }
   }
   tags = var.tags

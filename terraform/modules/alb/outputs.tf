@@ -22,3 +22,13 @@ output "target_group_arns" {
 output "security_group_id" {
   value = aws_security_group.alb.id
 }
+
+output "arn_suffix" {
+  description = "The LoadBalancer dimension of its CloudWatch metrics"
+  value       = aws_lb.this.arn_suffix
+}
+
+output "target_group_arn_suffixes" {
+  description = "By service: the TargetGroup dimension of its CloudWatch metrics"
+  value       = { for service, group in aws_lb_target_group.service : service => group.arn_suffix }
+}

@@ -55,9 +55,21 @@ variable "deregistration_delay" {
 }
 
 variable "idle_timeout" {
-  description = "Seconds an idle connection is kept"
+  description = "Seconds a connection may be idle, and so the longest a request may wait for its answer: above the services' own request timeout (90 s), so that they answer 408 first rather than the load balancer 504"
   type        = number
-  default     = 60
+  default     = 120
+}
+
+variable "access_logs_bucket" {
+  description = "S3 bucket of the access logs; empty: none"
+  type        = string
+  default     = ""
+}
+
+variable "access_logs_prefix" {
+  description = "Key prefix of the access logs in the bucket"
+  type        = string
+  default     = "alb"
 }
 
 variable "deletion_protection" {

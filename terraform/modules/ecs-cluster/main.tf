@@ -52,8 +52,12 @@ resource "aws_iam_instance_profile" "host" {
 # to each other).
 resource "aws_security_group" "host" {
   name_prefix = "${var.name}-host-"
+  description = "ECS hosts and their bridge-networked tasks"
   vpc_id      = var.vpc_id
+  # Anywhere: ECS, ECR, CloudWatch, Secrets Manager and the tenants' webhooks, Slack
+  # and mail servers are on the internet, at addresses nobody can list in advance.
   egress {
+    description = "Out to AWS's APIs and the tenants' endpoints"
     from_port   = 0
     to_port     = 0
     protocol    = "-1"
@@ -73,8 +77,24 @@ resource "aws_launch_template" "host" {
   iam_instance_profile {
     arn = aws_iam_instance_profile.host.arn
   }
+  # IMDSv2 only, and one hop: the host's own agent reaches the instance role, but a
+  # container (bridge networking adds a hop) cannot; tasks get their task roles'
+  # credentials from ECS's own endpoint instead.
   metadata_options {
-    http_tokens = "required"
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+  # The AMI's root volume (Docker's images and volumes, the self-hosted broker's data),
+  # encrypted with the account's EBS key.
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size           = var.root_volume_gb
+      volume_type           = "gp3"
+      encrypted             = true
+      delete_on_termination = true
+    }
   }
   user_data = base64encode(<<-EOT
     #!/bin/bash

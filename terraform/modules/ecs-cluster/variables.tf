@@ -31,6 +31,12 @@ variable "max_instances" {
   default     = 4
 }
 
+variable "root_volume_gb" {
+  description = "Cost knob: the hosts' root volume in GB (30 is the ECS-optimized AMI's own size and its least)"
+  type        = number
+  default     = 30
+}
+
 variable "container_insights" {
   description = "Cost knob: CloudWatch Container Insights (billed per metric)"
   type        = bool

@@ -13,3 +13,7 @@ output "log_group_name" {
 output "task_role_arn" {
   value = aws_iam_role.task.arn
 }
+
+output "service_arn" {
+  value = aws_ecs_service.this.id
+}

@@ -30,6 +30,18 @@ variable "ca_bundle_path" {
   default     = "/etc/ssl/certs/rds-global-bundle.pem"
 }
 
+variable "app_username" {
+  description = "The application's own Postgres role, which `alerting migrate` makes (DATABASE_APP_URL)"
+  type        = string
+  default     = "alerting_app"
+}
+
+variable "log_retention_days" {
+  description = "Cost knob: days CloudWatch keeps the server and upgrade logs"
+  type        = number
+  default     = 14
+}
+
 variable "instance_class" {
   description = "Cost knob: the instance class"
   type        = string

@@ -13,3 +13,8 @@ output "auth_token_secret_arn" {
 output "security_group_id" {
   value = aws_security_group.redis.id
 }
+
+output "cache_cluster_id" {
+  description = "The node's CacheClusterId, the dimension of its CloudWatch metrics (the first member of a group that is not in cluster mode is <group>-001)"
+  value       = "${aws_elasticache_replication_group.this.id}-001"
+}
