@@ -55,6 +55,17 @@ def checkov_findings(path):
         reports = [reports]
     found = []
     for report in reports:
+        summary = report.get("summary", {})
+        kind = report.get("check_type", path)
+        # A file checkov could not parse is a file nobody reviewed.
+        if summary.get("parsing_errors", 0):
+            found.append(("parse", kind, f"checkov could not parse {summary['parsing_errors']} file(s)"))
+        if not summary.get("passed", 0) and not summary.get("failed", 0):
+            found.append(("empty", kind, "checkov checked nothing"))
+        # Skips belong in the skip list, with their reasons, not in the files.
+        for skipped in report.get("results", {}).get("skipped_checks", []):
+            where = f"{skipped.get('file_path', '')}:{skipped.get('resource', '')}"
+            found.append(("inline-skip", where, f"{skipped['check_id']} skipped in the file itself"))
         for failed in report.get("results", {}).get("failed_checks", []):
             where = f"{failed.get('file_path', '')}:{failed.get('resource', '')}"
             found.append((failed["check_id"], where, failed.get("check_name", "")))

@@ -49,7 +49,11 @@ def check(root):
     runbooks = set(re.findall(r'runbook\s*=\s*"([a-z0-9-]+)"', alarms))
     runbooks |= set(re.findall(r"\$\{local\.runbook\}([a-z0-9-]+)", alarms))
     readme = root / "README.md"
-    headings = {anchor(line.lstrip("#")) for line in readme.read_text().splitlines() if line.startswith("#")}
+    headings, fenced = set(), False
+    for line in readme.read_text().splitlines():
+        fenced ^= line.startswith("```")
+        if line.startswith("#") and not fenced:
+            headings.add(anchor(line.lstrip("#")))
     for missing in sorted(RUNBOOKS - runbooks):
         problems.append(f"{root}/alarms.tf: no alarm for {missing}")
     for slug in sorted(runbooks - headings):

@@ -9,17 +9,26 @@
 //!
 //! The password reaches the server only as a SCRAM-SHA-256 verifier computed here, as
 //! `psql`'s `\password` does: neither the wire nor a server log that records DDL ever
-//! holds it in clear.
+//! holds it in clear. It runs as RDS's master user does, with CREATEROLE but no
+//! superuser, so it sets no role attribute: it refuses a role that has any (superuser,
+//! CREATEROLE, CREATEDB, replication, bypassing row security) instead of taking it
+//! over. Each step is one transaction behind an advisory lock, so two migrate tasks
+//! at once wait for each other and nothing is ever half granted.
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use hmac::{Hmac, KeyInit, Mac};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait,
+};
 use sha2::{Digest, Sha256};
 
 /// The migration history table of sea-orm-migration: readable, not writable.
 const MIGRATION_TABLE: &str = "seaql_migrations";
 /// Postgres's own default for SCRAM-SHA-256 (`scram_iterations`).
 const SCRAM_ITERATIONS: u32 = 4096;
+/// The advisory lock two migrate tasks take in turn ("alerting" in ASCII).
+const LOCK: i64 = 0x616c_6572_7469_6e67;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppRoleError {
@@ -39,15 +48,30 @@ pub enum AppRoleError {
     SameAsOwner(String),
     #[error("DATABASE_APP_URL needs DATABASE_URL to be Postgres: SQLite has no roles")]
     NotPostgres,
-    #[error("cannot make or grant the application's role {role:?}: {source}")]
-    Sql { role: String, source: DbErr },
+    #[error(
+        "DATABASE_APP_URL's password has characters other than printable ASCII; use letters, digits and punctuation"
+    )]
+    Password,
+    #[error(
+        "DATABASE_APP_URL points at {app}, DATABASE_URL at {owner}: the role would be granted a database the services do not use"
+    )]
+    OtherDatabase { app: String, owner: String },
+    #[error(
+        "DATABASE_APP_URL names {0:?}, which has rights beyond reading and writing rows (superuser, CREATEROLE, CREATEDB, replication or BYPASSRLS): name a role of its own"
+    )]
+    Privileged(String),
+    /// The error is not the `source`: its chain repeats itself (see `db::explain`).
+    #[error("cannot make or grant the application's role {role:?}: {}", crate::db::explain(.error))]
+    Sql { role: String, error: DbErr },
 }
 
-/// The role and password a DATABASE_APP_URL names.
+/// The role and password a DATABASE_APP_URL names, and where it points.
 #[derive(Clone)]
 pub struct AppRole {
     pub name: String,
     password: String,
+    /// host:port/database, to compare with DATABASE_URL's.
+    target: String,
 }
 
 impl std::fmt::Debug for AppRole {
@@ -80,7 +104,28 @@ impl AppRole {
         if !plain {
             return Err(AppRoleError::RoleName(name));
         }
-        Ok(Self { name, password })
+        // SASLprep leaves printable ASCII as it is, so the verifier made here is the
+        // one the server would make.
+        if !password.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+            return Err(AppRoleError::Password);
+        }
+        Ok(Self {
+            name,
+            password,
+            target: target(&url),
+        })
+    }
+
+    /// Refuses a DATABASE_APP_URL that points elsewhere than DATABASE_URL.
+    pub fn same_database_as(&self, owner_url: &str) -> Result<(), AppRoleError> {
+        let owner = target(&url::Url::parse(owner_url)?);
+        if owner != self.target {
+            return Err(AppRoleError::OtherDatabase {
+                app: self.target.clone(),
+                owner,
+            });
+        }
+        Ok(())
     }
 
     /// Makes the role, or sets its password again, as the schema's owner.
@@ -88,38 +133,51 @@ impl AppRole {
         if owner.get_database_backend() != DbBackend::Postgres {
             return Err(AppRoleError::NotPostgres);
         }
-        let current = owner
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT current_user::text AS name",
-            ))
-            .await
-            .map_err(|source| self.sql(source))?
-            .and_then(|row| row.try_get::<String>("", "name").ok());
-        if current.as_deref() == Some(self.name.as_str()) {
-            return Err(AppRoleError::SameAsOwner(self.name.clone()));
-        }
         let role = &self.name;
-        // A role made meanwhile by another migrate is not an error.
-        let create = format!(
-            "DO $$ BEGIN CREATE ROLE \"{role}\" LOGIN; \
-             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-        );
-        let password = format!(
-            "ALTER ROLE \"{role}\" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{}'",
-            scram_verifier(&self.password).replace('\'', "''")
-        );
-        for statement in [create, password] {
-            owner
-                .execute_unprepared(&statement)
-                .await
-                .map_err(|source| self.sql(source))?;
+        let transaction = self.locked(owner).await?;
+        let current = self
+            .text(
+                &transaction,
+                "SELECT current_user::text AS value".to_owned(),
+            )
+            .await?;
+        if current.as_deref() == Some(role.as_str()) {
+            return Err(AppRoleError::SameAsOwner(role.clone()));
         }
-        Ok(())
+        let privileged = self
+            .text(
+                &transaction,
+                format!(
+                    "SELECT (rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication \
+                     OR rolbypassrls)::text AS value FROM pg_roles WHERE rolname = '{role}'"
+                ),
+            )
+            .await?;
+        match privileged.as_deref() {
+            Some("true") => return Err(AppRoleError::Privileged(role.clone())),
+            Some(_) => {}
+            None => {
+                self.run(&transaction, format!("CREATE ROLE \"{role}\" LOGIN"))
+                    .await?
+            }
+        }
+        // No attributes: the role was made without any, and setting NOSUPERUSER and the
+        // like needs a superuser, which RDS's master user is not.
+        let verifier = scram_verifier(&self.password);
+        self.run(
+            &transaction,
+            format!("ALTER ROLE \"{role}\" WITH LOGIN PASSWORD '{verifier}'"),
+        )
+        .await?;
+        transaction
+            .commit()
+            .await
+            .map_err(|source| self.sql(source))
     }
 
     /// Grants the role the rows of every table of this database's schema (again after
-    /// every migration, so new tables are covered) and the migration history to read.
+    /// every migration, so new tables are covered) and the migration history to read;
+    /// and takes CREATE on the schema from PUBLIC, as Postgres 15 does by default.
     pub async fn grant(&self, owner: &DatabaseConnection) -> Result<(), AppRoleError> {
         let role = &self.name;
         let statements = [
@@ -127,6 +185,7 @@ impl AppRole {
                 "DO $$ BEGIN EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO \"{role}\"', \
                  current_database()); END $$"
             ),
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_owned(),
             format!("GRANT USAGE ON SCHEMA public TO \"{role}\""),
             format!(
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\""
@@ -134,31 +193,79 @@ impl AppRole {
             format!("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO \"{role}\""),
             format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {MIGRATION_TABLE} FROM \"{role}\""),
         ];
+        let transaction = self.locked(owner).await?;
         for statement in statements {
-            owner
-                .execute_unprepared(&statement)
-                .await
-                .map_err(|source| self.sql(source))?;
+            self.run(&transaction, statement).await?;
         }
-        Ok(())
+        transaction
+            .commit()
+            .await
+            .map_err(|source| self.sql(source))
+    }
+
+    /// A transaction holding the lock another migrate task would wait for.
+    async fn locked(
+        &self,
+        owner: &DatabaseConnection,
+    ) -> Result<DatabaseTransaction, AppRoleError> {
+        let transaction = owner.begin().await.map_err(|source| self.sql(source))?;
+        self.run(
+            &transaction,
+            format!("SELECT pg_advisory_xact_lock({LOCK})"),
+        )
+        .await?;
+        Ok(transaction)
+    }
+
+    async fn run(
+        &self,
+        transaction: &DatabaseTransaction,
+        statement: String,
+    ) -> Result<(), AppRoleError> {
+        transaction
+            .execute_unprepared(&statement)
+            .await
+            .map(|_| ())
+            .map_err(|source| self.sql(source))
+    }
+
+    /// The text column `value` of the first row, if any.
+    async fn text(
+        &self,
+        transaction: &DatabaseTransaction,
+        query: String,
+    ) -> Result<Option<String>, AppRoleError> {
+        let row = transaction
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, query))
+            .await
+            .map_err(|source| self.sql(source))?;
+        row.map(|row| row.try_get::<String>("", "value"))
+            .transpose()
+            .map_err(|source| self.sql(source))
     }
 
     fn sql(&self, source: DbErr) -> AppRoleError {
         AppRoleError::Sql {
             role: self.name.clone(),
-            source,
+            error: source,
         }
     }
 }
 
+/// Where a URL points: host:port/database.
+fn target(url: &url::Url) -> String {
+    format!(
+        "{}:{}{}",
+        url.host_str().unwrap_or_default(),
+        url.port().unwrap_or(5432),
+        url.path()
+    )
+}
+
 /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` (RFC 5802, RFC 7677),
-/// what Postgres stores for a password. SASLprep leaves printable ASCII as it is; a
-/// password with other characters would have to be normalised first, so it is given
-/// to the server to hash instead.
+/// what Postgres stores for a password: base64 only, so it needs no quoting. The
+/// password is printable ASCII (checked in `from_url`), which SASLprep leaves as it is.
 fn scram_verifier(password: &str) -> String {
-    if !password.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
-        return password.to_owned();
-    }
     let salt = *uuid::Uuid::new_v4().as_bytes();
     let salted = pbkdf2_sha256(password.as_bytes(), &salt, SCRAM_ITERATIONS);
     let client_key = hmac_sha256(&salted, b"Client Key");
@@ -231,6 +338,36 @@ mod tests {
             AppRole::from_url("postgres://alerting_app@db/alerting"),
             Err(AppRoleError::MissingCredentials)
         ));
+    }
+
+    #[test]
+    fn a_password_outside_printable_ascii_is_refused() {
+        assert!(matches!(
+            AppRole::from_url("postgres://app:p%C3%A4ss@db/alerting"),
+            Err(AppRoleError::Password)
+        ));
+    }
+
+    #[test]
+    fn the_application_url_must_point_where_the_owners_does() {
+        let role =
+            AppRole::from_url("postgres://app:pw@db:5432/alerting?sslmode=verify-full").unwrap();
+        assert!(
+            role.same_database_as("postgres://alerting:x@db/alerting")
+                .is_ok()
+        );
+        for other in [
+            "postgres://alerting:x@other/alerting",
+            "postgres://alerting:x@db/else",
+        ] {
+            assert!(
+                matches!(
+                    role.same_database_as(other),
+                    Err(AppRoleError::OtherDatabase { .. })
+                ),
+                "{other}"
+            );
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub enum DbSetupError {
 
 /// The cause at the bottom of a database error (sqlx's errors repeat each layer's
 /// message in the next), and what to fix where it says plainly enough to tell.
-fn explain(err: &DbErr) -> String {
+pub(crate) fn explain(err: &DbErr) -> String {
     let mut cause: &dyn std::error::Error = err;
     while let Some(next) = cause.source() {
         cause = next;
@@ -225,43 +225,14 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<usize, DbSetupError> {
     Ok(pending)
 }
 
-/// Refuses to serve from a schema older than this binary. Reads the migration history
-/// only (sea-orm-migration's own check first creates its table if missing, which the
-/// application's role may not: see `app_role`).
+/// Refuses to serve from a schema older than this binary. Read-only: sea-orm-migration's
+/// plain check first creates its table when missing, which the application's role may
+/// not (see `app_role`).
 pub async fn require_current_schema(db: &DatabaseConnection) -> Result<(), DbSetupError> {
-    let backend = db.get_database_backend();
-    let exists = match backend {
-        DbBackend::Sqlite => {
-            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'seaql_migrations'"
-        }
-        _ => {
-            "SELECT count(*) AS n FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'seaql_migrations'"
-        }
-    };
-    let exists = db
-        .query_one_raw(Statement::from_string(backend, exists))
+    let pending = Migrator::get_pending_migrations_read_only(db)
         .await
         .map_err(DbSetupError::Migrate)?
-        .and_then(|row| row.try_get::<i64>("", "n").ok())
-        .unwrap_or(0)
-        > 0;
-    let applied: std::collections::HashSet<String> = if exists {
-        db.query_all_raw(Statement::from_string(
-            backend,
-            "SELECT version FROM seaql_migrations",
-        ))
-        .await
-        .map_err(DbSetupError::Migrate)?
-        .iter()
-        .filter_map(|row| row.try_get::<String>("", "version").ok())
-        .collect()
-    } else {
-        Default::default()
-    };
-    let pending = Migrator::migrations()
-        .iter()
-        .filter(|migration| !applied.contains(migration.name()))
-        .count();
+        .len();
     if pending > 0 {
         return Err(DbSetupError::SchemaBehind(pending));
     }

@@ -1,7 +1,9 @@
-// hclfmt: what `terraform fmt -check -recursive` checks, where Terraform itself is not
-// at hand. Every .tf and .tfvars(.example) file under the directories given is parsed
-// with HashiCorp's own HCL parser (hclsyntax, as Terraform parses it) and compared with
-// hclwrite.Format's canonical layout, the formatter `terraform fmt` is built on.
+// hclfmt: the layout check of `terraform fmt -check -recursive`, where Terraform itself
+// is not at hand. Every .tf and .tfvars(.example) file under the directories given is
+// parsed with HashiCorp's own HCL parser (hclsyntax, as Terraform parses it) and
+// compared with hclwrite.Format's canonical layout, the formatter `terraform fmt` is
+// built on (terraform fmt also rewrites a few legacy forms, such as "${x}" alone and
+// quoted type names, which this does not look for).
 // Prints each file that does not parse or is not formatted, with a diff-like listing
 // of the first lines that differ, and exits 1; with -w, rewrites them instead.
 package main
@@ -47,10 +49,10 @@ func main() {
 		}
 	}
 	if bad > 0 && !*write {
-		fmt.Fprintf(os.Stderr, "%d of %d files are not as terraform fmt writes them (scripts/hclfmt -w fixes the layout)\n", bad, checked)
+		fmt.Fprintf(os.Stderr, "%d of %d files are not laid out as terraform fmt lays them out (scripts/hclfmt -w fixes it)\n", bad, checked)
 		os.Exit(1)
 	}
-	fmt.Printf("hclfmt: %d files parse and are formatted as terraform fmt writes them\n", checked)
+	fmt.Printf("hclfmt: %d files parse and are laid out as terraform fmt lays them out\n", checked)
 }
 
 func check(path string, write bool) bool {

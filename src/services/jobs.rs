@@ -57,6 +57,9 @@ pub async fn migrate(
 ) -> Result<(usize, Backend, Option<String>), StartError> {
     // Checked before anything is changed.
     let role = app_url.map(AppRole::from_url).transpose()?;
+    if let (Some(role), Some(owner_url)) = (&role, &database.database_url) {
+        role.same_database_as(owner_url)?;
+    }
     let (db, backend) = db::connect(database).await?;
     // The role first: it refuses the owner's own name before the schema changes.
     if let Some(role) = &role {

@@ -67,6 +67,8 @@ pub enum TestDatabase {
     Sqlite(tempfile::TempDir),
     Postgres {
         name: String,
+        /// Roles of this test, dropped after the database.
+        roles: Vec<String>,
     },
 }
 
@@ -94,18 +96,69 @@ impl TestDatabase {
                 admin.close().await.ok();
                 let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
                 url.set_path(&name);
-                (Self::Postgres { name }, url.to_string())
+                (
+                    Self::Postgres {
+                        name,
+                        roles: Vec::new(),
+                    },
+                    url.to_string(),
+                )
             }
+        }
+    }
+
+    /// A fresh Postgres database owned by a new role made as RDS makes its master user
+    /// (LOGIN, CREATEROLE, CREATEDB, no superuser), and that role's URL to it. Both are
+    /// dropped with the database.
+    pub async fn create_owned() -> (Self, String) {
+        let (mut database, _) = Self::create(Backend::Postgres).await;
+        let Self::Postgres { name, roles } = &mut database else {
+            unreachable!("a Postgres database")
+        };
+        let owner = format!("{name}_owner");
+        let admin = alerting::db::connect_url(&postgres_admin_url(), 1)
+            .await
+            .expect("admin");
+        for statement in [
+            format!("CREATE ROLE \"{owner}\" LOGIN CREATEROLE CREATEDB"),
+            format!("ALTER DATABASE \"{name}\" OWNER TO \"{owner}\""),
+        ] {
+            admin
+                .execute_unprepared(&statement)
+                .await
+                .expect("make the owner");
+        }
+        admin.close().await.ok();
+        roles.push(owner.clone());
+        let mut url = url::Url::parse(&postgres_admin_url()).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(name);
+        url.set_username(&owner).expect("a URL with a host");
+        url.set_password(None).expect("a URL with a host");
+        (database, url.to_string())
+    }
+
+    /// Drops `role` too, after the database (whose grants it holds).
+    pub fn drop_role_too(&mut self, role: &str) {
+        if let Self::Postgres { roles, .. } = self {
+            roles.insert(0, role.to_owned());
         }
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Self::Postgres { name } = self else {
+        let Self::Postgres { name, roles } = self else {
             return;
         };
-        let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        // One by one: DROP DATABASE cannot share a statement list (an implicit transaction).
+        let statements: Vec<String> =
+            std::iter::once(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .chain(
+                    roles
+                        .iter()
+                        .map(|role| format!("DROP ROLE IF EXISTS \"{role}\"")),
+                )
+                .collect();
         // Drop cannot await; a separate thread with its own runtime can.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -114,7 +167,9 @@ impl Drop for TestDatabase {
                 .expect("runtime");
             runtime.block_on(async {
                 let admin = alerting::db::connect_url(&postgres_admin_url(), 1).await?;
-                admin.execute_unprepared(&statement).await?;
+                for statement in &statements {
+                    admin.execute_unprepared(statement).await?;
+                }
                 admin.close().await
             })
         })

@@ -1,25 +1,26 @@
 //! The application's own Postgres role, as `alerting migrate` makes it from
-//! DATABASE_APP_URL (what the migrate task does on AWS): it logs in with the URL's
+//! DATABASE_APP_URL (what the migrate task does on AWS), run by an owner made as RDS
+//! makes its master user (CREATEROLE, no superuser): the role logs in with the URL's
 //! password, reads and writes rows and can touch neither the schema nor the migration
-//! history; migrate run again sets a new password; a URL that names the owner, or no
-//! password, is refused before anything changes. (Every other API test on Postgres
-//! runs its service as such a role: the rights are enough for the whole API.)
+//! history; migrate run again sets a new password; a URL it cannot use is refused
+//! before anything changes. (Every other API test on Postgres runs its service as such
+//! a role: the rights are enough for the whole API.)
 
 use alerting_test_support::{
     alerting_command,
-    database::{self, Backend, TestDatabase, postgres_admin_url},
+    database::{self, TestDatabase, postgres_admin_url},
     process::run,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-/// `alerting migrate` on `owner_url`, with DATABASE_APP_URL when given.
-async fn migrate(owner_url: &str, app_url: Option<&str>) -> (Option<i32>, String) {
+/// `alerting migrate` on `owner_url`, with DATABASE_APP_URL.
+async fn migrate(owner_url: &str, app_url: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = alerting_command!(dir.path());
-    command.env("DATABASE_URL", owner_url).arg("migrate");
-    if let Some(app_url) = app_url {
-        command.env("DATABASE_APP_URL", app_url);
-    }
+    command
+        .env("DATABASE_URL", owner_url)
+        .env("DATABASE_APP_URL", app_url)
+        .arg("migrate");
     run(command).await
 }
 
@@ -37,16 +38,33 @@ async fn refused(db: &DatabaseConnection, statement: &str) -> String {
     }
 }
 
+/// Whether migrate has changed the database: it made the migration history.
+async fn migrated(owner_url: &str) -> bool {
+    let owner = alerting::db::connect_url(owner_url, 1)
+        .await
+        .expect("owner");
+    let row = owner
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT to_regclass('seaql_migrations') IS NOT NULL AS made",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    row.try_get::<bool>("", "made").expect("made")
+}
+
 #[tokio::test]
 async fn migrate_makes_a_role_that_reads_and_writes_rows_and_nothing_more() {
-    let (database, owner_url) = TestDatabase::create(Backend::Postgres).await;
+    let (mut database, owner_url) = TestDatabase::create_owned().await;
     let role = format!(
         "alerting_role_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
+    database.drop_role_too(&role);
     let app_url = as_user(&owner_url, &role, "first-Password-1");
 
-    let (code, output) = migrate(&owner_url, Some(&app_url)).await;
+    let (code, output) = migrate(&owner_url, &app_url).await;
     assert_eq!(code, Some(0), "{output}");
     assert!(
         output.contains(&format!("role {role} may read and write the tables")),
@@ -97,7 +115,7 @@ async fn migrate_makes_a_role_that_reads_and_writes_rows_and_nothing_more() {
 
     // Again, with another password: the new one logs in, the old one no longer.
     let rotated = as_user(&owner_url, &role, "second-Password-2");
-    let (code, output) = migrate(&owner_url, Some(&rotated)).await;
+    let (code, output) = migrate(&owner_url, &rotated).await;
     assert_eq!(code, Some(0), "{output}");
     assert!(output.contains("is up to date"), "{output}");
     alerting::db::connect_url(&rotated, 1)
@@ -107,43 +125,49 @@ async fn migrate_makes_a_role_that_reads_and_writes_rows_and_nothing_more() {
         alerting::db::connect_url(&app_url, 1).await.is_err(),
         "the old password still logs in"
     );
-
-    drop(database);
-    admin
-        .execute_unprepared(&format!("DROP ROLE IF EXISTS \"{role}\""))
-        .await
-        .expect("drop the role");
 }
 
 #[tokio::test]
 async fn migrate_refuses_an_application_url_it_cannot_use_before_changing_anything() {
-    let (_database, owner_url) = TestDatabase::create(Backend::Postgres).await;
+    let (_database, owner_url) = TestDatabase::create_owned().await;
     let owner = url::Url::parse(&owner_url)
         .expect("URL")
         .username()
         .to_owned();
+    let mut elsewhere =
+        url::Url::parse(&as_user(&owner_url, "alerting_app", "whatever")).expect("URL");
+    elsewhere.set_path("another_database");
     let cases = [
         (
             as_user(&owner_url, &owner, "whatever"),
             "the user DATABASE_URL connects as",
         ),
         (
+            as_user(&owner_url, "postgres", "whatever"),
+            "has rights beyond reading and writing rows",
+        ),
+        (
             as_user(&owner_url, "Mixed_Case", "whatever"),
             "is not a plain role name",
         ),
         (
-            format!("postgres://alerting_app@{}/x", "127.0.0.1"),
+            owner_url.replace(&format!("{owner}@"), "alerting_app@"),
             "must name a Postgres user and its password",
         ),
+        (elsewhere.to_string(), "a database the services do not use"),
     ];
     for (app_url, expected) in cases {
-        let (code, output) = migrate(&owner_url, Some(&app_url)).await;
+        let (code, output) = migrate(&owner_url, &app_url).await;
         assert_eq!(code, Some(1), "{app_url}: {output}");
         assert!(output.contains("DATABASE_APP_URL"), "{output}");
         assert!(output.contains(expected), "{expected}: {output}");
         assert!(
             !output.contains("whatever"),
             "the password was printed: {output}"
+        );
+        assert!(
+            !migrated(&owner_url).await,
+            "{expected}: migrate changed the database"
         );
     }
 }

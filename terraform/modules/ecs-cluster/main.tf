@@ -78,8 +78,9 @@ resource "aws_launch_template" "host" {
     arn = aws_iam_instance_profile.host.arn
   }
   # IMDSv2 only, and one hop: the host's own agent reaches the instance role, but a
-  # container (bridge networking adds a hop) cannot; tasks get their task roles'
-  # credentials from ECS's own endpoint instead.
+  # bridge-networked container (a hop further) cannot, and ECS_AWSVPC_BLOCK_IMDS in the
+  # user data keeps it from the awsvpc task (the self-hosted broker) too; tasks get
+  # their task roles' credentials from ECS's own endpoint instead.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
@@ -100,6 +101,7 @@ resource "aws_launch_template" "host" {
     #!/bin/bash
     echo "ECS_CLUSTER=${var.name}" >> /etc/ecs/ecs.config
     echo "ECS_ENABLE_TASK_IAM_ROLE=true" >> /etc/ecs/ecs.config
+    echo "ECS_AWSVPC_BLOCK_IMDS=true" >> /etc/ecs/ecs.config
   EOT
   )
   tag_specifications {
