@@ -23,6 +23,8 @@ pub enum StartError {
     Sns(#[from] crate::adapters::sns_fetch::SnsFetchSetupError),
     #[error(transparent)]
     AppRole(#[from] crate::app_role::AppRoleError),
+    #[error(transparent)]
+    EmbeddedBus(#[from] crate::adapters::durable_bus::DurableBusError),
     #[error("{service} needs {what}")]
     Missing {
         service: &'static str,

@@ -11,8 +11,8 @@
 //! - `runners`: the consumer loop, the HTTP server, the metrics exporter, shutdown.
 //! - `admin_token`: the admin token, given or made for `up`.
 //! - `error`: why a service could not start.
-//! - `adapters`: Kafka, the in-process bus, Redis and in-process snapshot stores,
-//!   the delivery channels, CloudWatch.
+//! - `adapters`: Kafka, embedded mode's bus log (and a bus in memory for tests), Redis
+//!   and in-process snapshot stores, the delivery channels, CloudWatch.
 //! - `db`: connecting to Postgres or SQLite, and migrating.
 //! - `app_role`: the application's own Postgres role, made and granted by `migrate`.
 //! - `config`: the settings tree (each setting documented once, on its definition).

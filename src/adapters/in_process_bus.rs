@@ -1,6 +1,8 @@
-//! The bus of embedded mode: bounded in-process queues, one per topic and consumer
-//! group, so a slow consumer slows its producers (back-pressure) instead of growing
-//! memory without bound. Nothing survives the process, which embedded mode accepts.
+//! A bus in memory: bounded queues, one per topic and consumer group, so a slow
+//! consumer slows its producers instead of growing memory without bound. Nothing
+//! survives the process, so embedded mode keeps its bus on disk instead
+//! (`durable_bus`); this one serves the tests that run a service without a platform
+//! around it.
 
 use std::{
     collections::HashMap,

@@ -1,7 +1,7 @@
 //! What a service starts on: the database, the bus, the snapshot store and the admin
 //! token. Opened once per process, in one of two ways: for `up` (migrate the database,
-//! create the topics, the in-process parts where nothing is configured, an admin token
-//! made on first start) or for one service on its own (check the schema, check that
+//! create the topics, the embedded parts where nothing is configured: the bus log on
+//! disk and the in-process snapshot, an admin token made on first start) or for one service on its own (check the schema, check that
 //! its topics exist, refuse to start without what it needs). Every service then
 //! starts from the same `Backends` either way.
 
@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     adapters::{
-        in_process_bus::InProcessBus, kafka::Kafka, memory_snapshot::MemorySnapshotStore,
+        durable_bus::DurableBus, kafka::Kafka, memory_snapshot::MemorySnapshotStore,
         redis_snapshot::RedisSnapshotStore,
     },
     config::Settings,
@@ -24,8 +24,15 @@ use crate::{
     error::StartError,
 };
 
-/// In-process queue length per topic and consumer group in embedded mode.
-const IN_PROCESS_CAPACITY: usize = 10_000;
+/// The consumer groups of embedded mode (a group is its service), registered with the
+/// bus log before any of them reads; a subscription of another is a bug the log's
+/// debug check names.
+const EMBEDDED_GROUPS: [(&str, &str); 4] = [
+    (topics::ALERTS_NEW, "evaluator"),
+    (topics::ALERTS_MATCHED, "aggregator"),
+    (topics::NOTIFICATIONS_READY, "sender"),
+    (topics::RULE_CHANGED, "rule-updater"),
+];
 
 /// How much a service on its own depends on a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +60,8 @@ pub struct Backends {
     db: Option<(DatabaseConnection, Backend)>,
     bus: Option<Arc<dyn Bus>>,
     pub store: Arc<dyn SnapshotStore>,
-    in_process: Option<InProcessBus>,
+    /// Embedded mode's bus: the log in `$DATA_DIR/bus.db`.
+    embedded_bus: Option<DurableBus>,
     kafka: Option<Kafka>,
     /// What the log line says of the bus and the snapshot, where the service uses them.
     uses: Uses,
@@ -85,7 +93,15 @@ impl Backends {
                 (Arc::new(kafka.bus()?), None, Some(kafka))
             }
             None => {
-                let bus = InProcessBus::new(IN_PROCESS_CAPACITY);
+                let dir = &settings.database.data_dir;
+                crate::private_files::private_dir(dir).map_err(|source| {
+                    db::DbSetupError::DataDir {
+                        path: dir.clone(),
+                        source,
+                    }
+                })?;
+                let bus = DurableBus::open(&dir.join("bus.db")).await?;
+                bus.register(&EMBEDDED_GROUPS).await?;
                 (Arc::new(bus.clone()), Some(bus), None)
             }
         };
@@ -94,7 +110,7 @@ impl Backends {
             db: Some((db, backend)),
             bus: Some(bus),
             store: snapshot_store(settings).await?,
-            in_process,
+            embedded_bus: in_process,
             kafka,
             uses: Uses {
                 bus: true,
@@ -155,7 +171,7 @@ impl Backends {
                 true => snapshot_store(settings).await?,
                 false => Arc::new(MemorySnapshotStore::default()),
             },
-            in_process: None,
+            embedded_bus: None,
             kafka,
             uses: Uses {
                 bus: needs.kafka != Need::No,
@@ -201,9 +217,9 @@ impl Backends {
             .ok_or_else(|| StartError::AdminToken(format!("{service} needs ADMIN_TOKEN")))
     }
 
-    /// The in-process bus, in embedded mode (tests tap topics through it).
-    pub fn in_process_bus(&self) -> Option<&InProcessBus> {
-        self.in_process.as_ref()
+    /// Embedded mode's bus (tests tap topics through it).
+    pub fn embedded_bus(&self) -> Option<&DurableBus> {
+        self.embedded_bus.as_ref()
     }
 
     /// Embedded: SQLite and the in-process bus.
@@ -218,13 +234,13 @@ impl Backends {
             parts.push(format!("database {backend}"));
         }
         if self.uses.bus {
-            parts.push(match (&self.kafka, &self.in_process) {
+            parts.push(match (&self.kafka, &self.embedded_bus) {
                 (Some(kafka), _) => format!(
                     "bus kafka {} ({})",
                     kafka.config().brokers.clone().unwrap_or_default(),
                     kafka.describe_security()
                 ),
-                (None, Some(_)) => "bus in-process".to_owned(),
+                (None, Some(_)) => "bus embedded (a log on disk)".to_owned(),
                 (None, None) => "no bus".to_owned(),
             });
         }
@@ -242,7 +258,7 @@ impl Backends {
         service: &'static str,
         topic: &str,
     ) -> Result<Box<dyn Subscription>, StartError> {
-        match (&self.in_process, &self.kafka) {
+        match (&self.embedded_bus, &self.kafka) {
             (Some(bus), _) => Ok(Box::new(bus.subscribe(topic, service))),
             (None, Some(kafka)) => Ok(Box::new(kafka.subscribe(service, topic)?)),
             (None, None) => Err(StartError::Missing {

@@ -120,6 +120,12 @@ impl Running {
         self.stop_with("-TERM").await
     }
 
+    /// Kills the process as an OOM kill or a power cut would (SIGKILL): no shutdown at
+    /// all. Returns what it had printed.
+    pub async fn kill(self) -> Vec<String> {
+        self.stop_with("-KILL").await.1
+    }
+
     /// Stops the process as Ctrl-C in its terminal does (SIGINT).
     pub async fn interrupt(self) -> (std::process::ExitStatus, Vec<String>) {
         self.stop_with("-INT").await

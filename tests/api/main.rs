@@ -17,6 +17,7 @@ mod constraints;
 mod database_tls;
 mod dedup_keys;
 mod duplicate_keys;
+mod embedded_crash;
 mod endpoint_input;
 mod endpoints;
 mod explain;

@@ -396,9 +396,9 @@ async fn undecodable_matches_and_announcements_are_dead_letters() {
         .await;
     p.wait_for_rules(1).await;
     let backends = &p.running.as_ref().expect("running").backends;
-    let in_process = backends.in_process_bus().expect("embedded");
-    let mut matched_letters = in_process.subscribe("alerts.matched.dlq", "test");
-    let mut ready_letters = in_process.subscribe("notifications.ready.dlq", "test");
+    let embedded = backends.embedded_bus().expect("embedded");
+    let mut matched_letters = embedded.tap("alerts.matched.dlq");
+    let mut ready_letters = embedded.tap("notifications.ready.dlq");
     backends
         .bus("test")
         .expect("a bus")

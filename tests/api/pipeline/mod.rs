@@ -384,14 +384,14 @@ impl Pipeline {
             .await
             .expect("the platform starts");
         let dead_letter_topic = topics::dead_letters(topics::ALERTS_NEW);
-        let (matched, dead_letters) = match running.backends.in_process_bus() {
-            // The in-process bus hands a subscriber what is published from then on.
+        let (matched, dead_letters) = match running.backends.embedded_bus() {
+            // A tap hands what is published from then on, and commits nothing.
             Some(bus) => (
                 LazyTap::Ready(Tap {
-                    subscription: Box::new(bus.subscribe(topics::ALERTS_MATCHED, "test-tap")),
+                    subscription: Box::new(bus.tap(topics::ALERTS_MATCHED)),
                 }),
                 LazyTap::Ready(Tap {
-                    subscription: Box::new(bus.subscribe(&dead_letter_topic, "test-tap")),
+                    subscription: Box::new(bus.tap(&dead_letter_topic)),
                 }),
             ),
             None => (
