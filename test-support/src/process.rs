@@ -120,8 +120,8 @@ impl Running {
         self.stop_with("-TERM").await
     }
 
-    /// Kills the process as an OOM kill or a power cut would (SIGKILL): no shutdown at
-    /// all. Returns what it had printed.
+    /// Kills the process as an OOM kill does (SIGKILL): no shutdown at all. Returns
+    /// what it had printed.
     pub async fn kill(self) -> Vec<String> {
         self.stop_with("-KILL").await.1
     }
