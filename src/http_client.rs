@@ -32,6 +32,22 @@ pub fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> 
         .map(std::time::Duration::from_secs)
 }
 
+/// Why an answer asks for the same request later, if it does: a 429, or a 503 with
+/// Retry-After (the alert-producer's back-pressure; a 503 without it is a failure).
+pub fn held_back(response: &reqwest::Response) -> Option<&'static str> {
+    match response.status() {
+        reqwest::StatusCode::TOO_MANY_REQUESTS => Some("rate limited"),
+        reqwest::StatusCode::SERVICE_UNAVAILABLE
+            if response
+                .headers()
+                .contains_key(reqwest::header::RETRY_AFTER) =>
+        {
+            Some("the pipeline is behind")
+        }
+        _ => None,
+    }
+}
+
 /// A client with default settings.
 pub fn client() -> reqwest::Client {
     builder().build().unwrap_or_else(|_| reqwest::Client::new())

@@ -3,6 +3,7 @@
 //! Runners in the root crate host them without knowing their insides.
 //!
 //! Layout:
+//! - `backpressure`: ingestion held back while the pipeline is too far behind.
 //! - `domain`: alerts, rules, clients, endpoints, notification and delivery statuses,
 //!   each parsed once where it enters.
 //! - `events`: the messages of every topic, and the topics' names.
@@ -20,6 +21,7 @@
 //! - `redact`, `safe_targets`, `signature`: secrets kept out of text, the addresses a
 //!   delivery may reach, webhook signatures.
 
+pub mod backpressure;
 pub mod domain;
 pub mod events;
 pub mod history;

@@ -127,6 +127,7 @@ pub struct Metrics {
     pub deliveries_deferred: Counter,
     pub endpoints_marked_down: Counter,
     pub messages_dead_lettered: Counter,
+    pub ingest_backlogged: Counter,
     pub rule_changes_applied: Counter,
     pub snapshots_written: Counter,
     pub snapshot_rules: Gauge,
@@ -167,6 +168,7 @@ impl Metrics {
             deliveries_deferred: Counter::new(),
             endpoints_marked_down: Counter::new(),
             messages_dead_lettered: Counter::new(),
+            ingest_backlogged: Counter::new(),
             rule_changes_applied: Counter::new(),
             snapshots_written: Counter::new(),
             snapshot_rules: Gauge::new(),
@@ -297,6 +299,12 @@ impl Metrics {
                 "MessagesDeadLettered",
                 "Messages sent to a dead-letter topic",
                 &self.messages_dead_lettered,
+            ),
+            counter(
+                "alerting_ingest_backlogged_total",
+                "IngestBacklogged",
+                "Ingest requests refused (503) because the pipeline stayed more than INGEST_MAX_BACKLOG messages behind",
+                &self.ingest_backlogged,
             ),
             counter(
                 "alerting_rule_changes_applied_total",

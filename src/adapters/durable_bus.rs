@@ -11,6 +11,9 @@
 //! before a group that is still starting has seen it, the groups are registered when
 //! the log is opened, before any of them reads.
 //!
+//! The log also counts what the groups have yet to do (the messages after each group's
+//! position, summed): the pipeline's backlog, which ingestion's back-pressure watches.
+//!
 //! Readers wait on a notification per topic (and look again every second, in case a
 //! wake-up was missed), so a message published is read at once. A test's tap gets a
 //! copy of what is published from then on, in memory, and holds nothing back.
@@ -30,7 +33,7 @@ use async_trait::async_trait;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
 };
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 /// Rows per INSERT (SQLite takes at most 32,766 parameters a statement, four a row).
 const INSERT_CHUNK: usize = 1_000;
@@ -77,6 +80,31 @@ pub struct DurableBus {
     groups: Arc<Mutex<HashSet<(String, String)>>>,
     /// Each topic's taps.
     taps: Arc<Mutex<HashMap<String, Vec<mpsc::UnboundedSender<IncomingMessage>>>>>,
+    backlog: Arc<Backlog>,
+    /// Held by each write transaction. SQLite has one writer; a second one would sleep
+    /// in SQLite's busy handler (1, 2, 5, 10 ms … between looks) while every service
+    /// waits on the log, where this queues it and wakes it the moment the first is done.
+    write: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Messages after the positions of the registered groups, summed (a message of a topic
+/// with two groups counts twice: two services have it to do).
+struct Backlog {
+    /// Below zero for a moment when a group commits a message before its publisher has
+    /// counted it.
+    count: Mutex<i64>,
+    watch: watch::Sender<u64>,
+}
+
+impl Backlog {
+    fn add(&self, change: i64) {
+        if change == 0 {
+            return;
+        }
+        let mut count = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        *count += change;
+        self.watch.send_replace(u64::try_from(*count).unwrap_or(0));
+    }
 }
 
 impl DurableBus {
@@ -105,7 +133,18 @@ impl DurableBus {
             wake: Arc::default(),
             groups: Arc::default(),
             taps: Arc::default(),
+            write: Arc::default(),
+            backlog: Arc::new(Backlog {
+                count: Mutex::new(0),
+                watch: watch::channel(0).0,
+            }),
         })
+    }
+
+    /// The pipeline's backlog: messages published and not yet committed by each group
+    /// that has them to do, kept current as the log changes.
+    pub fn backlog(&self) -> watch::Receiver<u64> {
+        self.backlog.watch.subscribe()
     }
 
     /// Registers the consumer groups of each topic (a group new to the log starts at
@@ -113,21 +152,43 @@ impl DurableBus {
     /// registered group of their topic has committed them.
     pub async fn register(&self, groups: &[(&str, &str)]) -> Result<(), DurableBusError> {
         for (topic, group) in groups {
-            self.db
-                .execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Sqlite,
-                    "INSERT OR IGNORE INTO bus_groups (topic, group_name, committed) VALUES (?, ?, 0)",
-                    [(*topic).into(), (*group).into()],
-                ))
+            let register = async {
+                self.db
+                    .execute_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        "INSERT OR IGNORE INTO bus_groups (topic, group_name, committed) VALUES (?, ?, 0)",
+                        [(*topic).into(), (*group).into()],
+                    ))
+                    .await?;
+                // What it left to do when the log was last open.
+                self.count(
+                    "SELECT count(*) AS n FROM bus_messages WHERE topic = ? AND position > \
+                     (SELECT committed FROM bus_groups WHERE topic = ? AND group_name = ?)",
+                    [(*topic).into(), (*topic).into(), (*group).into()],
+                )
                 .await
-                .map_err(|error| DurableBusError::Register {
-                    group: (*group).to_owned(),
-                    error,
-                })?;
+            };
+            let behind = register.await.map_err(|error| DurableBusError::Register {
+                group: (*group).to_owned(),
+                error,
+            })?;
             let mut known = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-            known.insert(((*topic).to_owned(), (*group).to_owned()));
+            if known.insert(((*topic).to_owned(), (*group).to_owned())) {
+                self.backlog.add(behind);
+            }
         }
         Ok(())
+    }
+
+    /// The `n` of a `SELECT count(*) AS n`.
+    async fn count<const N: usize>(&self, sql: &str, values: [Value; N]) -> Result<i64, DbErr> {
+        count(&self.db, sql, values).await
+    }
+
+    /// How many registered groups read `topic`.
+    fn readers(&self, topic: &str) -> i64 {
+        let known = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        known.iter().filter(|(t, _)| t == topic).count() as i64
     }
 
     fn wake(&self, topic: &str) -> Arc<Notify> {
@@ -165,6 +226,7 @@ impl DurableBus {
     /// Stores `messages`; returns the position of each (the rows of one INSERT take
     /// consecutive positions, the transaction holding SQLite's only write lock).
     async fn insert(&self, messages: &[OutgoingMessage]) -> Result<Vec<i64>, DbErr> {
+        let _writing = self.write.lock().await;
         let transaction = self.db.begin().await?;
         let mut positions = Vec::with_capacity(messages.len());
         for chunk in messages.chunks(INSERT_CHUNK) {
@@ -233,6 +295,11 @@ impl Bus for DurableBus {
         self.copy_to_taps(&messages, &positions);
         let mut topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
         topics.sort_unstable();
+        let mut added = 0;
+        for run in topics.chunk_by(|a, b| a == b) {
+            added += run.len() as i64 * self.readers(run[0]);
+        }
+        self.backlog.add(added);
         topics.dedup();
         for topic in topics {
             self.wake(topic).notify_waiters();
@@ -347,16 +414,12 @@ impl DurableSubscription {
         self.lag_counted = Some(Instant::now());
         let counted = self
             .bus
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Sqlite,
+            .count(
                 "SELECT count(*) AS n FROM bus_messages WHERE topic = ? AND position > ?",
                 [self.topic.clone().into(), after.into()],
-            ))
+            )
             .await;
-        if let Ok(Some(row)) = counted
-            && let Ok(lag) = row.try_get::<i64>("", "n")
-        {
+        if let Ok(lag) = counted {
             metrics().set_consumer_lag(&self.group, u64::try_from(lag).unwrap_or(0));
         }
     }
@@ -391,7 +454,21 @@ impl Subscription for DurableSubscription {
             return Ok(());
         };
         let commit = async {
+            let _writing = self.bus.write.lock().await;
             let transaction = self.bus.db.begin().await?;
+            // Still in the log: no other group can delete what this one has not committed.
+            let done = count(
+                &transaction,
+                "SELECT count(*) AS n FROM bus_messages WHERE topic = ? AND position <= ? AND \
+                 position > (SELECT committed FROM bus_groups WHERE topic = ? AND group_name = ?)",
+                [
+                    self.topic.clone().into(),
+                    last.into(),
+                    self.topic.clone().into(),
+                    self.group.clone().into(),
+                ],
+            )
+            .await?;
             transaction
                 .execute_raw(Statement::from_sql_and_values(
                     DbBackend::Sqlite,
@@ -408,12 +485,33 @@ impl Subscription for DurableSubscription {
                     [self.topic.clone().into(), self.topic.clone().into()],
                 ))
                 .await?;
-            transaction.commit().await
+            transaction.commit().await?;
+            Ok::<_, DbErr>(done)
         };
-        commit
+        let done = commit
             .await
-            .map_err(|err| BusError::Consume(format!("bus log: committing: {err}")))
+            .map_err(|err| BusError::Consume(format!("bus log: committing: {err}")))?;
+        self.bus.backlog.add(-done);
+        Ok(())
     }
+}
+
+/// The `n` of a `SELECT count(*) AS n`, on the log or in one of its transactions.
+async fn count<const N: usize>(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: [Value; N],
+) -> Result<i64, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await?;
+    Ok(row
+        .and_then(|row| row.try_get::<i64>("", "n").ok())
+        .unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -504,6 +602,29 @@ mod tests {
             }
         }
         assert_eq!(seen, (0..500).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn the_backlog_counts_what_each_group_has_yet_to_do_and_is_recounted_on_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let bus = bus(&dir).await;
+            let backlog = bus.backlog();
+            // Three groups read `t`: each message is three services' work.
+            bus.publish(messages("t", 0..4)).await.expect("published");
+            bus.publish(messages("unread", 0..2))
+                .await
+                .expect("published");
+            assert_eq!(*backlog.borrow(), 12);
+            let mut a = bus.subscribe("t", "a");
+            let batch = a.next_batch(3).await.expect("batch");
+            a.commit(&batch).await.expect("committed");
+            assert_eq!(*backlog.borrow(), 9);
+            a.commit(&batch).await.expect("committed again");
+            assert_eq!(*backlog.borrow(), 9, "a batch committed twice counts once");
+        }
+        let bus = bus(&dir).await;
+        assert_eq!(*bus.backlog().borrow(), 9, "recounted from the log");
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use alerting_handlers::{http::rule_service::Quotas, integrations::sns::SnsHosts};
 use clap::Args;
 
-use super::parse_duration;
+use super::{duration_between, parse_duration};
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "rule-service")]
@@ -106,6 +106,23 @@ pub struct AlertProducerConfig {
     /// Address the alert-producer listens on.
     #[arg(long, env = "ALERT_PRODUCER_ADDR", default_value = "127.0.0.1:8081")]
     pub alert_producer_addr: SocketAddr,
+
+    /// How far behind the pipeline may be, in messages on the bus not yet done by the
+    /// service that handles them (alerts not yet matched, matches not yet stored,
+    /// notifications not yet sent), before ingestion holds back: a request then waits
+    /// up to INGEST_BACKLOG_WAIT for room, and is answered 503 with Retry-After if none
+    /// comes. It bounds how long an accepted alert waits (this many messages at the
+    /// pipeline's rate). 0 for no limit. Embedded mode (`up` without Kafka) only: there
+    /// the bus log counts it; with Kafka the backlog is Kafka's, on disk, and the
+    /// consumers' lag is watched instead (alerting_consumer_lag).
+    #[arg(long, env = "INGEST_MAX_BACKLOG", default_value_t = 20_000)]
+    pub ingest_max_backlog: u64,
+
+    /// How long an ingest request waits for the pipeline to have room (see
+    /// INGEST_MAX_BACKLOG) before it is refused; 0 refuses at once.
+    #[arg(long, env = "INGEST_BACKLOG_WAIT", default_value = "2s",
+          value_parser = duration_between(Duration::ZERO, Duration::from_secs(60)))]
+    pub ingest_backlog_wait: Duration,
 
     #[command(flatten)]
     pub sns: SnsConfig,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use alerting_handlers::{
+    backpressure::BackPressure,
     events::topics,
     http::alert_producer::{AlertProducerSettings, router},
     integrations::sns::Sns,
@@ -35,7 +36,20 @@ pub async fn start(cx: Context<'_>) -> Result<Started, StartError> {
         "ALERT_PRODUCER_ADDR",
     )
     .await?;
-    let sns = &cx.settings.alert_producer.sns;
+    let config = &cx.settings.alert_producer;
+    // Embedded, the bus log counts the pipeline's backlog; with Kafka, Kafka keeps it.
+    let backpressure = cx
+        .backends
+        .embedded_bus()
+        .filter(|_| config.ingest_max_backlog > 0)
+        .map(|bus| {
+            BackPressure::new(
+                bus.backlog(),
+                config.ingest_max_backlog,
+                config.ingest_backlog_wait,
+            )
+        });
+    let sns = &config.sns;
     let service_settings = AlertProducerSettings {
         admin_token: cx.admin_token()?,
         keys,
@@ -44,6 +58,7 @@ pub async fn start(cx: Context<'_>) -> Result<Started, StartError> {
             sns.sns_hosts.clone(),
             Arc::new(HttpsFetch::new(sns.sns_ca_file.as_deref())?),
         ))),
+        backpressure,
     };
     Ok(cx.http(listener, router(bus, service_settings), async {}))
 }

@@ -56,8 +56,9 @@ pub struct ProduceArgs {
     pub token: Option<String>,
 }
 
-/// How many times a batch is sent again after a 429 before it counts as failed.
-const RATE_LIMITED_RETRIES: u32 = 20;
+/// How many times a batch is sent again after a 429 (over the key's rate) or a 503
+/// with Retry-After (the pipeline is behind) before it counts as failed.
+const HELD_BACK_RETRIES: u32 = 60;
 
 /// The token to send: --token / ALERTING_TOKEN, else `up`'s kept admin token.
 fn token(args: &ProduceArgs) -> anyhow::Result<String> {
@@ -160,15 +161,17 @@ pub async fn produce(args: ProduceArgs) -> anyhow::Result<()> {
                     .try_clone()
                     .ok_or_else(|| "the request cannot be sent again".to_owned())?;
                 let response = attempt.send().await.map_err(|err| err.to_string())?;
-                if response.status() != reqwest::StatusCode::TOO_MANY_REQUESTS
-                    || retries >= RATE_LIMITED_RETRIES
-                {
+                let Some(why) = crate::http_client::held_back(&response) else {
+                    break response;
+                };
+                if retries >= HELD_BACK_RETRIES {
                     break response;
                 }
-                // Over the key's rate: wait as told, then send the same batch again.
+                // Over the key's rate, or the pipeline is behind: nothing of the batch
+                // was taken; wait as told, then send the same batch again.
                 let wait =
                     crate::http_client::retry_after(&response).unwrap_or(Duration::from_secs(1));
-                bar.set_message(format!("rate limited, waiting {} s", wait.as_secs()));
+                bar.set_message(format!("{why}, waiting {} s", wait.as_secs()));
                 tokio::time::sleep(wait).await;
                 retries += 1;
             };

@@ -34,6 +34,7 @@ async fn load_generation_is_refused_to_a_key_before_its_body_is_judged(app: Test
         keys: Some(app.db.clone()),
         ingest_rate_limit: 0,
         sns: None,
+        backpressure: None,
     })
     .await;
     let http = alerting::http_client::client();

@@ -28,6 +28,7 @@ async fn producer(limits: ConnectionLimits, rate: u32) -> String {
             keys: None,
             ingest_rate_limit: rate,
             sns: None,
+            backpressure: None,
         },
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -64,6 +64,7 @@ async fn the_alert_producer_names_a_repeated_key_in_an_alert_its_context_or_a_jo
         keys: None,
         ingest_rate_limit: 0,
         sns: None,
+        backpressure: None,
     })
     .await;
     let alerts = format!("{producer}/api/v1/alerts");

@@ -571,6 +571,7 @@ async fn ingestion_takes_the_ingest_scope_and_a_rate_per_key() {
         keys: Some(app.db.clone()),
         ingest_rate_limit: 3,
         sns: None,
+        backpressure: None,
     })
     .await;
     let http = alerting::http_client::client();

@@ -16,6 +16,10 @@ use crate::domain::InvalidValue;
 /// The largest request body any route accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The Retry-After of a request refused because the pipeline is behind: the smallest
+/// the header can say, as ingestion waited for room already (INGEST_BACKLOG_WAIT).
+const BACKLOGGED_RETRY_AFTER_S: u64 = 1;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("malformed JSON: {0}")]
@@ -74,6 +78,9 @@ pub enum ApiError {
         limit: u32,
         retry_after_s: u64,
     },
+    /// The pipeline is too far behind to take more for now: worth a retry, later.
+    #[error("{0}; nothing was accepted: retry in {BACKLOGGED_RETRY_AFTER_S} s")]
+    Backlogged(#[from] crate::backpressure::Backlogged),
     #[error("{what}: at most {max} ({setting}); nothing was written")]
     QuotaExceeded {
         /// The setting that sets the quota.
@@ -122,6 +129,7 @@ impl ApiError {
             Self::Forbidden(_) | Self::Unverified(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Backlogged(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -144,6 +152,7 @@ impl ApiError {
             Self::Forbidden(_) | Self::Unverified(_) => "forbidden",
             Self::Unavailable(_) => "unavailable",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Backlogged(_) => "backlogged",
             Self::QuotaExceeded { .. } => "quota_exceeded",
             Self::DatabaseUnavailable(_) => "unavailable",
             Self::Database(_) => "internal",
@@ -182,14 +191,15 @@ pub struct ErrorDetail {
     /// Stable, machine-readable: `malformed_json`, `validation_failed`, `not_found`,
     /// `duplicate`, `version_conflict`, `not_retryable`, `payload_too_large`, `unsupported_media_type`,
     /// `method_not_allowed`, `unauthorized`, `forbidden`, `rate_limited`,
-    /// `quota_exceeded`, `unavailable`, `internal`.
+    /// `quota_exceeded`, `backlogged`, `unavailable`, `internal`.
     pub code: String,
     /// For people; names the field when one is at fault.
     pub message: String,
     /// The field that failed validation (`validation_failed` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// The setting whose limit was reached (`rate_limited`, `quota_exceeded`).
+    /// The setting whose limit was reached (`rate_limited`, `quota_exceeded`,
+    /// `backlogged`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
     /// The version to retry with (`version_conflict` only).
@@ -229,6 +239,7 @@ impl IntoResponse for ApiError {
         let challenge = matches!(self, Self::Unauthorized(_));
         let retry_after = match &self {
             Self::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
+            Self::Backlogged(_) => Some(BACKLOGGED_RETRY_AFTER_S),
             _ => None,
         };
         let body = ErrorBody {
@@ -243,6 +254,7 @@ impl IntoResponse for ApiError {
                     Self::RateLimited { setting, .. } | Self::QuotaExceeded { setting, .. } => {
                         Some((*setting).to_owned())
                     }
+                    Self::Backlogged(_) => Some("INGEST_MAX_BACKLOG".to_owned()),
                     _ => None,
                 },
                 current_version: match &self {

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::generate::{self, GeneratePlan, Progress};
-use crate::{events::AlertEvent, ports::Bus};
+use crate::{backpressure::BackPressure, events::AlertEvent, ports::Bus};
 
 struct Job {
     id: Uuid,
@@ -88,8 +88,14 @@ pub struct LoadJobs {
 }
 
 impl LoadJobs {
-    /// Starts `plan` in the background, publishing to `bus`; returns its first status.
-    pub fn start(&self, plan: GeneratePlan, bus: Arc<dyn Bus>) -> JobStatus {
+    /// Starts `plan` in the background, publishing to `bus` (each batch once the
+    /// pipeline has room, when held back); returns its first status.
+    pub fn start(
+        &self,
+        plan: GeneratePlan,
+        bus: Arc<dyn Bus>,
+        backpressure: Option<BackPressure>,
+    ) -> JobStatus {
         let job = Arc::new(Job {
             id: Uuid::new_v4(),
             seed: plan.seed,
@@ -108,8 +114,11 @@ impl LoadJobs {
         tokio::spawn(async move {
             tracing::info!(job_id = %running.id, target = running.target, seed = running.seed, "load generation started");
             generate::run(plan, running.progress.clone(), |alerts| {
-                let bus = bus.clone();
+                let (bus, backpressure) = (bus.clone(), backpressure.clone());
                 async move {
+                    if let Some(pressure) = backpressure {
+                        pressure.until_room().await;
+                    }
                     bus.publish(alerts.iter().map(AlertEvent::message).collect())
                         .await
                 }

@@ -106,6 +106,9 @@ pub(super) struct Ingest {
     pub(super) requests: Vec<i64>,
     pub(super) seconds: f64,
     pub(super) failures: usize,
+    /// Requests the platform held back (429, or 503 with Retry-After), each sent again
+    /// after the wait it asked for.
+    pub(super) held_back: usize,
 }
 
 /// Sends the run's alerts from `connections` workers, paced when a rate is given.
@@ -121,10 +124,12 @@ pub(super) async fn send_alerts(
     let lanes = lanes(alerts, batch, connections.max(1));
     let next = AtomicUsize::new(0);
     let failures = AtomicUsize::new(0);
+    let held_back = AtomicUsize::new(0);
     let started = Instant::now();
     let reported = AtomicUsize::new(0);
     let workers = (0..connections.max(1)).map(|worker| {
-        let (lanes, next, failures, reported) = (&lanes, &next, &failures, &reported);
+        let (lanes, next, failures, held_back, reported) =
+            (&lanes, &next, &failures, &held_back, &reported);
         let url = format!(
             "{}/api/v1/alerts",
             producers[worker % producers.len().max(1)]
@@ -161,6 +166,15 @@ pub(super) async fn send_alerts(
                             let _ = response.bytes().await;
                             requests.push(sent.elapsed().as_micros() as i64);
                             break;
+                        }
+                        Ok(response) if crate::http_client::held_back(&response).is_some() => {
+                            // The alert-producer's back-pressure (or a key's rate): wait as
+                            // told, as a client of the platform should.
+                            let wait = crate::http_client::retry_after(&response)
+                                .unwrap_or(Duration::from_secs(1));
+                            held_back.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(wait).await;
+                            continue;
                         }
                         Ok(response) => {
                             let status = response.status();
@@ -200,6 +214,7 @@ pub(super) async fn send_alerts(
         requests,
         seconds: started.elapsed().as_secs_f64(),
         failures: failures.load(Ordering::Relaxed),
+        held_back: held_back.load(Ordering::Relaxed),
     }
 }
 

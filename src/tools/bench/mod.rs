@@ -357,6 +357,7 @@ async fn measure(
         alerts_sent: alerts.len(),
         ingest_seconds: ingest.seconds,
         alerts_per_second_in: alerts.len() as f64 / ingest.seconds.max(1e-9),
+        ingest_held_back: ingest.held_back,
         notifications_expected: expected_total,
         notifications_delivered: delivered,
         duplicate_deliveries: duplicates,

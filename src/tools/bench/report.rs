@@ -91,6 +91,9 @@ pub struct Report {
     pub alerts_sent: usize,
     pub ingest_seconds: f64,
     pub alerts_per_second_in: f64,
+    /// Ingest requests the platform held back (503 with Retry-After when the pipeline
+    /// is INGEST_MAX_BACKLOG behind, or 429), each sent again after the wait.
+    pub ingest_held_back: usize,
     pub notifications_expected: usize,
     pub notifications_delivered: usize,
     pub duplicate_deliveries: usize,
@@ -193,6 +196,12 @@ impl Report {
             "  alerts in                    {:>10.0} /s   ({} alerts in {:.2} s)",
             self.alerts_per_second_in, self.alerts_sent, self.ingest_seconds
         ));
+        if self.ingest_held_back > 0 {
+            out.push(format!(
+                "  ingest requests held back    {:>10}      (503 with Retry-After: the pipeline was INGEST_MAX_BACKLOG behind)",
+                self.ingest_held_back
+            ));
+        }
         out.push(format!(
             "  alerts end to end            {:>10.0} /s   (last delivery after {:.2} s)",
             self.alerts_per_second_end_to_end, self.run_seconds

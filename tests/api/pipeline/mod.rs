@@ -359,6 +359,9 @@ impl Pipeline {
             },
             alert_producer: AlertProducerConfig {
                 alert_producer_addr: "127.0.0.1:0".parse().expect("addr"),
+                // The defaults.
+                ingest_max_backlog: 20_000,
+                ingest_backlog_wait: Duration::from_secs(2),
                 // SNS as the tests play it (tests/api/pipeline/sns.rs).
                 sns: alerting::config::SnsConfig {
                     sns_hosts: SnsHosts::parse("localhost").expect("a host"),

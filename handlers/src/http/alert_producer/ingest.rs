@@ -147,7 +147,7 @@ pub fn parse_alerts(body: &[u8], now: DateTime<Utc>) -> Result<Vec<Alert>, ApiEr
         (status = 202, body = Accepted, description = "Every alert is on the bus"),
         (status = 422, body = ErrorBody, description = "Some alert is invalid; `items` lists each failure by index"),
         (status = 429, body = ErrorBody, description = "Over INGEST_RATE_LIMIT requests per second for this key; see Retry-After"),
-        (status = 503, body = ErrorBody, description = "The bus did not acknowledge")
+        (status = 503, body = ErrorBody, description = "The bus did not acknowledge, or the pipeline stayed more than INGEST_MAX_BACKLOG messages behind (code `backlogged`, see Retry-After): nothing was accepted")
     ))]
 pub async fn ingest(
     State(state): State<AlertProducerState>,
@@ -195,6 +195,9 @@ pub(super) async fn publish(
         .into_iter()
         .map(|alert| alert.owned_by(owner.clone()))
         .collect();
+    if let Some(pressure) = &state.backpressure {
+        pressure.room().await?;
+    }
     let messages = alerts.iter().map(AlertEvent::message).collect();
     state
         .bus

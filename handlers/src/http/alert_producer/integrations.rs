@@ -45,7 +45,8 @@ enum Answers {
     /// Over INGEST_RATE_LIMIT requests per second for this key; see Retry-After.
     #[response(status = 429)]
     RateLimited(#[to_schema] ErrorBody),
-    /// The bus did not acknowledge.
+    /// The bus did not acknowledge, or the pipeline stayed more than INGEST_MAX_BACKLOG
+    /// messages behind (code `backlogged`, see Retry-After): nothing was accepted.
     #[response(status = 503)]
     Unavailable(#[to_schema] ErrorBody),
 }
@@ -167,7 +168,7 @@ async fn webhook(
         (status = 413, body = EventAnswer, description = "A body over the size limit"),
         (status = 415, body = EventAnswer, description = "A body that is not JSON"),
         (status = 429, body = EventAnswer, description = "Over INGEST_RATE_LIMIT requests per second for this key"),
-        (status = 503, body = EventAnswer, description = "The bus did not acknowledge, or no database to acknowledge in: retry")
+        (status = 503, body = EventAnswer, description = "The bus did not acknowledge, the pipeline is more than INGEST_MAX_BACKLOG messages behind, or no database to acknowledge in: retry")
     ))]
 pub async fn pagerduty_event(
     State(state): State<AlertProducerState>,

@@ -41,7 +41,11 @@ pub async fn start_job(
     })?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(state.jobs.start(plan, state.bus.clone())),
+        Json(
+            state
+                .jobs
+                .start(plan, state.bus.clone(), state.backpressure.clone()),
+        ),
     ))
 }
 

@@ -14,7 +14,9 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{auth::Authenticator, rate_limit::RateLimiter};
-use crate::{integrations::sns::Sns, jobs::load_jobs::LoadJobs, ports::Bus};
+use crate::{
+    backpressure::BackPressure, integrations::sns::Sns, jobs::load_jobs::LoadJobs, ports::Bus,
+};
 
 mod ingest;
 mod integrations;
@@ -33,6 +35,7 @@ pub struct AlertProducerState {
     /// Where client keys are checked, and PagerDuty's acknowledgements applied.
     db: Option<sea_orm::DatabaseConnection>,
     sns: Option<Arc<Sns>>,
+    backpressure: Option<BackPressure>,
 }
 
 impl FromRef<AlertProducerState> for Authenticator {
@@ -53,6 +56,9 @@ pub struct AlertProducerSettings {
     /// What verifies and confirms SNS messages (the SNS_* settings); without it, the
     /// SNS route answers 503.
     pub sns: Option<Arc<Sns>>,
+    /// Holds ingestion back while the pipeline is too far behind (INGEST_MAX_BACKLOG);
+    /// without it, ingestion takes what the bus takes.
+    pub backpressure: Option<BackPressure>,
 }
 
 impl AlertProducerState {
@@ -62,6 +68,7 @@ impl AlertProducerState {
             jobs: Arc::default(),
             db: settings.keys.clone(),
             sns: settings.sns,
+            backpressure: settings.backpressure,
             auth: Authenticator::new(&settings.admin_token, settings.keys),
             limiter: Arc::new(RateLimiter::new(
                 "INGEST_RATE_LIMIT",

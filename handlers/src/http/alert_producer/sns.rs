@@ -55,7 +55,7 @@ impl SnsAnswer {
         (status = 403, body = ErrorBody, description = "Not Amazon's: the signature does not match, or a URL in the message is not an SNS host's; nothing was done"),
         (status = 422, body = ErrorBody, description = "Amazon's, but not an alarm's state change; `field` names what is wrong"),
         (status = 429, body = ErrorBody, description = "Over INGEST_RATE_LIMIT requests per second for this key; see Retry-After"),
-        (status = 503, body = ErrorBody, description = "The signing certificate or the confirmation could not be fetched, or the bus did not acknowledge: SNS retries")
+        (status = 503, body = ErrorBody, description = "The signing certificate or the confirmation could not be fetched, the bus did not acknowledge, or the pipeline is more than INGEST_MAX_BACKLOG messages behind: SNS retries")
     ))]
 pub async fn sns_message(
     State(state): State<AlertProducerState>,
