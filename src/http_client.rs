@@ -42,7 +42,7 @@ pub fn held_back(response: &reqwest::Response) -> Option<&'static str> {
                 .headers()
                 .contains_key(reqwest::header::RETRY_AFTER) =>
         {
-            Some("the pipeline is behind")
+            Some("asked to wait (503)")
         }
         _ => None,
     }

@@ -6,6 +6,10 @@
 //! without end; a client sending flat out is slowed to the pipeline's pace (its requests
 //! take longer) before it is ever refused. Load-generation jobs wait for room without
 //! a limit: nobody is waiting on their answer.
+//!
+//! The limit is soft: a request is let in while the backlog is below it, so the requests
+//! let in at one moment may take it past by their alerts (at most 1,000 each). Room is
+//! not reserved, as the bound it would buy is the same order: a few batches.
 
 use std::time::Duration;
 
@@ -65,12 +69,10 @@ impl BackPressure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::ApiError;
-    use axum::{http::StatusCode, response::IntoResponse};
 
     #[tokio::test(start_paused = true)]
     async fn below_the_limit_a_request_goes_through_at_once() {
-        let (_count, backlog) = watch::channel(99);
+        let (_total, backlog) = watch::channel(99);
         let pressure = BackPressure::new(backlog, 100, Duration::from_secs(5));
         let started = tokio::time::Instant::now();
         pressure.room().await.expect("room");
@@ -79,7 +81,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn at_the_limit_a_request_waits_until_the_pipeline_catches_up() {
-        let (count, backlog) = watch::channel(100);
+        let (total, backlog) = watch::channel(100);
         let pressure = BackPressure::new(backlog, 100, Duration::from_secs(5));
         let waiting = tokio::spawn(async move { pressure.room().await });
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -87,7 +89,7 @@ mod tests {
             !waiting.is_finished(),
             "admitted while the pipeline was full"
         );
-        count.send_replace(40);
+        total.send_replace(40);
         waiting
             .await
             .expect("joined")
@@ -95,8 +97,8 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_pipeline_that_stays_behind_gets_a_503_with_retry_after_naming_the_setting() {
-        let (_count, backlog) = watch::channel(250);
+    async fn a_pipeline_that_stays_behind_for_the_whole_wait_refuses() {
+        let (_total, backlog) = watch::channel(250);
         let pressure = BackPressure::new(backlog, 100, Duration::from_secs(2));
         let started = tokio::time::Instant::now();
         let refused = pressure.room().await.expect_err("refused");
@@ -108,14 +110,5 @@ mod tests {
                 max: 100
             }
         );
-        let response = ApiError::from(refused).into_response();
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers()["retry-after"], "1");
-        let body = axum::body::to_bytes(response.into_body(), 10_000)
-            .await
-            .expect("body");
-        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!(body["error"]["code"], "backlogged");
-        assert_eq!(body["error"]["limit"], "INGEST_MAX_BACKLOG");
     }
 }

@@ -91,8 +91,8 @@ pub struct DurableBus {
 /// with two groups counts twice: two services have it to do).
 struct Backlog {
     /// Below zero for a moment when a group commits a message before its publisher has
-    /// counted it.
-    count: Mutex<i64>,
+    /// added it (a publish adds once its rows are committed).
+    total: Mutex<i64>,
     watch: watch::Sender<u64>,
 }
 
@@ -101,9 +101,9 @@ impl Backlog {
         if change == 0 {
             return;
         }
-        let mut count = self.count.lock().unwrap_or_else(|e| e.into_inner());
-        *count += change;
-        self.watch.send_replace(u64::try_from(*count).unwrap_or(0));
+        let mut total = self.total.lock().unwrap_or_else(|e| e.into_inner());
+        *total += change;
+        self.watch.send_replace(u64::try_from(*total).unwrap_or(0));
     }
 }
 
@@ -135,7 +135,7 @@ impl DurableBus {
             taps: Arc::default(),
             write: Arc::default(),
             backlog: Arc::new(Backlog {
-                count: Mutex::new(0),
+                total: Mutex::new(0),
                 watch: watch::channel(0).0,
             }),
         })
@@ -153,6 +153,7 @@ impl DurableBus {
     pub async fn register(&self, groups: &[(&str, &str)]) -> Result<(), DurableBusError> {
         for (topic, group) in groups {
             let register = async {
+                let _writing = self.write.lock().await;
                 self.db
                     .execute_raw(Statement::from_sql_and_values(
                         DbBackend::Sqlite,
@@ -161,7 +162,8 @@ impl DurableBus {
                     ))
                     .await?;
                 // What it left to do when the log was last open.
-                self.count(
+                count_rows(
+                    &self.db,
                     "SELECT count(*) AS n FROM bus_messages WHERE topic = ? AND position > \
                      (SELECT committed FROM bus_groups WHERE topic = ? AND group_name = ?)",
                     [(*topic).into(), (*topic).into(), (*group).into()],
@@ -178,11 +180,6 @@ impl DurableBus {
             }
         }
         Ok(())
-    }
-
-    /// The `n` of a `SELECT count(*) AS n`.
-    async fn count<const N: usize>(&self, sql: &str, values: [Value; N]) -> Result<i64, DbErr> {
-        count(&self.db, sql, values).await
     }
 
     /// How many registered groups read `topic`.
@@ -250,8 +247,8 @@ impl DurableBus {
                 ))
                 .await?;
             let last = i64::try_from(inserted.last_insert_id()).unwrap_or(i64::MAX);
-            let count = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-            positions.extend(last - count + 1..=last);
+            let rows = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+            positions.extend(last - rows + 1..=last);
         }
         transaction.commit().await?;
         Ok(positions)
@@ -282,6 +279,24 @@ impl DurableBus {
 #[async_trait]
 impl Bus for DurableBus {
     async fn publish(&self, messages: Vec<OutgoingMessage>) -> Result<(), BusError> {
+        let Some(topic) = messages.first().map(|first| first.topic.clone()) else {
+            return Ok(());
+        };
+        // Stored and counted in a task of its own: a caller that goes away (a client
+        // that hangs up) cannot stop it between the commit and the count.
+        let bus = self.clone();
+        tokio::spawn(async move { bus.store(messages).await })
+            .await
+            .map_err(|err| BusError::Publish {
+                topic,
+                reason: err.to_string(),
+            })?
+    }
+}
+
+impl DurableBus {
+    /// [`Bus::publish`]'s work: the rows, the taps, the count, the readers woken.
+    async fn store(&self, messages: Vec<OutgoingMessage>) -> Result<(), BusError> {
         let Some(first) = messages.first() else {
             return Ok(());
         };
@@ -345,16 +360,12 @@ impl DurableSubscription {
         if let Some(position) = self.position {
             return Ok(position);
         }
-        // Registered when the log was opened; made here too for a group that was not
+        // Registered when the log was opened; registered here for a group that was not
         // (a release build without the debug check), starting at the log's beginning.
         self.bus
-            .db
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Sqlite,
-                "INSERT OR IGNORE INTO bus_groups (topic, group_name, committed) VALUES (?, ?, 0)",
-                [self.topic.clone().into(), self.group.clone().into()],
-            ))
-            .await?;
+            .register(&[(&self.topic, &self.group)])
+            .await
+            .map_err(|err| DbErr::Custom(err.to_string()))?;
         let row = self
             .bus
             .db
@@ -412,13 +423,12 @@ impl DurableSubscription {
             return;
         }
         self.lag_counted = Some(Instant::now());
-        let counted = self
-            .bus
-            .count(
-                "SELECT count(*) AS n FROM bus_messages WHERE topic = ? AND position > ?",
-                [self.topic.clone().into(), after.into()],
-            )
-            .await;
+        let counted = count_rows(
+            &self.bus.db,
+            "SELECT count(*) AS n FROM bus_messages WHERE topic = ? AND position > ?",
+            [self.topic.clone().into(), after.into()],
+        )
+        .await;
         if let Ok(lag) = counted {
             metrics().set_consumer_lag(&self.group, u64::try_from(lag).unwrap_or(0));
         }
@@ -457,7 +467,7 @@ impl Subscription for DurableSubscription {
             let _writing = self.bus.write.lock().await;
             let transaction = self.bus.db.begin().await?;
             // Still in the log: no other group can delete what this one has not committed.
-            let done = count(
+            let done = count_rows(
                 &transaction,
                 "SELECT count(*) AS n FROM bus_messages WHERE topic = ? AND position <= ? AND \
                  position > (SELECT committed FROM bus_groups WHERE topic = ? AND group_name = ?)",
@@ -497,7 +507,7 @@ impl Subscription for DurableSubscription {
 }
 
 /// The `n` of a `SELECT count(*) AS n`, on the log or in one of its transactions.
-async fn count<const N: usize>(
+async fn count_rows<const N: usize>(
     db: &impl ConnectionTrait,
     sql: &str,
     values: [Value; N],
@@ -508,10 +518,9 @@ async fn count<const N: usize>(
             sql,
             values,
         ))
-        .await?;
-    Ok(row
-        .and_then(|row| row.try_get::<i64>("", "n").ok())
-        .unwrap_or(0))
+        .await?
+        .ok_or_else(|| DbErr::Custom("a count returned no row".to_owned()))?;
+    row.try_get::<i64>("", "n")
 }
 
 #[cfg(test)]

@@ -119,9 +119,10 @@ pub struct AlertProducerConfig {
     pub ingest_max_backlog: u64,
 
     /// How long an ingest request waits for the pipeline to have room (see
-    /// INGEST_MAX_BACKLOG) before it is refused; 0 refuses at once.
+    /// INGEST_MAX_BACKLOG) before it is refused; 0 refuses at once. At most 20 s, well
+    /// inside the timeouts of the clients that send alerts (`alerting produce`: 30 s).
     #[arg(long, env = "INGEST_BACKLOG_WAIT", default_value = "2s",
-          value_parser = duration_between(Duration::ZERO, Duration::from_secs(60)))]
+          value_parser = duration_between(Duration::ZERO, Duration::from_secs(20)))]
     pub ingest_backlog_wait: Duration,
 
     #[command(flatten)]

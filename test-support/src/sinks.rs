@@ -32,6 +32,8 @@ pub enum Answer {
     TooManyRequests(u64),
     /// Answers only after this long (past the sender's timeout).
     Hang(Duration),
+    /// Answers 200 once the test opens the gate (sends `true`).
+    Wait(tokio::sync::watch::Receiver<bool>),
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +97,11 @@ async fn receive(
             .into_response(),
         Some(Answer::Hang(duration)) => {
             tokio::time::sleep(duration).await;
+            StatusCode::OK.into_response()
+        }
+        Some(Answer::Wait(mut gate)) => {
+            // A gate dropped unopened lets the request go too: the test is over.
+            let _ = gate.wait_for(|open| *open).await;
             StatusCode::OK.into_response()
         }
     }

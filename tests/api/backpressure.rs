@@ -34,6 +34,17 @@ fn alerts(prefix: &str, count: usize) -> Value {
         .collect()
 }
 
+/// The body of a 503 that asks for a retry in a second.
+async fn refused_with_retry_after(reply: reqwest::Response) -> Value {
+    assert_eq!(reply.status(), 503);
+    let retry_after = reply.headers().get("retry-after").cloned();
+    assert_eq!(
+        retry_after.as_ref().and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    reply.json().await.expect("json body")
+}
+
 fn delivered(sink: &HttpSink) -> BTreeSet<String> {
     sink.received("held")
         .iter()
@@ -83,30 +94,40 @@ async fn a_pipeline_behind_by_the_limit_refuses_with_retry_after_and_takes_again
     )
     .await;
     assert_eq!(reply.status(), 201);
+    let key: Value = post(
+        &format!("http://{rules}/api/v1/clients/acme/keys"),
+        &json!({"name": "pagerduty", "scopes": ["ingest"]}),
+    )
+    .await
+    .json()
+    .await
+    .expect("key");
+    let key = key["key"].as_str().expect("key").to_owned();
     // The rule is in effect once a first alert is delivered.
     assert_eq!(post(&ingest, &alerts("probe", 1)).await.status(), 202);
     sink.wait_for("held", 1).await;
 
-    // The receiver hangs on each of the first batch's deliveries: the sender holds the
-    // batch, and the pipeline stays FIRST messages behind meanwhile.
-    sink.script("held", vec![Answer::Hang(Duration::from_secs(3)); FIRST]);
+    // The receiver holds each of the first batch's deliveries until the gate opens: the
+    // sender holds the batch, and the pipeline stays FIRST messages behind meanwhile.
+    let (gate, held) = tokio::sync::watch::channel(false);
+    sink.script("held", vec![Answer::Wait(held); FIRST]);
     assert_eq!(post(&ingest, &alerts("first", FIRST)).await.status(), 202);
     sink.wait_for("held", 2).await;
 
     let refused = post(&ingest, &alerts("refused", 3)).await;
-    assert_eq!(refused.status(), 503);
-    assert_eq!(
-        refused
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("1")
-    );
-    let body: Value = refused.json().await.expect("json body");
+    let body = refused_with_retry_after(refused).await;
     assert_eq!(body["error"]["code"], "backlogged", "{body}");
     assert_eq!(body["error"]["limit"], "INGEST_MAX_BACKLOG", "{body}");
+    // PagerDuty's route says the same in PagerDuty's shape, so its clients retry.
+    let event = json!({"routing_key": key, "event_action": "trigger", "dedup_key": "refused-pd",
+                       "payload": {"summary": "refused", "source": "db", "severity": "critical"}});
+    let refused = post(&ingest.replace("/api/v1/alerts", "/v2/enqueue"), &event).await;
+    let body = refused_with_retry_after(refused).await;
+    assert_eq!(body["status"], "unavailable", "{body}");
 
-    // As a client should: wait as told, and send again, until the pipeline has room.
+    // The receiver answers; as a client should, wait as told, and send again, until the
+    // pipeline has room.
+    gate.send_replace(true);
     let later = alerts("later", 3);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {

@@ -1,9 +1,9 @@
 //! Embedded mode loses nothing on a crash: `alerting up` with no servers, fed a stream
 //! of alerts, is killed (SIGKILL: no shutdown at all) at three random moments, then
-//! stopped with SIGTERM, and started again on the same data folder each time. Every alert that got a 202 is
-//! delivered to each endpoint under one notification and one idempotency key, however
-//! often it was sent; none that was refused is. (The alerts whose request the kill cut
-//! off got no answer: either is right for them.)
+//! stopped with SIGTERM, and started again on the same data folder each time. Every
+//! alert that got a 202 is delivered to each endpoint under one notification and one
+//! idempotency key, however often it was sent; none that was refused is. (The alerts
+//! whose request the kill cut off got no answer: either is right for them.)
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -150,9 +150,17 @@ async fn alerts_accepted_before_a_sigkill_are_each_delivered_once_after_the_rest
         running = restarted;
         *address.lock().expect("lock") = alerts;
     }
-    // Then a stop as a service manager does it (SIGTERM): clean, and what it had not
-    // finished is done after the next start.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Then a stop as a service manager does it (SIGTERM), once the restarted `up` takes
+    // alerts again: clean, and what it had not finished is done after the next start.
+    let before = outcomes.lock().expect("lock").accepted.len();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while outcomes.lock().expect("lock").accepted.len() <= before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restarted up took nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let (status, _) = running.terminate().await;
     assert!(status.success(), "SIGTERM: {status}");
     let (restarted, _, alerts) = up(dir.path()).await;

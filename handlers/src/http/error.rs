@@ -16,8 +16,9 @@ use crate::domain::InvalidValue;
 /// The largest request body any route accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The Retry-After of a request refused because the pipeline is behind: the smallest
-/// the header can say, as ingestion waited for room already (INGEST_BACKLOG_WAIT).
+/// The Retry-After of a request refused because the pipeline is behind: soon enough to
+/// find the room the pipeline makes in a second (thousands of messages), late enough
+/// that clients do not spin on it.
 const BACKLOGGED_RETRY_AFTER_S: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +136,15 @@ impl ApiError {
         }
     }
 
+    /// How long to wait before sending the same request again, when it is worth it.
+    pub fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
+            Self::Backlogged(_) => Some(BACKLOGGED_RETRY_AFTER_S),
+            _ => None,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::MalformedJson(_) => "malformed_json",
@@ -237,11 +247,7 @@ impl IntoResponse for ApiError {
         let code = self.code().to_owned();
         let message = self.to_string();
         let challenge = matches!(self, Self::Unauthorized(_));
-        let retry_after = match &self {
-            Self::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
-            Self::Backlogged(_) => Some(BACKLOGGED_RETRY_AFTER_S),
-            _ => None,
-        };
+        let retry_after = self.retry_after_s();
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
@@ -280,5 +286,28 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backpressure::Backlogged;
+
+    #[tokio::test]
+    async fn a_pipeline_behind_is_a_503_with_retry_after_naming_the_setting() {
+        let refused = ApiError::from(Backlogged {
+            behind: 250,
+            max: 100,
+        });
+        let response = refused.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "1");
+        let body = axum::body::to_bytes(response.into_body(), 10_000)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"]["code"], "backlogged");
+        assert_eq!(body["error"]["limit"], "INGEST_MAX_BACKLOG");
     }
 }

@@ -198,7 +198,7 @@ impl Report {
         ));
         if self.ingest_held_back > 0 {
             out.push(format!(
-                "  ingest requests held back    {:>10}      (503 with Retry-After: the pipeline was INGEST_MAX_BACKLOG behind)",
+                "  ingest requests held back    {:>10}      (429, or 503 with Retry-After: the pipeline INGEST_MAX_BACKLOG behind)",
                 self.ingest_held_back
             ));
         }

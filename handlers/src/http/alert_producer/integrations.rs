@@ -167,8 +167,8 @@ async fn webhook(
         (status = 400, body = EventAnswer, description = "Invalid event, or a routing key that is not an ingest key: `errors` says why"),
         (status = 413, body = EventAnswer, description = "A body over the size limit"),
         (status = 415, body = EventAnswer, description = "A body that is not JSON"),
-        (status = 429, body = EventAnswer, description = "Over INGEST_RATE_LIMIT requests per second for this key"),
-        (status = 503, body = EventAnswer, description = "The bus did not acknowledge, the pipeline is more than INGEST_MAX_BACKLOG messages behind, or no database to acknowledge in: retry")
+        (status = 429, body = EventAnswer, description = "Over INGEST_RATE_LIMIT requests per second for this key; see Retry-After"),
+        (status = 503, body = EventAnswer, description = "The bus did not acknowledge, the pipeline is more than INGEST_MAX_BACKLOG messages behind (with Retry-After), or no database to acknowledge in: retry")
     ))]
 pub async fn pagerduty_event(
     State(state): State<AlertProducerState>,
@@ -177,23 +177,41 @@ pub async fn pagerduty_event(
     use axum::response::IntoResponse;
     match enqueue(&state, request).await {
         Ok(answer) => (StatusCode::ACCEPTED, Json(answer)).into_response(),
-        Err((status, answer)) => (status, Json(answer)).into_response(),
+        Err(Refused {
+            status,
+            answer,
+            retry_after_s,
+        }) => {
+            let mut response = (status, Json(answer)).into_response();
+            if let Some(seconds) = retry_after_s {
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(seconds),
+                );
+            }
+            response
+        }
     }
 }
 
-/// An answer other than success.
-type Refused = (StatusCode, EventAnswer);
+/// An answer other than success, with the wait to ask for when it is worth a retry.
+struct Refused {
+    status: StatusCode,
+    answer: EventAnswer,
+    retry_after_s: Option<u64>,
+}
 
 fn invalid(errors: Vec<String>) -> Refused {
-    (
-        StatusCode::BAD_REQUEST,
-        EventAnswer {
+    Refused {
+        status: StatusCode::BAD_REQUEST,
+        answer: EventAnswer {
             status: "invalid event".to_owned(),
             message: "Event object is invalid".to_owned(),
             dedup_key: None,
             errors,
         },
-    )
+        retry_after_s: None,
+    }
 }
 
 /// Our error in PagerDuty's shape, its status kept (PagerDuty's clients retry 429
@@ -205,15 +223,16 @@ fn refused(err: ApiError) -> Refused {
         status if status.is_server_error() => "unavailable",
         _ => "invalid event",
     };
-    (
+    Refused {
         status,
-        EventAnswer {
+        retry_after_s: err.retry_after_s(),
+        answer: EventAnswer {
             status: word.to_owned(),
             message: err.to_string(),
             dedup_key: None,
             errors: Vec::new(),
         },
-    )
+    }
 }
 
 async fn enqueue(state: &AlertProducerState, request: Request) -> Result<EventAnswer, Refused> {
