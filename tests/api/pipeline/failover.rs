@@ -593,6 +593,8 @@ async fn topics_get_the_partitions_an_operator_asks_for() {
 }
 
 /// The partitions of each of the 8 topics under a prefix, read from broker metadata.
+/// A topic just made may show no partitions for a moment (the broker's metadata catches
+/// up with its controller's), so a topic seen without any is asked again, for a while.
 async fn partitions_of_every_topic(prefix: &str) -> Vec<(String, Option<usize>)> {
     let names: Vec<String> = topics::all_with_dead_letters()
         .into_iter()
@@ -607,15 +609,21 @@ async fn partitions_of_every_topic(prefix: &str) -> Vec<(String, Option<usize>)>
         names
             .into_iter()
             .map(|name| {
-                let metadata = consumer
-                    .fetch_metadata(Some(&name), Duration::from_secs(10))
-                    .expect("metadata");
-                let partitions = metadata
-                    .topics()
-                    .iter()
-                    .find(|topic| topic.name() == name)
-                    .map(|topic| topic.partitions().len());
-                (name, partitions)
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                loop {
+                    let metadata = consumer
+                        .fetch_metadata(Some(&name), Duration::from_secs(10))
+                        .expect("metadata");
+                    let partitions = metadata
+                        .topics()
+                        .iter()
+                        .find(|topic| topic.name() == name)
+                        .map(|topic| topic.partitions().len());
+                    if partitions.is_some_and(|n| n > 0) || std::time::Instant::now() > deadline {
+                        break (name, partitions);
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             })
             .collect::<Vec<_>>()
     })
