@@ -119,17 +119,23 @@ mod tests {
         // Many blocks of 1 MiB: jemalloc hands back a single very large block (8 MiB
         // and up) when it is freed, but keeps smaller ones for reuse.
         const SIZE: usize = 64 << 20;
-        let blocks: Vec<Vec<u8>> = (0..SIZE >> 20)
-            .map(|_| std::hint::black_box(vec![1u8; 1 << 20]))
-            .collect();
-        let with = resident_bytes();
-        drop(blocks);
-        // Freed, jemalloc keeps the pages for a second; released, they go back now.
-        super::release_freed();
-        let without = resident_bytes();
-        assert!(
-            with.saturating_sub(without) >= SIZE * 3 / 4,
-            "resident {with} with the buffer, {without} after releasing it"
-        );
+        // The resident set is the whole process's, and the other tests of this binary
+        // allocate on their threads meanwhile: one attempt of three must show it.
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let blocks: Vec<Vec<u8>> = (0..SIZE >> 20)
+                .map(|_| std::hint::black_box(vec![1u8; 1 << 20]))
+                .collect();
+            let with = resident_bytes();
+            drop(blocks);
+            // Freed, jemalloc keeps the pages for a second; released, they go back now.
+            super::release_freed();
+            let without = resident_bytes();
+            if with.saturating_sub(without) >= SIZE * 3 / 4 {
+                return;
+            }
+            seen.push((with, without));
+        }
+        panic!("resident (with the buffer, after releasing it): {seen:?}");
     }
 }
